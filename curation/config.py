@@ -1,0 +1,178 @@
+"""Validated configuration for the flows: one pydantic model per flow, defaults = embedded demo.
+
+A config file (YAML) only needs the fields it changes; an unknown or invalid field is an error
+that names the field and the file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import date
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+
+class ConfigError(ValueError):
+    """A user-facing configuration problem; the message names the field and the file."""
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class WindowConfig(Strict):
+    """Which posts are in scope: the paper samples Feb–Oct 2021, 4.5–116 s long."""
+
+    start: date = date(2021, 2, 1)
+    end: date = date(2021, 10, 31)  # inclusive
+    min_duration_s: float = Field(4.5, gt=0)
+    max_duration_s: float = Field(116.0, gt=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> WindowConfig:
+        if self.end < self.start:
+            raise ValueError("end must not be before start")
+        if self.max_duration_s < self.min_duration_s:
+            raise ValueError("max_duration_s must not be below min_duration_s")
+        return self
+
+
+class SensitiveConfig(Strict):
+    """Platform signals that mark a post as sensitive; any one of them excludes it."""
+
+    max_report_count: int = Field(5, ge=0)
+    blocked_moderation_labels: list[str] = ["adult", "violence", "hate", "self_harm", "drugs"]
+    # Terms matched as whole words, case-insensitively, in caption and hashtags, per script.
+    caption_terms: list[str] = [
+        "nsfw", "gore", "suicide", "18plus",
+        "अश्लील", "आत्महत्या",  # Hindi: obscene, suicide
+        "ఆత్మహత్య",  # Telugu: suicide
+        "தற்கொலை",  # Tamil: suicide
+        "ಆತ್ಮಹತ್ಯೆ",  # Kannada: suicide
+        "ਖੁਦਕੁਸ਼ੀ",  # Punjabi: suicide
+        "আত্মহত্যা",  # Bengali: suicide
+    ]
+
+
+class EngagementConfig(Strict):
+    """Engagement score = weighted interactions per day since posting (as of `snapshot`)."""
+
+    snapshot: date = date(2021, 11, 1)
+    view_weight: float = Field(1.0, ge=0)
+    like_weight: float = Field(10.0, ge=0)
+    share_weight: float = Field(40.0, ge=0)
+    comment_weight: float = Field(20.0, ge=0)
+    # Sampling weight is score ** power: 0 is uniform, 1 proportional to the score.
+    power: float = Field(1.0, ge=0)
+
+
+class SamplingConfig(Strict):
+    """Popularity-weighted sampling without replacement, stratified by language × month."""
+
+    seed: int = 2021
+    pool_size: int = Field(30_000, gt=0)
+    # Share of the pool per language; languages left out share the rest in proportion to their
+    # size. Empty: every stratum gets a share proportional to its size.
+    language_shares: dict[str, float] = {}
+
+    @model_validator(mode="after")
+    def _shares(self) -> SamplingConfig:
+        if any(v < 0 for v in self.language_shares.values()):
+            raise ValueError("language_shares must not be negative")
+        if sum(self.language_shares.values()) > 1.0 + 1e-9:
+            raise ValueError("language_shares must sum to at most 1")
+        return self
+
+
+class ShortlistConfig(Strict):
+    """Posts sent for expert annotation, and the unlabeled companion set of their creators."""
+
+    seed: int = 55
+    size: int = Field(1_100, gt=0)
+    companion_size: int = Field(2_000, ge=0)
+    companion_per_creator: int = Field(5, gt=0)
+
+
+class CurateConfig(Strict):
+    export_dir: Path = Path("data/export")
+    output_dir: Path = Path("data/curation")
+    window: WindowConfig = WindowConfig()
+    sensitive: SensitiveConfig = SensitiveConfig()
+    engagement: EngagementConfig = EngagementConfig()
+    sampling: SamplingConfig = SamplingConfig()
+    shortlist: ShortlistConfig = ShortlistConfig()
+
+
+class MaskingConfig(Strict):
+    date_granularity: Literal["day", "week", "month"] = "week"
+    pseudonym_chars: int = Field(16, ge=12, le=64)  # hex characters kept of the HMAC
+
+
+class BundleConfig(Strict):
+    shard_rows: int = Field(50_000, gt=0)
+    row_group_rows: int = Field(10_000, gt=0)
+    split_ratios: tuple[float, float, float] = (0.6, 0.2, 0.2)
+
+    @model_validator(mode="after")
+    def _ratios(self) -> BundleConfig:
+        if abs(sum(self.split_ratios) - 1.0) > 1e-9 or min(self.split_ratios) < 0:
+            raise ValueError("split_ratios must be non-negative and sum to 1")
+        return self
+
+
+class ReleaseConfig(Strict):
+    dataset: str = Field("massiv", pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    version: str = Field("1.0.0", pattern=r"^\d+\.\d+\.\d+$")
+    parent: str | None = None
+    curation_dir: Path = Path("data/curation")
+    annotations_dir: Path = Path("data/export/annotations")
+    store: Path = Path("data/releases")
+    key_file: Path | None = None  # else $MASSIV_PSEUDONYM_KEY
+    key_version: str = "k1"
+    masking: MaskingConfig = MaskingConfig()
+    bundle: BundleConfig = BundleConfig()
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def _describe(err: ValidationError, source: str) -> str:
+    first = err.errors()[0]
+    field = ".".join(str(p) for p in first["loc"]) or "(top level)"
+    more = f" (+{err.error_count() - 1} more)" if err.error_count() > 1 else ""
+    return f"config error in {source}: {field}: {first['msg']}{more}"
+
+
+def load_config(model: type[M], path: Path | None = None, **overrides: Any) -> M:
+    """Build `model` from defaults, then the YAML file at `path`, then keyword overrides."""
+    data: dict[str, Any] = {}
+    source = "defaults"
+    if path is not None:
+        source = str(path)
+        if not path.is_file():
+            raise ConfigError(f"config error: file not found: {path}")
+        try:
+            loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"config error in {path}: not valid YAML ({exc})") from None
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"config error in {path}: top level must be a mapping")
+        data.update(loaded)
+    data.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        return model.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(_describe(err, source)) from None
+
+
+def config_hash(config: BaseModel) -> str:
+    """sha256 of the config's canonical JSON, paths excluded (where data sits is not what it is)."""
+    doc = config.model_dump(mode="json")
+    for key in ("export_dir", "output_dir", "curation_dir", "annotations_dir", "store", "key_file"):
+        doc.pop(key, None)
+    canonical = json.dumps(doc, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
