@@ -116,6 +116,7 @@ class BundleConfig(Strict):
     shard_rows: int = Field(50_000, gt=0)
     row_group_rows: int = Field(10_000, gt=0)
     split_ratios: tuple[float, float, float] = (0.6, 0.2, 0.2)
+    split_seed: int = 602_020
 
     @model_validator(mode="after")
     def _ratios(self) -> BundleConfig:

@@ -1,0 +1,61 @@
+"""The exclusion table: every row a stage drops, with the stage and the reason.
+
+A flagging stage adds `exclusion_reason` (null = the row stays) and, optionally,
+`exclusion_detail` (e.g. the representative a duplicate was folded into). `split_flagged` turns
+that into the kept rows and the exclusion rows; the funnel check proves kept + excluded = input.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import polars as pl
+
+REASON = "exclusion_reason"
+DETAIL = "exclusion_detail"
+EXCLUSION_SCHEMA = {"post_id": pl.Int64, "stage": pl.String, "reason": pl.String, "detail": pl.String}
+
+
+def split_flagged(flagged: pl.LazyFrame, stage: str) -> tuple[pl.LazyFrame, pl.LazyFrame]:
+    """Kept rows (flag columns dropped) and exclusion rows (post_id, stage, reason, detail)."""
+    names = flagged.collect_schema().names()
+    detail = pl.col(DETAIL).cast(pl.String) if DETAIL in names else pl.lit(None, pl.String)
+    kept = flagged.filter(pl.col(REASON).is_null()).drop(REASON, DETAIL, strict=False)
+    excluded = flagged.filter(pl.col(REASON).is_not_null()).select(
+        pl.col("post_id").cast(pl.Int64),
+        pl.lit(stage).alias("stage"),
+        pl.col(REASON).alias("reason"),
+        detail.alias("detail"),
+    )
+    return kept, excluded
+
+
+@dataclass
+class StageCount:
+    """Rows into and out of one stage, with the exclusions by reason."""
+
+    stage: str
+    input: int
+    kept: int
+    excluded: int
+    by_reason: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def balanced(self) -> bool:
+        return self.input == self.kept + self.excluded
+
+    def as_dict(self) -> dict[str, object]:
+        return {"stage": self.stage, "input": self.input, "kept": self.kept,
+                "excluded": self.excluded, "balanced": self.balanced,
+                "by_reason": dict(sorted(self.by_reason.items()))}
+
+
+class FunnelError(RuntimeError):
+    """A stage's counts do not add up: rows were lost or invented."""
+
+
+def check_balanced(counts: list[StageCount]) -> None:
+    broken = [c for c in counts if not c.balanced]
+    if broken:
+        desc = ", ".join(f"{c.stage}: {c.input} in, {c.kept} kept + {c.excluded} excluded" for c in broken)
+        raise FunnelError(f"funnel does not add up: {desc}")

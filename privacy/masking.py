@@ -1,0 +1,34 @@
+"""Masking for release: pseudonymous IDs, coarse dates, and only the columns a release may carry.
+
+Raw creator and post IDs, handles, exact timestamps, media URLs, captions and platform safety
+signals never reach a release table; released rows are ordered by pseudonym, so row order
+carries no time.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from curation.config import MaskingConfig
+from privacy.keys import PseudonymKey
+from privacy.pseudonyms import pseudonymize
+
+RELEASED_POST_COLUMNS = ["video_id", "creator_id", "language", "published", "duration_s",
+                         "view_count", "like_count", "share_count", "comment_count"]
+PERIOD_FORMAT = {"day": "%Y-%m-%d", "week": "%G-W%V", "month": "%Y-%m"}
+
+
+def coarsen_dates(ts: pl.Expr, granularity: str) -> pl.Expr:
+    """ISO week (2021-W09) by default; day or month on request."""
+    return ts.dt.strftime(PERIOD_FORMAT[granularity])
+
+
+def mask_posts(posts: pl.DataFrame, key: PseudonymKey, cfg: MaskingConfig,
+               extra_columns: list[str] | None = None) -> pl.DataFrame:
+    """Released form of posts: pseudonyms, coarsened date, allow-listed columns, sorted."""
+    masked = posts.with_columns(
+        pseudonymize(posts["post_id"], key, "video", cfg.pseudonym_chars).alias("video_id"),
+        pseudonymize(posts["creator_id"], key, "creator", cfg.pseudonym_chars).alias("creator_id"),
+        coarsen_dates(pl.col("created_ts"), cfg.date_granularity).alias("published"),
+    )
+    return masked.select([*RELEASED_POST_COLUMNS, *(extra_columns or [])]).sort("video_id")
