@@ -38,6 +38,11 @@ class CurationResult:
     companion: int
 
 
+def preflight(config: CurateConfig) -> None:
+    """Check what a user can get wrong before any work starts (raises with one clear line)."""
+    ingest.scan_posts(config.export_dir)
+
+
 @task(cache_policy=NONE)
 def ingest_export(export_dir: Path, work: Path) -> StageCount:
     raw = ingest.scan_posts(export_dir)
@@ -76,6 +81,7 @@ def pick_shortlist(config: CurateConfig, work: Path) -> tuple[int, int]:
 @flow(name="curate", log_prints=True)
 def curate(config: CurateConfig = CurateConfig()) -> CurationResult:
     """Weekly curation run over a platform export; see the module docstring for outputs."""
+    preflight(config)
     out = config.output_dir
     work = out.with_name(out.name + ".building")
     shutil.rmtree(work, ignore_errors=True)

@@ -19,7 +19,7 @@ from curation import bundle
 from curation.annotations import VoteResult, vote_labels
 from curation.config import ReleaseConfig, config_hash
 from curation.splits import SPLITS, assign_splits
-from curation.store import LocalStore
+from curation.store import LocalStore, VersionExistsError
 from curation.taxonomy import ANNOTATED_TASKS, TAXONOMY_PATH, taxonomy_table, taxonomy_version
 from flows.common import file_digests, git_commit
 from privacy.keys import load_key
@@ -31,6 +31,32 @@ class ReleaseResult:
     path: Path
     manifest_sha256: str
     counts: dict[str, int]
+
+
+def release_inputs(config: ReleaseConfig) -> dict[str, Path]:
+    return {
+        "shortlist": config.curation_dir / "shortlist.parquet",
+        "companion": config.curation_dir / "companion.parquet",
+        "annotations": config.annotations_dir / "annotations.parquet",
+        "expert_resolutions": config.annotations_dir / "expert_resolutions.parquet",
+        "taxonomy": TAXONOMY_PATH,
+    }
+
+
+def preflight(config: ReleaseConfig) -> None:
+    """Check key, inputs and version before any work starts (raises with one clear line)."""
+    load_key(config.key_file, config.key_version)
+    missing = [str(p) for p in release_inputs(config).values() if not p.is_file()]
+    if missing:
+        raise FileNotFoundError(f"release input missing: {', '.join(missing)}")
+    store = LocalStore(config.store)
+    if store.version_dir(config.dataset, config.version).exists():
+        raise VersionExistsError(
+            f"{config.dataset} {config.version} is already published at "
+            f"{store.version_dir(config.dataset, config.version)}; published versions are "
+            "immutable: release a new version instead")
+    if config.parent and not store.version_dir(config.dataset, config.parent).is_dir():
+        raise FileNotFoundError(f"parent version {config.parent} not found in {config.store}")
 
 
 @task(cache_policy=NONE)
@@ -112,14 +138,8 @@ def build_bundle(config: ReleaseConfig, tables: dict[str, pl.DataFrame], votes: 
 @flow(name="release", log_prints=True)
 def release(config: ReleaseConfig = ReleaseConfig()) -> ReleaseResult:
     """Build and publish one version of the dataset; refuses to overwrite a published one."""
-    load_key(config.key_file, config.key_version)  # fail fast, before any work
-    inputs = file_digests({
-        "shortlist": config.curation_dir / "shortlist.parquet",
-        "companion": config.curation_dir / "companion.parquet",
-        "annotations": config.annotations_dir / "annotations.parquet",
-        "expert_resolutions": config.annotations_dir / "expert_resolutions.parquet",
-        "taxonomy": TAXONOMY_PATH,
-    })
+    preflight(config)
+    inputs = file_digests(release_inputs(config))
     votes = vote(config)
     tables = mask_tables(config, votes)
     result = build_bundle(config, tables, votes, inputs)

@@ -1,0 +1,45 @@
+# massiv — every target installs what it needs first (uv is bootstrapped from pip if missing).
+SHELL := /bin/bash
+UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
+RUN := $(UV) run --frozen
+export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
+
+.PHONY: install demo test check fmt bench bench-sampling bench-flows bench-prefect clean
+
+install: .venv/.installed
+
+.venv/.installed: pyproject.toml uv.lock
+	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || \
+	  python3 -m pip install --quiet --user uv || \
+	  python3 -m pip install --quiet --user --break-system-packages uv
+	$(UV) sync --frozen
+	@touch $@
+
+demo: install  ## the main job end to end on the embedded default (small synthetic export)
+	$(RUN) massiv demo
+
+test: install  ## the whole suite
+	$(RUN) pytest -n 2 --dist loadfile -q
+
+check: install  ## lint, format check, types
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
+	$(RUN) mypy
+
+fmt: install
+	$(RUN) ruff format .
+	$(RUN) ruff check --fix .
+
+bench: bench-sampling bench-flows bench-prefect  ## all benchmarks; results in bench/results/
+
+bench-sampling: install  ## engagement sampling, 50M posts → 1.5M pool
+	$(RUN) python -m bench.sampling
+
+bench-flows: install  ## curate + release on a 1.5M pool
+	$(RUN) python -m bench.flows
+
+bench-prefect: install  ## Prefect's own overhead per flow run
+	$(RUN) python -m bench.prefect_overhead
+
+clean:
+	rm -rf data .venv .pytest_cache .mypy_cache .ruff_cache
