@@ -51,7 +51,11 @@ def vote_labels(annotations_dir: Path, shortlist_path: Path) -> VoteResult:
     open_items = voted.filter(pl.col("label").is_null())
     held_back = (open_items.group_by("post_id")
                  .agg(pl.col("resolution").min().alias("reason")).sort("post_id"))
-    labels = (voted.join(held_back, on="post_id", how="anti")
-              .pivot(on="task", index="post_id", values="label")
-              .select("post_id", *ANNOTATED_TASKS).sort("post_id"))
+    complete = voted.join(held_back, on="post_id", how="anti")
+    labels = pl.DataFrame(
+        {"post_id": pl.Series([], dtype=pl.Int64), **{t: pl.Series([], dtype=pl.String) for t in ANNOTATED_TASKS}}
+    ) if complete.is_empty() else (
+        complete.pivot(on="task", index="post_id", values="label")
+        .select("post_id", *ANNOTATED_TASKS).sort("post_id")
+    )
     return VoteResult(labels, held_back, resolutions, rejected)

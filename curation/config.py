@@ -159,7 +159,9 @@ def load_config(model: type[M], path: Path | None = None, **overrides: Any) -> M
         try:
             loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         except yaml.YAMLError as exc:
-            raise ConfigError(f"config error in {path}: not valid YAML ({exc})") from None
+            mark = getattr(exc, "problem_mark", None)
+            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+            raise ConfigError(f"config error in {path}: not valid YAML{where}") from None
         if not isinstance(loaded, dict):
             raise ConfigError(f"config error in {path}: top level must be a mapping")
         data.update(loaded)

@@ -68,7 +68,7 @@ def flag_invalid_posts(raw: pl.LazyFrame, languages: list[str]) -> pl.LazyFrame:
         ("missing_media_sha256", pl.col("media_sha256").is_null() | (pl.col("media_sha256") == "")),
     ]
     reason = pl.concat_str(
-        [pl.when(broken.fill_null(True)).then(pl.lit(name)) for name, broken in rules],
+        [pl.when(broken.fill_null(False)).then(pl.lit(name)) for name, broken in rules],
         separator=";", ignore_nulls=True,
     )
     return raw.with_columns(

@@ -1,0 +1,102 @@
+import polars as pl
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from curation.config import SamplingConfig
+from curation.exclusions import REASON, split_flagged
+from curation.sampling import allocate_quotas, sample_by_engagement
+from tests.conftest import posts
+
+
+def strata(rows: list[tuple[str, str, int]]) -> pl.DataFrame:
+    return pl.DataFrame(rows, schema={"language": pl.String, "month": pl.String, "available": pl.Int64},
+                        orient="row")
+
+
+def quota_map(frame: pl.DataFrame) -> dict[tuple[str, str], int]:
+    return {(r["language"], r["month"]): r["quota"] for r in frame.iter_rows(named=True)}
+
+
+def test_proportional_quotas() -> None:
+    out = allocate_quotas(strata([("hi", "2021-02", 600), ("hi", "2021-03", 200), ("ta", "2021-02", 200)]),
+                          100, {})
+    assert quota_map(out) == {("hi", "2021-02"): 60, ("hi", "2021-03"): 20, ("ta", "2021-02"): 20}
+
+
+def test_language_shares_and_caps_redistribute() -> None:
+    # Tamil asks for half the pool but has only 10; the rest goes to Hindi.
+    out = allocate_quotas(strata([("hi", "2021-02", 500), ("ta", "2021-02", 10)]), 100, {"ta": 0.5})
+    assert quota_map(out) == {("hi", "2021-02"): 90, ("ta", "2021-02"): 10}
+
+
+def test_pool_larger_than_input_takes_everything() -> None:
+    out = allocate_quotas(strata([("hi", "2021-02", 5), ("ta", "2021-03", 3)]), 1000, {})
+    assert out["quota"].to_list() == [5, 3]
+
+
+@given(
+    sizes=st.lists(st.integers(0, 500), min_size=1, max_size=12),
+    pool=st.integers(1, 3000),
+    ta_share=st.none() | st.floats(0, 1),
+)
+def test_quotas_sum_to_the_pool_and_respect_capacity(sizes: list[int], pool: int, ta_share: float | None) -> None:
+    langs = ["hi", "ta", "te"]
+    frame = strata([(langs[i % 3], f"2021-{i // 3 + 2:02d}", n) for i, n in enumerate(sizes)])
+    out = allocate_quotas(frame, pool, {} if ta_share is None else {"ta": ta_share})
+    assert out["quota"].sum() == min(pool, sum(sizes))
+    assert (out["quota"] <= out["available"]).all() and (out["quota"] >= 0).all()
+
+
+def engaged_posts(n: int) -> pl.DataFrame:
+    rows = [{"post_id": i + 1, "language": "hi" if i % 3 else "ta",
+             "created_at": f"2021-0{2 + i % 3}-10T00:00:00.000Z"} for i in range(n)]
+    return posts(*rows).with_columns(engagement_score=(pl.col("post_id") % 17).cast(pl.Float64) ** 2)
+
+
+def test_sample_size_and_strata() -> None:
+    flagged, quotas = sample_by_engagement(engaged_posts(300).lazy(), SamplingConfig(pool_size=60), 1.0)
+    kept, excluded = split_flagged(flagged, "sampling")
+    kept_df = kept.collect()
+    assert kept_df.height == 60 and excluded.collect().height == 240
+    got = kept_df.group_by("language", "month").len().rename({"len": "quota"})
+    assert quota_map(got) == quota_map(quotas.filter(pl.col("quota") > 0))
+
+
+def test_popular_posts_are_sampled_more_often() -> None:
+    frame = engaged_posts(400)
+    hits = pl.Series([0] * 400)
+    for seed in range(40):
+        flagged, _ = sample_by_engagement(frame.lazy(), SamplingConfig(pool_size=40, seed=seed), 1.0)
+        chosen = flagged.collect().sort("post_id")[REASON].is_null()
+        hits += chosen.cast(pl.Int64)
+    score = frame.sort("post_id")["engagement_score"]
+    assert hits.filter(score >= 144).mean() > 5 * hits.filter(score <= 4).mean()
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**32), perm_seed=st.integers(0, 1000), pool=st.integers(1, 80))
+def test_sample_is_a_function_of_input_and_seed(seed: int, perm_seed: int, pool: int) -> None:
+    frame = engaged_posts(120)
+    cfg = SamplingConfig(pool_size=pool, seed=seed)
+
+    def chosen(f: pl.DataFrame) -> list[int]:
+        flagged, _ = sample_by_engagement(f.lazy(), cfg, 1.0)
+        return sorted(flagged.filter(pl.col(REASON).is_null()).collect()["post_id"].to_list())
+
+    assert chosen(frame) == chosen(frame.sample(fraction=1.0, shuffle=True, seed=perm_seed))
+
+
+def test_another_seed_draws_another_sample() -> None:
+    frame = engaged_posts(300)
+    draws = {tuple(sorted(sample_by_engagement(frame.lazy(), SamplingConfig(pool_size=30, seed=s), 0.0)[0]
+                          .filter(pl.col(REASON).is_null()).collect()["post_id"].to_list()))
+             for s in (1, 2)}
+    assert len(draws) == 2
+
+
+@pytest.mark.parametrize("power", [0.0, 1.0, 2.0])
+def test_every_row_is_kept_or_excluded(power: float) -> None:
+    flagged, _ = sample_by_engagement(engaged_posts(50).lazy(), SamplingConfig(pool_size=7), power)
+    kept, excluded = split_flagged(flagged, "sampling")
+    assert kept.collect().height + excluded.collect().height == 50

@@ -1,0 +1,106 @@
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+from curation.agreement import nominal_alpha
+from curation.ingest import flag_invalid_posts, scan_posts
+from curation.synth import PAPER_ALPHA, SNOWFLAKE_EPOCH_MS, synthesize_annotations, synthesize_export
+from curation.taxonomy import ANNOTATED_TASKS, languages, load_taxonomy
+
+
+@pytest.fixture(scope="module")
+def export(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("export")
+    synthesize_export(out, 60_000, seed=3)
+    return out
+
+
+def test_same_seed_same_bytes(export: Path, tmp_path: Path) -> None:
+    synthesize_export(tmp_path / "again", 60_000, seed=3)
+    synthesize_export(tmp_path / "other", 60_000, seed=4)
+    first = (export / "posts" / "part-00000.parquet").read_bytes()
+    assert (tmp_path / "again" / "posts" / "part-00000.parquet").read_bytes() == first
+    assert (tmp_path / "other" / "posts" / "part-00000.parquet").read_bytes() != first
+    assert (tmp_path / "again" / "opt_out_requests.csv").read_bytes() == (
+        export / "opt_out_requests.csv").read_bytes()
+
+
+def test_shape_follows_the_paper(export: Path) -> None:
+    posts = pl.read_parquet(export / "posts")
+    valid = posts.filter(pl.col("language").is_in(languages()) & (pl.col("duration_s") > 0)
+                         & (pl.col("duration_s") < 1000) & (pl.col("view_count") >= 0))
+    share = valid["language"].value_counts(normalize=True).sort("proportion", descending=True)
+    assert share["language"][0] == "hi" and share["proportion"][0] > 0.3
+    assert set(share["language"]) == set(languages())
+    in_bounds = valid.filter(pl.col("duration_s").is_between(4.5, 116))
+    assert 17 < in_bounds["duration_s"].mean() < 23  # paper: mean ≈ 20 s
+    assert in_bounds.height / valid.height > 0.9
+    views = valid["view_count"]
+    assert views.quantile(0.99) > 50 * views.median()  # heavy tail
+    assert np.corrcoef(np.log1p(valid["view_count"]), np.log1p(valid["like_count"]))[0, 1] > 0.5
+    per_creator = posts.drop_nulls("creator_id").group_by("creator_id").len()["len"]
+    assert (per_creator == 1).mean() > 0.5 and per_creator.max() > 100  # most post once, few a lot
+
+
+def test_ids_encode_creation_time_like_a_platform(export: Path) -> None:
+    posts = pl.read_parquet(export / "posts").head(1000)
+    from_id = ((posts["post_id"] // 2**22) + SNOWFLAKE_EPOCH_MS).cast(pl.Datetime("ms"))
+    stated = posts["created_at"].str.to_datetime("%Y-%m-%dT%H:%M:%S%.fZ", strict=False)
+    agree = (from_id == stated).fill_null(True)
+    assert agree.mean() > 0.99
+
+
+def test_leaky_fields_are_present(export: Path) -> None:
+    posts = pl.read_parquet(export / "posts")
+    creators = pl.read_parquet(export / "creators")
+    assert posts["caption"].str.contains("@").mean() > 0.05
+    assert posts["caption"].str.contains(r"\+91 \d{10}").any()
+    assert posts["caption"].str.contains(r"@mail\.example").any()
+    handle = creators["handle"][0]
+    assert posts["media_url"].str.contains(handle, literal=True).any()
+    assert posts["moderation_label"].drop_nulls().len() > 0 and posts["report_count"].max() > 5
+
+
+def test_every_kind_of_bad_row_is_planted(export: Path) -> None:
+    flagged = flag_invalid_posts(scan_posts(export), languages()).collect()
+    reasons = set(flagged["exclusion_reason"].drop_nulls().str.split(";").explode())
+    assert {"duplicate_post_id", "missing_creator_id", "missing_language", "unknown_language",
+            "unparseable_created_at", "invalid_duration", "negative_count"} <= reasons
+    assert 0.001 < flagged["exclusion_reason"].is_not_null().mean() < 0.01
+
+
+def test_opt_out_requests_mix_good_bad_repeated_unknown(export: Path) -> None:
+    requests = pl.read_csv(export / "opt_out_requests.csv", infer_schema=False)
+    assert set(requests["scope"]) >= {"video", "creator"}
+    assert requests["target"].is_duplicated().any()
+    assert requests["target"].str.contains("/@nobody_").any()
+    malformed = ~requests["target"].fill_null("").str.starts_with("https://")
+    assert malformed.any()
+
+
+def test_annotations_agree_like_the_paper(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    shortlist = rng.choice(2**50, 4_000, replace=False).astype(np.int64) + 2**52
+    others = rng.choice(2**50, 1_000, replace=False).astype(np.int64) + 2**53
+    counts = synthesize_annotations(shortlist, others, tmp_path, seed=5)
+    assert counts["gold_posts"] == 100
+    ann = pl.read_parquet(tmp_path / "annotations.parquet")
+    gold = pl.read_parquet(tmp_path / "gold_labels.parquet")
+    answers = pl.read_parquet(tmp_path / "gold_annotations.parquet")
+    accuracy = (answers.join(gold, on=["post_id", "task"], suffix="_gold")
+                .group_by("annotator_id").agg((pl.col("label") == pl.col("label_gold")).mean().alias("acc")))
+    passing = accuracy.filter(pl.col("acc") >= 0.45)["annotator_id"].to_list()
+    assert 85 <= len(passing) < 95  # a few candidates fail the gold-set benchmark
+    taxonomy = load_taxonomy()
+    for task in ANNOTATED_TASKS:
+        rows = ann.filter((pl.col("task") == task) & pl.col("annotator_id").is_in(passing)
+                          & pl.col("label").is_in(taxonomy[task])
+                          & pl.col("post_id").is_in(shortlist.tolist()))
+        alpha = nominal_alpha(rows.unique(["annotator_id", "post_id", "task"]).rename({"post_id": "unit"}))
+        assert alpha == pytest.approx(PAPER_ALPHA[task], abs=0.05), task
+    resolved = pl.read_parquet(tmp_path / "expert_resolutions.parquet")
+    assert resolved.height > 0 and set(resolved["task"]) <= set(ANNOTATED_TASKS)
+    assert ann.filter(~pl.col("post_id").is_in(shortlist.tolist())).height > 0  # planted unknown posts
+    assert (ann["label"] == "unicorns").any()

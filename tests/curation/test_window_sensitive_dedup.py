@@ -1,0 +1,68 @@
+from datetime import date
+
+import polars as pl
+
+from curation.config import SensitiveConfig, WindowConfig
+from curation.dedup import flag_exact_duplicates
+from curation.exclusions import DETAIL, REASON
+from curation.sensitive import flag_sensitive
+from curation.window import flag_out_of_scope
+from tests.conftest import posts
+
+WINDOW = WindowConfig(start=date(2021, 2, 1), end=date(2021, 10, 31))
+
+
+def test_window_is_inclusive_of_whole_days() -> None:
+    frame = posts(
+        {"post_id": 1, "created_at": "2021-01-31T23:59:59.999Z"},
+        {"post_id": 2, "created_at": "2021-02-01T00:00:00.000Z"},
+        {"post_id": 3, "created_at": "2021-10-31T23:59:59.999Z"},
+        {"post_id": 4, "created_at": "2021-11-01T00:00:00.000Z"},
+    )
+    out = flag_out_of_scope(frame.lazy(), WINDOW).collect()
+    assert out[REASON].to_list() == ["before_window", None, None, "after_window"]
+
+
+def test_duration_bounds_are_inclusive() -> None:
+    frame = posts(*({"post_id": i, "duration_s": d} for i, d in enumerate([4.49, 4.5, 116.0, 116.01])))
+    out = flag_out_of_scope(frame.lazy(), WINDOW).collect()
+    assert out[REASON].to_list() == ["too_short", None, None, "too_long"]
+
+
+def test_sensitive_signals() -> None:
+    cfg = SensitiveConfig(max_report_count=5, blocked_moderation_labels=["adult"],
+                          caption_terms=["gore", "आत्महत्या"])
+    frame = posts(
+        {"post_id": 1},
+        {"post_id": 2, "report_count": 6},
+        {"post_id": 3, "report_count": 5},
+        {"post_id": 4, "moderation_label": "adult"},
+        {"post_id": 5, "moderation_label": "spam"},
+        {"post_id": 6, "caption": "दोस्त आत्महत्या गाना"},
+        {"post_id": 7, "hashtags": "#viral #GORE"},
+        {"post_id": 8, "caption": "gorecki symphony"},  # a word that merely starts with a term
+    )
+    out = flag_sensitive(frame.lazy(), cfg).collect()
+    assert out[REASON].to_list() == [None, "reported", None, "moderation:adult", None,
+                                     "sensitive_term", "sensitive_term", None]
+
+
+def test_sensitive_with_no_terms_uses_only_signals() -> None:
+    cfg = SensitiveConfig(caption_terms=[])
+    out = flag_sensitive(posts({"caption": "gore"}).lazy(), cfg).collect()
+    assert out[REASON].to_list() == [None]
+
+
+def test_duplicates_keep_highest_engagement_then_earliest_then_lowest_id() -> None:
+    frame = posts(
+        {"post_id": 10, "media_sha256": "a", "created_at": "2021-05-01T00:00:00.000Z"},
+        {"post_id": 11, "media_sha256": "a", "created_at": "2021-04-01T00:00:00.000Z"},
+        {"post_id": 12, "media_sha256": "a", "created_at": "2021-04-01T00:00:00.000Z"},
+        {"post_id": 13, "media_sha256": "b"},
+        {"post_id": 14, "media_sha256": "c", "created_at": "2021-04-01T00:00:00.000Z"},
+        {"post_id": 15, "media_sha256": "c", "created_at": "2021-05-01T00:00:00.000Z"},
+    ).with_columns(engagement_score=pl.Series([1.0, 1.0, 1.0, 1.0, 1.0, 9.0]))
+    out = flag_exact_duplicates(frame.lazy()).collect().sort("post_id")
+    assert out[REASON].to_list() == ["duplicate_media", None, "duplicate_media", None,
+                                     "duplicate_media", None]
+    assert out[DETAIL].to_list() == ["11", None, "11", None, "15", None]
