@@ -12,13 +12,19 @@ import polars as pl
 def nominal_alpha(labels: pl.DataFrame, unit: str = "unit", value: str = "label") -> float:
     """Alpha over all units; NaN when no unit has two labels or all labels are the same."""
     per_value = labels.drop_nulls(value).group_by(unit, value).len("n_uc")
-    per_unit = per_value.group_by(unit).agg(
-        pl.col("n_uc").sum().alias("m"), (pl.col("n_uc") ** 2).sum().alias("sq")
-    ).filter(pl.col("m") >= 2)
+    per_unit = (
+        per_value.group_by(unit)
+        .agg(pl.col("n_uc").sum().alias("m"), (pl.col("n_uc") ** 2).sum().alias("sq"))
+        .filter(pl.col("m") >= 2)
+    )
     if per_unit.is_empty():
         return float("nan")
     observed = per_unit.select(((pl.col("m") ** 2 - pl.col("sq")) / (pl.col("m") - 1)).sum()).item()
-    n_c = per_value.join(per_unit.select(unit), on=unit).group_by(value).agg(pl.col("n_uc").sum())["n_uc"]
+    n_c = (
+        per_value.join(per_unit.select(unit), on=unit)
+        .group_by(value)
+        .agg(pl.col("n_uc").sum())["n_uc"]
+    )
     n = float(n_c.sum())
     expected = n * n - float((n_c.cast(pl.Float64) ** 2).sum())
     if expected == 0:

@@ -33,29 +33,52 @@ def vote_labels(annotations_dir: Path, shortlist_path: Path) -> VoteResult:
     try:
         con.register("taxonomy_labels", taxonomy_table().to_arrow())
         con.register("tasks", pl.DataFrame({"task": list(ANNOTATED_TASKS)}).to_arrow())
-        con.execute("create table shortlist as select post_id from read_parquet($p)",
-                    {"p": str(shortlist_path)}).fetchall()
-        build_table(con, "stg_annotations", {"annotations_path": str(annotations_dir / "annotations.parquet")})
-        build_table(con, "stg_expert_resolutions",
-                    {"expert_path": str(annotations_dir / "expert_resolutions.parquet")})
+        con.execute(
+            "create table shortlist as select post_id from read_parquet($p)",
+            {"p": str(shortlist_path)},
+        ).fetchall()
+        build_table(
+            con,
+            "stg_annotations",
+            {"annotations_path": str(annotations_dir / "annotations.parquet")},
+        )
+        build_table(
+            con,
+            "stg_expert_resolutions",
+            {"expert_path": str(annotations_dir / "expert_resolutions.parquet")},
+        )
         build_table(con, "annotations_checked")
         build_table(con, "labels_voted")
         voted = con.sql("select * from labels_voted").pl()
-        rejected = dict(con.execute(
-            "select reason, count(*) from annotations_checked where reason is not null group by 1"
-        ).fetchall())
+        rejected = dict(
+            con.execute(
+                "select reason, count(*) from annotations_checked"
+                " where reason is not null group by 1"
+            ).fetchall()
+        )
     finally:
         con.close()
     resolutions = dict(voted.group_by("resolution").len().iter_rows())
     # A post is held back for its most serious open item: annotation first, then expert.
     open_items = voted.filter(pl.col("label").is_null())
-    held_back = (open_items.group_by("post_id")
-                 .agg(pl.col("resolution").min().alias("reason")).sort("post_id"))
+    held_back = (
+        open_items.group_by("post_id")
+        .agg(pl.col("resolution").min().alias("reason"))
+        .sort("post_id")
+    )
     complete = voted.join(held_back, on="post_id", how="anti")
-    labels = pl.DataFrame(
-        {"post_id": pl.Series([], dtype=pl.Int64), **{t: pl.Series([], dtype=pl.String) for t in ANNOTATED_TASKS}}
-    ) if complete.is_empty() else (
-        complete.pivot(on="task", index="post_id", values="label")
-        .select("post_id", *ANNOTATED_TASKS).sort("post_id")
+    labels = (
+        pl.DataFrame(
+            {
+                "post_id": pl.Series([], dtype=pl.Int64),
+                **{t: pl.Series([], dtype=pl.String) for t in ANNOTATED_TASKS},
+            }
+        )
+        if complete.is_empty()
+        else (
+            complete.pivot(on="task", index="post_id", values="label")
+            .select("post_id", *ANNOTATED_TASKS)
+            .sort("post_id")
+        )
     )
     return VoteResult(labels, held_back, resolutions, rejected)

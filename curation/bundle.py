@@ -33,14 +33,22 @@ POST_FIELDS = [
     pa.field("share_count", pa.int64(), nullable=False),
     pa.field("comment_count", pa.int64(), nullable=False),
 ]
-LABEL_FIELDS = [pa.field(t, pa.string(), nullable=False)
-                for t in ("concept", "affect", "audio_type", "video_type")]
+LABEL_FIELDS = [
+    pa.field(t, pa.string(), nullable=False)
+    for t in ("concept", "affect", "audio_type", "video_type")
+]
 SCHEMAS = {
     "labeled": pa.schema(POST_FIELDS + LABEL_FIELDS),
     "unlabeled": pa.schema(POST_FIELDS),
-    "taxonomy": pa.schema([pa.field("taxonomy", pa.string()), pa.field("label_id", pa.int32()),
-                           pa.field("label", pa.string()), pa.field("name", pa.string()),
-                           pa.field("source", pa.string())]),
+    "taxonomy": pa.schema(
+        [
+            pa.field("taxonomy", pa.string()),
+            pa.field("label_id", pa.int32()),
+            pa.field("label", pa.string()),
+            pa.field("name", pa.string()),
+            pa.field("source", pa.string()),
+        ]
+    ),
 }
 
 
@@ -64,27 +72,48 @@ class WrittenFile:
 
 
 def _record(root: Path, path: Path, rows: int | None) -> WrittenFile:
-    return WrittenFile(path.relative_to(root).as_posix(), sha256_file(path), path.stat().st_size, rows)
+    return WrittenFile(
+        path.relative_to(root).as_posix(), sha256_file(path), path.stat().st_size, rows
+    )
 
 
-def write_table(root: Path, rel: str, frame: pl.DataFrame, schema: pa.Schema,
-                row_group_rows: int) -> WrittenFile:
+def write_table(
+    root: Path, rel: str, frame: pl.DataFrame, schema: pa.Schema, row_group_rows: int
+) -> WrittenFile:
     """Write one Parquet file with a fixed schema and row-group size."""
     path = root / rel
     path.parent.mkdir(parents=True, exist_ok=True)
     table = frame.select(schema.names).to_arrow().cast(schema)
-    pq.write_table(table, path, row_group_size=row_group_rows, compression="zstd",
-                   compression_level=3, write_statistics=True)
+    pq.write_table(
+        table,
+        path,
+        row_group_size=row_group_rows,
+        compression="zstd",
+        compression_level=3,
+        write_statistics=True,
+    )
     return _record(root, path, frame.height)
 
 
-def write_shards(root: Path, folder: str, split: str, frame: pl.DataFrame, schema: pa.Schema,
-                 shard_rows: int, row_group_rows: int) -> list[WrittenFile]:
+def write_shards(
+    root: Path,
+    folder: str,
+    split: str,
+    frame: pl.DataFrame,
+    schema: pa.Schema,
+    shard_rows: int,
+    row_group_rows: int,
+) -> list[WrittenFile]:
     """`folder/split-NNNNN-of-NNNNN.parquet`, `shard_rows` rows each (one empty shard if none)."""
     n_shards = max(1, math.ceil(frame.height / shard_rows))
     return [
-        write_table(root, f"{folder}/{split}-{i:05d}-of-{n_shards:05d}.parquet",
-                    frame.slice(i * shard_rows, shard_rows), schema, row_group_rows)
+        write_table(
+            root,
+            f"{folder}/{split}-{i:05d}-of-{n_shards:05d}.parquet",
+            frame.slice(i * shard_rows, shard_rows),
+            schema,
+            row_group_rows,
+        )
         for i in range(n_shards)
     ]
 

@@ -48,8 +48,12 @@ class SensitiveConfig(Strict):
     blocked_moderation_labels: list[str] = ["adult", "violence", "hate", "self_harm", "drugs"]
     # Terms matched as whole words, case-insensitively, in caption and hashtags, per script.
     caption_terms: list[str] = [
-        "nsfw", "gore", "suicide", "18plus",
-        "अश्लील", "आत्महत्या",  # Hindi: obscene, suicide
+        "nsfw",
+        "gore",
+        "suicide",
+        "18plus",
+        "अश्लील",
+        "आत्महत्या",  # Hindi: obscene, suicide
         "ఆత్మహత్య",  # Telugu: suicide
         "தற்கொலை",  # Tamil: suicide
         "ಆತ್ಮಹತ್ಯೆ",  # Kannada: suicide

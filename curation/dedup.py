@@ -17,7 +17,15 @@ def flag_exact_duplicates(posts: pl.LazyFrame) -> pl.LazyFrame:
     """Flag every post whose media checksum repeats, except the group's representative."""
     by, descending = REPRESENTATIVE_ORDER
     kept = pl.col("post_id").sort_by(by, descending=descending).first().over("media_sha256")
-    return posts.with_columns(kept.alias("_kept")).with_columns(
-        pl.when(pl.col("post_id") != pl.col("_kept")).then(pl.lit("duplicate_media")).alias(REASON),
-        pl.when(pl.col("post_id") != pl.col("_kept")).then(pl.col("_kept").cast(pl.String)).alias(DETAIL),
-    ).drop("_kept")
+    return (
+        posts.with_columns(kept.alias("_kept"))
+        .with_columns(
+            pl.when(pl.col("post_id") != pl.col("_kept"))
+            .then(pl.lit("duplicate_media"))
+            .alias(REASON),
+            pl.when(pl.col("post_id") != pl.col("_kept"))
+            .then(pl.col("_kept").cast(pl.String))
+            .alias(DETAIL),
+        )
+        .drop("_kept")
+    )

@@ -13,7 +13,12 @@ import polars as pl
 
 REASON = "exclusion_reason"
 DETAIL = "exclusion_detail"
-EXCLUSION_SCHEMA = {"post_id": pl.Int64, "stage": pl.String, "reason": pl.String, "detail": pl.String}
+EXCLUSION_SCHEMA = {
+    "post_id": pl.Int64,
+    "stage": pl.String,
+    "reason": pl.String,
+    "detail": pl.String,
+}
 
 
 def split_flagged(flagged: pl.LazyFrame, stage: str) -> tuple[pl.LazyFrame, pl.LazyFrame]:
@@ -45,9 +50,14 @@ class StageCount:
         return self.input == self.kept + self.excluded
 
     def as_dict(self) -> dict[str, object]:
-        return {"stage": self.stage, "input": self.input, "kept": self.kept,
-                "excluded": self.excluded, "balanced": self.balanced,
-                "by_reason": dict(sorted(self.by_reason.items()))}
+        return {
+            "stage": self.stage,
+            "input": self.input,
+            "kept": self.kept,
+            "excluded": self.excluded,
+            "balanced": self.balanced,
+            "by_reason": dict(sorted(self.by_reason.items())),
+        }
 
 
 class FunnelError(RuntimeError):
@@ -57,5 +67,7 @@ class FunnelError(RuntimeError):
 def check_balanced(counts: list[StageCount]) -> None:
     broken = [c for c in counts if not c.balanced]
     if broken:
-        desc = ", ".join(f"{c.stage}: {c.input} in, {c.kept} kept + {c.excluded} excluded" for c in broken)
+        desc = ", ".join(
+            f"{c.stage}: {c.input} in, {c.kept} kept + {c.excluded} excluded" for c in broken
+        )
         raise FunnelError(f"funnel does not add up: {desc}")

@@ -33,9 +33,14 @@ def uniform_np(ids: np.ndarray, seed: int) -> np.ndarray:
 
 def uniform_from_id(ids: pl.Expr, seed: int) -> pl.Expr:
     """`uniform_np` as an elementwise polars expression (streams; nulls stay null)."""
+
     def draw(s: pl.Series) -> pl.Series:
-        return pl.Series(s.name, uniform_np(s.fill_null(0).cast(pl.Int64).to_numpy(), seed)).scatter(
-            s.is_null().arg_true(), None
-        ) if s.null_count() else pl.Series(s.name, uniform_np(s.cast(pl.Int64).to_numpy(), seed))
+        return (
+            pl.Series(s.name, uniform_np(s.fill_null(0).cast(pl.Int64).to_numpy(), seed)).scatter(
+                s.is_null().arg_true(), None
+            )
+            if s.null_count()
+            else pl.Series(s.name, uniform_np(s.cast(pl.Int64).to_numpy(), seed))
+        )
 
     return ids.map_batches(draw, return_dtype=pl.Float64, is_elementwise=True)

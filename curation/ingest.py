@@ -14,11 +14,21 @@ import pyarrow.parquet as pq
 from curation.exclusions import REASON
 
 EXPORT_COLUMNS: dict[str, pl.DataType] = {
-    "post_id": pl.Int64(), "creator_id": pl.Int64(), "created_at": pl.String(),
-    "language": pl.String(), "duration_s": pl.Float64(), "view_count": pl.Int64(),
-    "like_count": pl.Int64(), "share_count": pl.Int64(), "comment_count": pl.Int64(),
-    "media_url": pl.String(), "media_sha256": pl.String(), "caption": pl.String(),
-    "hashtags": pl.String(), "report_count": pl.Int64(), "moderation_label": pl.String(),
+    "post_id": pl.Int64(),
+    "creator_id": pl.Int64(),
+    "created_at": pl.String(),
+    "language": pl.String(),
+    "duration_s": pl.Float64(),
+    "view_count": pl.Int64(),
+    "like_count": pl.Int64(),
+    "share_count": pl.Int64(),
+    "comment_count": pl.Int64(),
+    "media_url": pl.String(),
+    "media_sha256": pl.String(),
+    "caption": pl.String(),
+    "hashtags": pl.String(),
+    "report_count": pl.Int64(),
+    "moderation_label": pl.String(),
 }
 COUNT_COLUMNS = ("view_count", "like_count", "share_count", "comment_count", "report_count")
 MAX_DURATION_S = 3_600.0  # longer than any short video; beyond this the field is corrupt
@@ -56,20 +66,29 @@ def flag_invalid_posts(raw: pl.LazyFrame, languages: list[str]) -> pl.LazyFrame:
     duration = pl.col("duration_s")
     rules: list[tuple[str, pl.Expr]] = [
         ("missing_post_id", pl.col("post_id").is_null()),
-        ("duplicate_post_id", pl.col("post_id").is_not_null() & ~pl.col("post_id").is_first_distinct()),
+        (
+            "duplicate_post_id",
+            pl.col("post_id").is_not_null() & ~pl.col("post_id").is_first_distinct(),
+        ),
         ("missing_creator_id", pl.col("creator_id").is_null()),
         ("missing_language", pl.col("language").is_null()),
-        ("unknown_language", pl.col("language").is_not_null() & ~pl.col("language").is_in(languages)),
+        (
+            "unknown_language",
+            pl.col("language").is_not_null() & ~pl.col("language").is_in(languages),
+        ),
         ("unparseable_created_at", created_ts.is_null()),
-        ("invalid_duration", duration.is_null() | duration.is_nan() | (duration <= 0)
-         | (duration > MAX_DURATION_S)),
+        (
+            "invalid_duration",
+            duration.is_null() | duration.is_nan() | (duration <= 0) | (duration > MAX_DURATION_S),
+        ),
         ("negative_count", pl.any_horizontal(pl.col(c) < 0 for c in COUNT_COLUMNS)),
         ("missing_count", pl.any_horizontal(pl.col(c).is_null() for c in COUNT_COLUMNS)),
         ("missing_media_sha256", pl.col("media_sha256").is_null() | (pl.col("media_sha256") == "")),
     ]
     reason = pl.concat_str(
         [pl.when(broken.fill_null(False)).then(pl.lit(name)) for name, broken in rules],
-        separator=";", ignore_nulls=True,
+        separator=";",
+        ignore_nulls=True,
     )
     return raw.with_columns(
         created_ts.alias("created_ts"),

@@ -26,7 +26,9 @@ def add_stratum(posts: pl.LazyFrame) -> pl.LazyFrame:
 def add_sampling_key(posts: pl.LazyFrame, seed: int, power: float) -> pl.LazyFrame:
     """Add `sampling_key`; larger keys are sampled first."""
     weight = (1.0 + pl.col("engagement_score")).pow(power)
-    return posts.with_columns((uniform_from_id(pl.col("post_id"), seed).log() / weight).alias("sampling_key"))
+    return posts.with_columns(
+        (uniform_from_id(pl.col("post_id"), seed).log() / weight).alias("sampling_key")
+    )
 
 
 def _largest_remainder(targets: list[float], caps: list[int], total: int) -> list[int]:
@@ -68,7 +70,9 @@ def _water_fill(shares: list[float], caps: list[int], total: int) -> list[float]
     return alloc
 
 
-def allocate_quotas(strata: pl.DataFrame, pool_size: int, language_shares: dict[str, float]) -> pl.DataFrame:
+def allocate_quotas(
+    strata: pl.DataFrame, pool_size: int, language_shares: dict[str, float]
+) -> pl.DataFrame:
     """Quota per (language, month) from `available` counts.
 
     Languages named in `language_shares` get that share of the pool; the others share the rest
@@ -83,12 +87,15 @@ def allocate_quotas(strata: pl.DataFrame, pool_size: int, language_shares: dict[
     rest = max(0.0, 1.0 - sum(language_shares.values()))
     lang_share = {
         row["language"]: language_shares.get(
-            row["language"], rest * row["available"] / unnamed if unnamed else 0.0)
+            row["language"], rest * row["available"] / unnamed if unnamed else 0.0
+        )
         for row in by_lang.iter_rows(named=True)
     }
     lang_total = {row["language"]: row["available"] for row in by_lang.iter_rows(named=True)}
-    shares = [lang_share[lang] * n / lang_total[lang] if lang_total[lang] else 0.0
-              for lang, n in zip(strata["language"], available, strict=True)]
+    shares = [
+        lang_share[lang] * n / lang_total[lang] if lang_total[lang] else 0.0
+        for lang, n in zip(strata["language"], available, strict=True)
+    ]
     targets = _water_fill(shares, available, total)
     quotas = _largest_remainder(targets, available, total)
     return strata.with_columns(pl.Series("quota", quotas, dtype=pl.Int64))
@@ -99,7 +106,9 @@ def flag_not_sampled(keyed: pl.LazyFrame, quotas: pl.DataFrame) -> pl.LazyFrame:
     rank = pl.col("sampling_key").rank("ordinal", descending=True).over(STRATUM)
     return (
         keyed.join(quotas.lazy().select(*STRATUM, "quota"), on=STRATUM, how="left")
-        .with_columns(pl.when(rank > pl.col("quota").fill_null(0)).then(pl.lit("not_sampled")).alias(REASON))
+        .with_columns(
+            pl.when(rank > pl.col("quota").fill_null(0)).then(pl.lit("not_sampled")).alias(REASON)
+        )
         .drop("quota")
     )
 
@@ -108,13 +117,19 @@ def stratum_counts(keyed: pl.LazyFrame) -> pl.DataFrame:
     return keyed.group_by(STRATUM).agg(pl.len().cast(pl.Int64).alias("available")).collect()
 
 
-def sample_by_engagement(posts: pl.LazyFrame, cfg: SamplingConfig, power: float,
-                         seed: int | None = None, size: int | None = None) -> tuple[pl.LazyFrame, pl.DataFrame]:
+def sample_by_engagement(
+    posts: pl.LazyFrame,
+    cfg: SamplingConfig,
+    power: float,
+    seed: int | None = None,
+    size: int | None = None,
+) -> tuple[pl.LazyFrame, pl.DataFrame]:
     """Flag the posts not drawn into a sample of `size` (default: the pool size).
 
     Returns the flagged frame and the quota table (strata, available, quota).
     """
     keyed = add_sampling_key(add_stratum(posts), cfg.seed if seed is None else seed, power)
-    quotas = allocate_quotas(stratum_counts(keyed), cfg.pool_size if size is None else size,
-                             cfg.language_shares)
+    quotas = allocate_quotas(
+        stratum_counts(keyed), cfg.pool_size if size is None else size, cfg.language_shares
+    )
     return flag_not_sampled(keyed, quotas), quotas

@@ -25,9 +25,11 @@ def flag_sensitive(posts: pl.LazyFrame, cfg: SensitiveConfig) -> pl.LazyFrame:
     text = pl.concat_str([pl.col("caption"), pl.col("hashtags")], separator=" ", ignore_nulls=True)
     has_term = text.str.contains(pattern) if pattern else pl.lit(False)
     return posts.with_columns(
-        pl.when(pl.col("report_count") > cfg.max_report_count).then(pl.lit("reported"))
+        pl.when(pl.col("report_count") > cfg.max_report_count)
+        .then(pl.lit("reported"))
         .when(pl.col("moderation_label").is_in(cfg.blocked_moderation_labels))
         .then(pl.lit("moderation:") + pl.col("moderation_label"))
-        .when(has_term).then(pl.lit("sensitive_term"))
+        .when(has_term)
+        .then(pl.lit("sensitive_term"))
         .alias(REASON)
     )

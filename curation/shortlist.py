@@ -14,15 +14,23 @@ from curation.exclusions import REASON
 from curation.sampling import sample_by_engagement
 
 
-def draw_shortlist(pool: pl.LazyFrame, cfg: ShortlistConfig, sampling: SamplingConfig,
-                   power: float) -> pl.LazyFrame:
+def draw_shortlist(
+    pool: pl.LazyFrame, cfg: ShortlistConfig, sampling: SamplingConfig, power: float
+) -> pl.LazyFrame:
     """The shortlisted posts: a weighted draw of `cfg.size` from the pool, same strata."""
-    flagged, _ = sample_by_engagement(pool.drop("month", "sampling_key", strict=False), sampling,
-                                      power, seed=cfg.seed, size=cfg.size)
+    flagged, _ = sample_by_engagement(
+        pool.drop("month", "sampling_key", strict=False),
+        sampling,
+        power,
+        seed=cfg.seed,
+        size=cfg.size,
+    )
     return flagged.filter(pl.col(REASON).is_null()).drop(REASON)
 
 
-def select_companions(eligible: pl.LazyFrame, shortlist: pl.LazyFrame, cfg: ShortlistConfig) -> pl.LazyFrame:
+def select_companions(
+    eligible: pl.LazyFrame, shortlist: pl.LazyFrame, cfg: ShortlistConfig
+) -> pl.LazyFrame:
     """Up to `companion_per_creator` most recent posts of each shortlisted creator, not themselves
     shortlisted, capped at `companion_size` overall (most recent first, then post ID)."""
     creators = shortlist.select("creator_id").unique()

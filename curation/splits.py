@@ -13,11 +13,16 @@ from curation.hashing import uniform_from_id
 SPLITS = ("train", "validation", "test")
 
 
-def assign_splits(posts: pl.DataFrame, ratios: tuple[float, float, float], seed: int) -> pl.DataFrame:
+def assign_splits(
+    posts: pl.DataFrame, ratios: tuple[float, float, float], seed: int
+) -> pl.DataFrame:
     """Add `split` from the creator's hash bucket."""
     u = uniform_from_id(pl.col("creator_id"), seed)
     return posts.with_columns(
-        pl.when(u < ratios[0]).then(pl.lit(SPLITS[0]))
-        .when(u < ratios[0] + ratios[1]).then(pl.lit(SPLITS[1]))
-        .otherwise(pl.lit(SPLITS[2])).alias("split")
+        pl.when(u < ratios[0])
+        .then(pl.lit(SPLITS[0]))
+        .when(u < ratios[0] + ratios[1])
+        .then(pl.lit(SPLITS[1]))
+        .otherwise(pl.lit(SPLITS[2]))
+        .alias("split")
     )

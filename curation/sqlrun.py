@@ -10,7 +10,9 @@ import duckdb
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 
 
-def build_table(con: duckdb.DuckDBPyConnection, name: str, params: dict[str, Any] | None = None) -> int:
+def build_table(
+    con: duckdb.DuckDBPyConnection, name: str, params: dict[str, Any] | None = None
+) -> int:
     """Create table `name` from sql/staging/<name>.sql or sql/marts/<name>.sql; return its rows."""
     candidates = [SQL_DIR / "staging" / f"{name}.sql", SQL_DIR / "marts" / f"{name}.sql"]
     path = next((p for p in candidates if p.is_file()), None)

@@ -50,7 +50,8 @@ class LocalStore:
     def _exists_error(self, dataset: str, version: str) -> VersionExistsError:
         return VersionExistsError(
             f"{dataset} {version} is already published at {self.version_dir(dataset, version)}; "
-            "published versions are immutable: release a new version instead")
+            "published versions are immutable: release a new version instead"
+        )
 
     def stage(self, dataset: str, version: str) -> Path:
         """A fresh, private folder to build the version in."""

@@ -36,8 +36,17 @@ EXPORT_START = datetime(2021, 1, 15, tzinfo=UTC)  # a little wider than the pape
 EXPORT_END = datetime(2021, 11, 15, tzinfo=UTC)  # so that the window stage has work
 
 LANGUAGE_SHARES = {
-    "hi": 0.40, "te": 0.08, "ta": 0.08, "pa": 0.07, "bn": 0.07, "kn": 0.06,
-    "mr": 0.06, "gu": 0.05, "ml": 0.05, "or": 0.04, "bho": 0.04,
+    "hi": 0.40,
+    "te": 0.08,
+    "ta": 0.08,
+    "pa": 0.07,
+    "bn": 0.07,
+    "kn": 0.06,
+    "mr": 0.06,
+    "gu": 0.05,
+    "ml": 0.05,
+    "or": 0.04,
+    "bho": 0.04,
 }
 # Eight everyday words per language, in its own script (friend, love, festival, family, song,
 # laughter, film, joy), so captions exercise every script the scrubbers must handle.
@@ -54,12 +63,50 @@ VOCABULARY = {
     "or": "ବନ୍ଧୁ ପ୍ରେମ ପର୍ବ ପରିବାର ଗୀତ ହସ ସିନେମା ଆନନ୍ଦ",
     "bho": "इयार पिरितिया परब परिवार गीत हँसी सनिमा खुसी",
 }
-HASHTAGS = ["#trending", "#viral", "#foryou", "#funny", "#love", "#dance", "#comedy",
-            "#festival", "#song", "#family", "#cricket", "#pets", "#romantic", "#memes"]
+HASHTAGS = [
+    "#trending",
+    "#viral",
+    "#foryou",
+    "#funny",
+    "#love",
+    "#dance",
+    "#comedy",
+    "#festival",
+    "#song",
+    "#family",
+    "#cricket",
+    "#pets",
+    "#romantic",
+    "#memes",
+]
 SENSITIVE_TAGS = ["#nsfw", "#gore", "#18plus"]
 MODERATION_LABELS = ["adult", "violence", "hate", "self_harm", "drugs", "spam", "misleading"]
-SYLLABLES = ["ra", "vi", "an", "ku", "ma", "ri", "sh", "ta", "ne", "ha", "pr", "ee", "ti",
-             "jo", "ya", "la", "so", "nu", "de", "ka", "mi", "sa", "ro", "hi"]
+SYLLABLES = [
+    "ra",
+    "vi",
+    "an",
+    "ku",
+    "ma",
+    "ri",
+    "sh",
+    "ta",
+    "ne",
+    "ha",
+    "pr",
+    "ee",
+    "ti",
+    "jo",
+    "ya",
+    "la",
+    "so",
+    "nu",
+    "de",
+    "ka",
+    "mi",
+    "sa",
+    "ro",
+    "hi",
+]
 
 # Krippendorff's alpha the paper reports per taxonomy (Table 6). With an annotator who gives the
 # true label with probability p and otherwise a draw from the label marginal, alpha = p², so an
@@ -84,15 +131,18 @@ def _pick(rng: np.random.Generator, choices: list[str], p: list[float] | None, n
 
 
 def _handles(rng: np.random.Generator, n: int) -> pl.Series:
-    parts = [pl.Series(SYLLABLES).gather(pl.Series(rng.integers(0, len(SYLLABLES), n)))
-             for _ in range(3)]
+    parts = [
+        pl.Series(SYLLABLES).gather(pl.Series(rng.integers(0, len(SYLLABLES), n))) for _ in range(3)
+    ]
     digits = pl.Series(rng.integers(0, 10_000, n)).cast(pl.String).str.zfill(4)
     return pl.DataFrame({"a": parts[0], "b": parts[1], "c": parts[2], "d": digits}).select(
         pl.concat_str("a", "b", "c", pl.lit("_"), "d").alias("handle")
     )["handle"]
 
 
-def _creators(rng: np.random.Generator, chunk: int, n_posts: int) -> tuple[pl.DataFrame, np.ndarray]:
+def _creators(
+    rng: np.random.Generator, chunk: int, n_posts: int
+) -> tuple[pl.DataFrame, np.ndarray]:
     """Creators for one chunk and each one's post count: zeta-distributed, so most post once."""
     counts = np.minimum(rng.zipf(2.0, size=n_posts), 2_000)
     cut = int(np.searchsorted(np.cumsum(counts), n_posts)) + 1
@@ -105,13 +155,15 @@ def _creators(rng: np.random.Generator, chunk: int, n_posts: int) -> tuple[pl.Da
     handles = _handles(rng, n)
     # Handles are unique on a platform; the chunk index and a counter make ours so.
     handles = handles + "_" + pl.Series([f"{chunk:x}{i:x}" for i in range(n)])
-    creators = pl.DataFrame({
-        "creator_id": creator_id.astype(np.int64),
-        "handle": handles,
-        "follower_count": followers,
-        "primary_language": primary,
-        "profile_url": f"https://{PLATFORM}/@" + handles,
-    })
+    creators = pl.DataFrame(
+        {
+            "creator_id": creator_id.astype(np.int64),
+            "handle": handles,
+            "follower_count": followers,
+            "primary_language": primary,
+            "profile_url": f"https://{PLATFORM}/@" + handles,
+        }
+    )
     return creators, counts
 
 
@@ -123,13 +175,15 @@ def _snowflake_ids(ts_ms: np.ndarray, chunk: int) -> np.ndarray:
     return ((ts_ms - SNOWFLAKE_EPOCH_MS) << 22) | ((chunk % 1024) << 12) | (sequence % 4096)
 
 
-def _captions(rng: np.random.Generator, language: pl.Series, handles: pl.Series,
-              mention_pool: pl.Series) -> tuple[pl.Series, pl.Series]:
+def _captions(
+    rng: np.random.Generator, language: pl.Series, handles: pl.Series, mention_pool: pl.Series
+) -> tuple[pl.Series, pl.Series]:
     n = len(language)
     langs = list(VOCABULARY)
     words = [w for lang in langs for w in VOCABULARY[lang].split()]
-    offset = language.replace_strict({lang: i * 8 for i, lang in enumerate(langs)},
-                                     default=0, return_dtype=pl.Int64).to_numpy()
+    offset = language.replace_strict(
+        {lang: i * 8 for i, lang in enumerate(langs)}, default=0, return_dtype=pl.Int64
+    ).to_numpy()
     n_words = rng.integers(2, 7, n)
     cols = {}
     for slot in range(6):
@@ -141,25 +195,47 @@ def _captions(rng: np.random.Generator, language: pl.Series, handles: pl.Series,
     phone = pl.Series(rng.integers(6_000_000_000, 9_999_999_999, n)).cast(pl.String)
     email = handles + "@mail.example"
     sensitive = pl.Series(SENSITIVE_TAGS).gather(pl.Series(rng.integers(0, 3, n)))
-    tags = [pl.Series(HASHTAGS).gather(pl.Series(rng.integers(0, len(HASHTAGS), n)))
-            for _ in range(3)]
+    tags = [
+        pl.Series(HASHTAGS).gather(pl.Series(rng.integers(0, len(HASHTAGS), n))) for _ in range(3)
+    ]
     n_tags = rng.integers(0, 4, n)
-    frame = pl.DataFrame({"u": u, "mention": mention, "phone": phone, "email": email,
-                          "sensitive": sensitive, "t0": tags[0], "t1": tags[1], "t2": tags[2],
-                          "n_tags": n_tags})
+    frame = pl.DataFrame(
+        {
+            "u": u,
+            "mention": mention,
+            "phone": phone,
+            "email": email,
+            "sensitive": sensitive,
+            "t0": tags[0],
+            "t1": tags[1],
+            "t2": tags[2],
+            "n_tags": n_tags,
+        }
+    )
     out = frame.select(
         pl.concat_str(
-            [*cols.values(),
-             pl.when(pl.col("u") < 0.15).then(pl.lit("@") + pl.col("mention")),
-             pl.when(pl.col("u").is_between(0.15, 0.17)).then(pl.lit("call +91 ") + pl.col("phone")),
-             pl.when(pl.col("u").is_between(0.17, 0.185)).then(pl.lit("mail ") + pl.col("email"))],
-            separator=" ", ignore_nulls=True,
+            [
+                *cols.values(),
+                pl.when(pl.col("u") < 0.15).then(pl.lit("@") + pl.col("mention")),
+                pl.when(pl.col("u").is_between(0.15, 0.17)).then(
+                    pl.lit("call +91 ") + pl.col("phone")
+                ),
+                pl.when(pl.col("u").is_between(0.17, 0.185)).then(
+                    pl.lit("mail ") + pl.col("email")
+                ),
+            ],
+            separator=" ",
+            ignore_nulls=True,
         ).alias("caption"),
         pl.concat_str(
-            [pl.when(pl.col("n_tags") > 0).then("t0"), pl.when(pl.col("n_tags") > 1).then("t1"),
-             pl.when(pl.col("n_tags") > 2).then("t2"),
-             pl.when(pl.col("u") > 0.994).then("sensitive")],
-            separator=" ", ignore_nulls=True,
+            [
+                pl.when(pl.col("n_tags") > 0).then("t0"),
+                pl.when(pl.col("n_tags") > 1).then("t1"),
+                pl.when(pl.col("n_tags") > 2).then("t2"),
+                pl.when(pl.col("u") > 0.994).then("sensitive"),
+            ],
+            separator=" ",
+            ignore_nulls=True,
         ).alias("hashtags"),
     )
     return out["caption"], out["hashtags"]
@@ -179,8 +255,9 @@ def _posts_chunk(seed: int, chunk: int, n: int) -> tuple[pl.DataFrame, pl.DataFr
     # Creators mostly post in their own language.
     own = creators["primary_language"].gather(pl.Series(owner))
     other = _pick(rng, list(LANGUAGE_SHARES), list(LANGUAGE_SHARES.values()), n)
-    language = pl.select(pl.when(pl.lit(pl.Series(rng.random(n) < 0.9))).then(pl.lit(own))
-                         .otherwise(pl.lit(other))).to_series()
+    language = pl.select(
+        pl.when(pl.lit(pl.Series(rng.random(n) < 0.9))).then(pl.lit(own)).otherwise(pl.lit(other))
+    ).to_series()
 
     duration = np.round(np.clip(rng.lognormal(math.log(15.0), 0.75, n), 2.0, 180.0), 2)
     # Heavy-tailed, correlated engagement: creator reach × post luck, then rates off views.
@@ -203,33 +280,47 @@ def _posts_chunk(seed: int, chunk: int, n: int) -> tuple[pl.DataFrame, pl.DataFr
     reports = rng.poisson(rng.lognormal(-2.0, 1.6, n)).astype(np.int32)
     labelled = rng.random(n) < 0.015
     moderation = pl.Series([None] * n, dtype=pl.String).scatter(
-        np.flatnonzero(labelled), _pick(rng, MODERATION_LABELS, None, int(labelled.sum())))
+        np.flatnonzero(labelled), _pick(rng, MODERATION_LABELS, None, int(labelled.sum()))
+    )
 
-    posts = pl.DataFrame({
-        "post_id": post_id.astype(np.int64),
-        "creator_id": creators["creator_id"].gather(pl.Series(owner)),
-        "created_at": created_at,
-        "language": language,
-        "duration_s": duration,
-        "view_count": views,
-        "like_count": likes.astype(np.int64),
-        "share_count": shares.astype(np.int64),
-        "comment_count": comments.astype(np.int64),
-        "media_url": f"https://cdn.{PLATFORM}/v/" + handle + "/" + pl.Series(post_id).cast(pl.String) + ".mp4",
-        "media_sha256": checksum,
-        "caption": caption,
-        "hashtags": hashtags,
-        "report_count": reports,
-        "moderation_label": moderation,
-    })
+    posts = pl.DataFrame(
+        {
+            "post_id": post_id.astype(np.int64),
+            "creator_id": creators["creator_id"].gather(pl.Series(owner)),
+            "created_at": created_at,
+            "language": language,
+            "duration_s": duration,
+            "view_count": views,
+            "like_count": likes.astype(np.int64),
+            "share_count": shares.astype(np.int64),
+            "comment_count": comments.astype(np.int64),
+            "media_url": f"https://cdn.{PLATFORM}/v/"
+            + handle
+            + "/"
+            + pl.Series(post_id).cast(pl.String)
+            + ".mp4",
+            "media_sha256": checksum,
+            "caption": caption,
+            "hashtags": hashtags,
+            "report_count": reports,
+            "moderation_label": moderation,
+        }
+    )
     return _corrupt(rng, posts), creators
 
 
 def _corrupt(rng: np.random.Generator, posts: pl.DataFrame) -> pl.DataFrame:
     """Plant the bad rows a real export has, about 0.35% of them, one fault per row."""
     n = len(posts)
-    faults = ["null_creator", "null_language", "negative_count", "unknown_language",
-              "bad_duration", "duplicate_id", "bad_timestamp"]
+    faults = [
+        "null_creator",
+        "null_language",
+        "negative_count",
+        "unknown_language",
+        "bad_duration",
+        "duplicate_id",
+        "bad_timestamp",
+    ]
     rows = np.flatnonzero(rng.random(n) < 0.0035)
     kind = rng.integers(0, len(faults), len(rows))
 
@@ -237,7 +328,9 @@ def _corrupt(rng: np.random.Generator, posts: pl.DataFrame) -> pl.DataFrame:
         return rows[kind == faults.index(fault)]
 
     def put(col: str, idx: np.ndarray, values: list[object] | pl.Series) -> pl.Series:
-        vals = values if isinstance(values, pl.Series) else pl.Series(values, dtype=posts[col].dtype)
+        vals = (
+            values if isinstance(values, pl.Series) else pl.Series(values, dtype=posts[col].dtype)
+        )
         return posts[col].scatter(idx, vals.gather(pl.Series(rng.integers(0, len(vals), len(idx)))))
 
     dup = at("duplicate_id")
@@ -252,7 +345,9 @@ def _corrupt(rng: np.random.Generator, posts: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _opt_out_requests(seed: int, sample: pl.DataFrame, creators: pl.DataFrame, n: int) -> list[dict]:
+def _opt_out_requests(
+    seed: int, sample: pl.DataFrame, creators: pl.DataFrame, n: int
+) -> list[dict]:
     """Opt-out form export: by post URL or whole creator; some malformed, repeated, unknown."""
     rng = np.random.default_rng([seed, 99])
     requests: list[dict] = []
@@ -270,24 +365,30 @@ def _opt_out_requests(seed: int, sample: pl.DataFrame, creators: pl.DataFrame, n
             scope = "video"
             target = f"https://{PLATFORM}/@nobody_{i}/video/{int(rng.integers(1, 2**62))}"
         elif roll < 0.94:
-            scope, target = rng.choice(["", "everything", "video"]), rng.choice(["", "not a url", "ftp://x"])
+            scope, target = (
+                rng.choice(["", "everything", "video"]),
+                rng.choice(["", "not a url", "ftp://x"]),
+            )
         else:
             if not requests:
                 continue
             prev = requests[int(rng.integers(0, len(requests)))]
             scope, target = prev["scope"], prev["target"]
-        requests.append({
-            "request_id": f"req-{seed}-{i:06d}",
-            "received_at": received.strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "requester_email": f"requester{i}@mail.example",
-            "scope": str(scope),
-            "target": str(target),
-        })
+        requests.append(
+            {
+                "request_id": f"req-{seed}-{i:06d}",
+                "received_at": received.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "requester_email": f"requester{i}@mail.example",
+                "scope": str(scope),
+                "target": str(target),
+            }
+        )
     return requests
 
 
-def synthesize_export(out_dir: Path, posts: int, seed: int = 7,
-                      progress: Callable[[int], None] | None = None) -> ExportSummary:
+def synthesize_export(
+    out_dir: Path, posts: int, seed: int = 7, progress: Callable[[int], None] | None = None
+) -> ExportSummary:
     """Write a platform export of `posts` posts; the same (posts, seed) gives the same files."""
     if posts <= 0:
         raise ValueError("posts must be positive")
@@ -301,14 +402,17 @@ def synthesize_export(out_dir: Path, posts: int, seed: int = 7,
         n = min(CHUNK_ROWS, posts - chunk * CHUNK_ROWS)
         chunk_posts, creators = _posts_chunk(seed, chunk, n)
         name = f"part-{chunk:05d}.parquet"
-        chunk_posts.write_parquet(out_dir / "posts" / name, compression="zstd", row_group_size=250_000)
+        chunk_posts.write_parquet(
+            out_dir / "posts" / name, compression="zstd", row_group_size=250_000
+        )
         creators.write_parquet(out_dir / "creators" / name, compression="zstd")
         n_creators += len(creators)
         if chunk == 0:
             first_creators = creators
         opt_sample.append(
             chunk_posts.sample(min(n, 2_000), seed=seed).join(
-                creators.select("creator_id", "handle"), on="creator_id")
+                creators.select("creator_id", "handle"), on="creator_id"
+            )
         )
         if progress:
             progress(n)
@@ -322,6 +426,7 @@ def synthesize_export(out_dir: Path, posts: int, seed: int = 7,
 
 
 # --- annotations -------------------------------------------------------------------------------
+
 
 def label_marginals(n_labels: int) -> np.ndarray:
     """A Zipf-like label distribution: a few labels common, a long tail rare (as in Fig. 3)."""
@@ -346,13 +451,16 @@ def _annotator_accuracy(rng: np.random.Generator) -> dict[str, np.ndarray]:
     return acc
 
 
-def _label(rng: np.random.Generator, truth: np.ndarray, accuracy: np.ndarray, n_labels: int) -> np.ndarray:
+def _label(
+    rng: np.random.Generator, truth: np.ndarray, accuracy: np.ndarray, n_labels: int
+) -> np.ndarray:
     guess = rng.choice(n_labels, size=len(truth), p=label_marginals(n_labels))
     return np.where(rng.random(len(truth)) < accuracy, truth, guess)
 
 
-def synthesize_annotations(shortlist_ids: np.ndarray, candidate_gold_ids: np.ndarray,
-                           out_dir: Path, seed: int = 7) -> dict[str, int]:
+def synthesize_annotations(
+    shortlist_ids: np.ndarray, candidate_gold_ids: np.ndarray, out_dir: Path, seed: int = 7
+) -> dict[str, int]:
     """Three annotators per shortlisted post and task, a gold set, expert tie resolutions.
 
     Writes annotations.parquet, gold_labels.parquet, gold_annotations.parquet and
@@ -367,53 +475,94 @@ def synthesize_annotations(shortlist_ids: np.ndarray, candidate_gold_ids: np.nda
     post_ids = np.sort(shortlist_ids.astype(np.int64))
     n = len(post_ids)
     # Three distinct annotators per post.
-    trio = np.argsort(rng.random((n, ANNOTATOR_POOL)), axis=1)[:, :3] if n else np.zeros((0, 3), int)
+    trio = (
+        np.argsort(rng.random((n, ANNOTATOR_POOL)), axis=1)[:, :3] if n else np.zeros((0, 3), int)
+    )
 
     frames, experts = [], []
     for task in ANNOTATED_TASKS:
         labels = taxonomy[task]
         truth = true_labels(post_ids, task, seed)
-        given = np.stack([_label(rng, truth, accuracy[task][trio[:, k]], len(labels)) for k in range(3)], 1)
+        given = np.stack(
+            [_label(rng, truth, accuracy[task][trio[:, k]], len(labels)) for k in range(3)], 1
+        )
         for k in range(3):
-            frames.append(pl.DataFrame({
-                "annotator_id": annotators[trio[:, k]], "post_id": post_ids,
-                "task": task, "label": pl.Series(labels).gather(pl.Series(given[:, k])),
-            }))
-        tie = (given[:, 0] != given[:, 1]) & (given[:, 1] != given[:, 2]) & (given[:, 0] != given[:, 2])
+            frames.append(
+                pl.DataFrame(
+                    {
+                        "annotator_id": annotators[trio[:, k]],
+                        "post_id": post_ids,
+                        "task": task,
+                        "label": pl.Series(labels).gather(pl.Series(given[:, k])),
+                    }
+                )
+            )
+        tie = (
+            (given[:, 0] != given[:, 1])
+            & (given[:, 1] != given[:, 2])
+            & (given[:, 0] != given[:, 2])
+        )
         answered = tie & (rng.random(n) < 0.9)  # an expert could not settle every tie
-        experts.append(pl.DataFrame({
-            "post_id": post_ids[answered], "task": task,
-            "label": pl.Series(labels).gather(pl.Series(truth[answered])),
-            "expert_id": rng.choice(["exp01", "exp02", "exp03"], int(answered.sum())),
-        }))
+        experts.append(
+            pl.DataFrame(
+                {
+                    "post_id": post_ids[answered],
+                    "task": task,
+                    "label": pl.Series(labels).gather(pl.Series(truth[answered])),
+                    "expert_id": rng.choice(["exp01", "exp02", "exp03"], int(answered.sum())),
+                }
+            )
+        )
     annotations = pl.concat(frames)
     # Rows a validator must reject: off-taxonomy labels, unknown posts, repeated rows.
     bad = max(3, n // 2_000)
-    annotations = pl.concat([
-        annotations,
-        annotations.sample(bad, seed=seed).with_columns(pl.lit("unicorns").alias("label")),
-        annotations.sample(bad, seed=seed + 1).with_columns(post_id=pl.lit(42, pl.Int64)),
-        annotations.sample(bad, seed=seed + 2),
-    ]).sort("post_id", "task", "annotator_id", maintain_order=True)
+    annotations = pl.concat(
+        [
+            annotations,
+            annotations.sample(bad, seed=seed).with_columns(pl.lit("unicorns").alias("label")),
+            annotations.sample(bad, seed=seed + 1).with_columns(post_id=pl.lit(42, pl.Int64)),
+            annotations.sample(bad, seed=seed + 2),
+        ]
+    ).sort("post_id", "task", "annotator_id", maintain_order=True)
     annotations.write_parquet(out_dir / "annotations.parquet")
 
-    gold_ids = np.sort(rng.choice(candidate_gold_ids, size=min(GOLD_POSTS, len(candidate_gold_ids)),
-                                  replace=False).astype(np.int64))
+    gold_ids = np.sort(
+        rng.choice(
+            candidate_gold_ids, size=min(GOLD_POSTS, len(candidate_gold_ids)), replace=False
+        ).astype(np.int64)
+    )
     gold, gold_answers = [], []
     for task in ANNOTATED_TASKS:
         labels = taxonomy[task]
         truth = true_labels(gold_ids, task, seed)
-        gold.append(pl.DataFrame({"post_id": gold_ids, "task": task,
-                                  "label": pl.Series(labels).gather(pl.Series(truth))}))
+        gold.append(
+            pl.DataFrame(
+                {
+                    "post_id": gold_ids,
+                    "task": task,
+                    "label": pl.Series(labels).gather(pl.Series(truth)),
+                }
+            )
+        )
         for a in range(ANNOTATOR_POOL):
             answer = _label(rng, truth, np.full(len(truth), accuracy[task][a]), len(labels))
-            gold_answers.append(pl.DataFrame({
-                "annotator_id": annotators[a], "post_id": gold_ids, "task": task,
-                "label": pl.Series(labels).gather(pl.Series(answer)),
-            }))
+            gold_answers.append(
+                pl.DataFrame(
+                    {
+                        "annotator_id": annotators[a],
+                        "post_id": gold_ids,
+                        "task": task,
+                        "label": pl.Series(labels).gather(pl.Series(answer)),
+                    }
+                )
+            )
     pl.concat(gold).write_parquet(out_dir / "gold_labels.parquet")
     pl.concat(gold_answers).write_parquet(out_dir / "gold_annotations.parquet")
     expert = pl.concat(experts).sort("post_id", "task")
     expert.write_parquet(out_dir / "expert_resolutions.parquet")
-    return {"annotations": len(annotations), "gold_posts": len(gold_ids),
-            "expert_resolutions": len(expert), "annotators": ANNOTATOR_POOL}
+    return {
+        "annotations": len(annotations),
+        "gold_posts": len(gold_ids),
+        "expert_resolutions": len(expert),
+        "annotators": ANNOTATOR_POOL,
+    }

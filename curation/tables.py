@@ -14,25 +14,38 @@ def count_rows(path: Path | list[Path]) -> int:
     return int(pl.scan_parquet(path).select(pl.len()).collect().item())
 
 
-def write_flagged(flagged: pl.LazyFrame, stage: str, kept_path: Path, excluded_path: Path,
-                  input_rows: int, quarantine_path: Path | None = None) -> StageCount:
+def write_flagged(
+    flagged: pl.LazyFrame,
+    stage: str,
+    kept_path: Path,
+    excluded_path: Path,
+    input_rows: int,
+    quarantine_path: Path | None = None,
+) -> StageCount:
     """Write a flagging stage's kept rows and exclusions in one streaming pass; count them.
 
     `quarantine_path`, if given, also receives the excluded rows whole (with the reason), so a
     rejected input row can be inspected and replayed.
     """
     kept, excluded = split_flagged(flagged, stage)
-    sinks = [kept.sink_parquet(kept_path, lazy=True),
-             excluded.sink_parquet(excluded_path, lazy=True)]
+    sinks = [
+        kept.sink_parquet(kept_path, lazy=True),
+        excluded.sink_parquet(excluded_path, lazy=True),
+    ]
     if quarantine_path is not None:
         whole = flagged.filter(pl.col(REASON).is_not_null())
         sinks.append(whole.sink_parquet(quarantine_path, lazy=True))
     pl.collect_all(sinks)
-    by_reason = (pl.scan_parquet(excluded_path).group_by("reason").len().collect()
-                 .to_dict(as_series=False))
-    return StageCount(stage=stage, input=input_rows, kept=count_rows(kept_path),
-                      excluded=count_rows(excluded_path),
-                      by_reason=dict(zip(by_reason["reason"], by_reason["len"], strict=True)))
+    by_reason = (
+        pl.scan_parquet(excluded_path).group_by("reason").len().collect().to_dict(as_series=False)
+    )
+    return StageCount(
+        stage=stage,
+        input=input_rows,
+        kept=count_rows(kept_path),
+        excluded=count_rows(excluded_path),
+        by_reason=dict(zip(by_reason["reason"], by_reason["len"], strict=True)),
+    )
 
 
 def empty_exclusions() -> pl.DataFrame:

@@ -16,7 +16,9 @@ ANNOTATED_TASKS = ("concept", "affect", "audio_type", "video_type")
 def load_taxonomy(path: Path = TAXONOMY_PATH) -> dict[str, list[str]]:
     """Map each taxonomy name to its labels, in file order."""
     doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    return {name: [entry["label"] for entry in entries] for name, entries in doc["taxonomies"].items()}
+    return {
+        name: [entry["label"] for entry in entries] for name, entries in doc["taxonomies"].items()
+    }
 
 
 def taxonomy_version(path: Path = TAXONOMY_PATH) -> str:
@@ -41,7 +43,13 @@ def taxonomy_table(path: Path = TAXONOMY_PATH) -> pl.DataFrame:
         for name, entries in doc["taxonomies"].items()
         for i, entry in enumerate(entries)
     ]
-    return pl.DataFrame(rows, schema={
-        "taxonomy": pl.String, "label_id": pl.Int32, "label": pl.String,
-        "name": pl.String, "source": pl.String,
-    })
+    return pl.DataFrame(
+        rows,
+        schema={
+            "taxonomy": pl.String,
+            "label_id": pl.Int32,
+            "label": pl.String,
+            "name": pl.String,
+            "source": pl.String,
+        },
+    )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,13 +24,23 @@ from curation.synth import synthesize_annotations, synthesize_export
 from privacy.keys import KEY_ENV, KeyUnavailableError, create_key_file
 from privacy.pseudonyms import PseudonymCollisionError
 
-app = typer.Typer(no_args_is_help=True, add_completion=False,
-                  help="Curate and release research datasets of short videos.")
+app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    help="Curate and release research datasets of short videos.",
+)
 synth_app = typer.Typer(no_args_is_help=True, help="Make synthetic platform data to run on.")
 app.add_typer(synth_app, name="synth")
 console = Console(stderr=True)
-USER_ERRORS = (ConfigError, ExportError, KeyUnavailableError, VersionExistsError, FunnelError,
-               FileNotFoundError, PseudonymCollisionError)
+USER_ERRORS = (
+    ConfigError,
+    ExportError,
+    KeyUnavailableError,
+    VersionExistsError,
+    FunnelError,
+    FileNotFoundError,
+    PseudonymCollisionError,
+)
 DEMO_KEY = Path.home() / ".config" / "massiv" / "demo-pseudonym.key"
 T = TypeVar("T")
 
@@ -47,16 +56,23 @@ def user_errors() -> Iterator[None]:
 
 
 def _progress() -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TimeElapsedColumn(), console=console)
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    )
 
 
 def _export(out: Path, posts: int, seed: int) -> None:
     with _progress() as bar:
         job = bar.add_task(f"synthesizing {posts:,} posts", total=posts)
         summary = synthesize_export(out, posts, seed, progress=lambda n: bar.advance(job, n))
-    console.print(f"export: {summary.posts:,} posts by {summary.creators:,} creators, "
-                  f"{summary.opt_out_requests:,} opt-out requests → {out}")
+    console.print(
+        f"export: {summary.posts:,} posts by {summary.creators:,} creators, "
+        f"{summary.opt_out_requests:,} opt-out requests → {out}"
+    )
 
 
 def _annotations(curation_dir: Path, out: Path, seed: int) -> None:
@@ -65,12 +81,19 @@ def _annotations(curation_dir: Path, out: Path, seed: int) -> None:
         raise FileNotFoundError(f"no shortlist at {shortlist_path}: run `massiv curate` first")
     shortlisted = pl.read_parquet(shortlist_path, columns=["post_id"])["post_id"].to_numpy()
     # Gold posts are pre-annotated posts outside the shortlist.
-    others = (pl.scan_parquet(curation_dir / "posts_unique.parquet").select("post_id")
-              .filter(~pl.col("post_id").is_in(shortlisted)).head(50_000).collect()["post_id"])
+    others = (
+        pl.scan_parquet(curation_dir / "posts_unique.parquet")
+        .select("post_id")
+        .filter(~pl.col("post_id").is_in(shortlisted))
+        .head(50_000)
+        .collect()["post_id"]
+    )
     counts = synthesize_annotations(shortlisted, np.asarray(others.to_numpy()), out, seed)
-    console.print(f"annotations: {counts['annotations']:,} labels by {counts['annotators']} "
-                  f"annotators, {counts['gold_posts']} gold posts, "
-                  f"{counts['expert_resolutions']:,} expert resolutions → {out}")
+    console.print(
+        f"annotations: {counts['annotations']:,} labels by {counts['annotators']} "
+        f"annotators, {counts['gold_posts']} gold posts, "
+        f"{counts['expert_resolutions']:,} expert resolutions → {out}"
+    )
 
 
 @synth_app.command("export")
@@ -85,8 +108,12 @@ def synth_export(
 
 @synth_app.command("annotations")
 def synth_annotations(
-    curation_dir: Annotated[Path, typer.Option("--curation", help="A curate run's folder.")] = Path("data/curation"),
-    out: Annotated[Path, typer.Option(help="Folder for the annotation tables.")] = Path("data/export/annotations"),
+    curation_dir: Annotated[Path, typer.Option("--curation", help="A curate run's folder.")] = Path(
+        "data/curation"
+    ),
+    out: Annotated[Path, typer.Option(help="Folder for the annotation tables.")] = Path(
+        "data/export/annotations"
+    ),
     seed: Annotated[int, typer.Option(help="Seed for the simulated annotators.")] = 7,
 ) -> None:
     """Simulated expert annotation of a curate run's shortlist (3 annotators per post)."""
@@ -102,8 +129,9 @@ def _funnel_table(funnel: list[dict[str, object]]) -> Table:
         reasons = row["by_reason"]
         assert isinstance(reasons, dict)
         top = ", ".join(f"{k} {v:,}" for k, v in sorted(reasons.items(), key=lambda kv: -kv[1])[:3])
-        table.add_row(str(row["stage"]), f"{row['input']:,}", f"{row['kept']:,}",
-                      f"{row['excluded']:,}", top)
+        table.add_row(
+            str(row["stage"]), f"{row['input']:,}", f"{row['kept']:,}", f"{row['excluded']:,}", top
+        )
     return table
 
 
@@ -114,7 +142,9 @@ def _run(fn: Callable[[], T]) -> T:
 
 @app.command()
 def curate(
-    config: Annotated[Path | None, typer.Option(help="YAML config (only the fields to change).")] = None,
+    config: Annotated[
+        Path | None, typer.Option(help="YAML config (only the fields to change).")
+    ] = None,
     export: Annotated[Path | None, typer.Option(help="Export folder (overrides config).")] = None,
     output: Annotated[Path | None, typer.Option(help="Output folder (overrides config).")] = None,
 ) -> None:
@@ -130,18 +160,25 @@ def curate(
 
 @app.command()
 def release(
-    config: Annotated[Path | None, typer.Option(help="YAML config (only the fields to change).")] = None,
+    config: Annotated[
+        Path | None, typer.Option(help="YAML config (only the fields to change).")
+    ] = None,
     version: Annotated[str | None, typer.Option(help="Version to publish, e.g. 1.0.0.")] = None,
     parent: Annotated[str | None, typer.Option(help="Previous version this one follows.")] = None,
     store: Annotated[Path | None, typer.Option(help="Release store folder.")] = None,
-    key_file: Annotated[Path | None, typer.Option(help=f"Pseudonym key file (else ${KEY_ENV}).")] = None,
+    key_file: Annotated[
+        Path | None, typer.Option(help=f"Pseudonym key file (else ${KEY_ENV}).")
+    ] = None,
 ) -> None:
     """Run the release flow: vote, split, mask, write and publish a versioned bundle."""
     from flows.release import preflight
     from flows.release import release as release_flow
 
-    cfg = _run(lambda: load_config(ReleaseConfig, config, version=version, parent=parent,
-                                   store=store, key_file=key_file))
+    cfg = _run(
+        lambda: load_config(
+            ReleaseConfig, config, version=version, parent=parent, store=store, key_file=key_file
+        )
+    )
     _run(lambda: preflight(cfg))
     result = _run(lambda: release_flow(cfg))
     typer.echo(str(result.path))
@@ -160,7 +197,9 @@ def verify(path: Annotated[Path, typer.Argument(help="A published version's fold
 
 @app.command()
 def demo(
-    workdir: Annotated[Path, typer.Option(help="Scratch folder for the demo (replaced).")] = Path("data/demo"),
+    workdir: Annotated[Path, typer.Option(help="Scratch folder for the demo (replaced).")] = Path(
+        "data/demo"
+    ),
     posts: Annotated[int, typer.Option(min=1_000, help="Posts in the synthetic export.")] = 300_000,
 ) -> None:
     """End to end on the embedded defaults: synth export → curate → annotate → release → verify."""
@@ -171,19 +210,30 @@ def demo(
         shutil.rmtree(workdir)
     export, curation, store = workdir / "export", workdir / "curation", workdir / "releases"
     if create_key_file(DEMO_KEY):
-        console.print(f"created a demo pseudonym key at {DEMO_KEY} (outside the repo; in "
-                      f"production give key_file or set ${KEY_ENV})")
+        console.print(
+            f"created a demo pseudonym key at {DEMO_KEY} (outside the repo; in "
+            f"production give key_file or set ${KEY_ENV})"
+        )
     _export(export, posts, seed=7)
     cur = _run(lambda: curate_flow(CurateConfig(export_dir=export, output_dir=curation)))
     _run(lambda: _annotations(curation, export / "annotations", seed=7))
-    rel = _run(lambda: release_flow(ReleaseConfig(
-        curation_dir=curation, annotations_dir=export / "annotations", store=store,
-        key_file=DEMO_KEY)))
+    rel = _run(
+        lambda: release_flow(
+            ReleaseConfig(
+                curation_dir=curation,
+                annotations_dir=export / "annotations",
+                store=store,
+                key_file=DEMO_KEY,
+            )
+        )
+    )
     console.print(_funnel_table([c.as_dict() for c in cur.funnel]))
-    console.print(f"shortlist {cur.shortlist:,} · companion {cur.companion:,} · released "
-                  f"{rel.counts['labeled']:,} labeled (train {rel.counts['train']:,} / validation "
-                  f"{rel.counts['validation']:,} / test {rel.counts['test']:,}) + "
-                  f"{rel.counts['unlabeled']:,} unlabeled")
+    console.print(
+        f"shortlist {cur.shortlist:,} · companion {cur.companion:,} · released "
+        f"{rel.counts['labeled']:,} labeled (train {rel.counts['train']:,} / validation "
+        f"{rel.counts['validation']:,} / test {rel.counts['test']:,}) + "
+        f"{rel.counts['unlabeled']:,} unlabeled"
+    )
     problems = verify_bundle(rel.path)
     if problems:
         console.print(f"[red]verify failed:[/] {problems}")
@@ -197,4 +247,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -47,33 +47,54 @@ def preflight(config: CurateConfig) -> None:
 def ingest_export(export_dir: Path, work: Path) -> StageCount:
     raw = ingest.scan_posts(export_dir)
     files = sorted((export_dir / "posts").glob("*.parquet"))
-    return write_flagged(ingest.flag_invalid_posts(raw, languages()), "ingest",
-                         work / "posts_valid.parquet", work / "exclusions" / "ingest.parquet",
-                         input_rows=count_rows(files), quarantine_path=work / "quarantine.parquet")
+    return write_flagged(
+        ingest.flag_invalid_posts(raw, languages()),
+        "ingest",
+        work / "posts_valid.parquet",
+        work / "exclusions" / "ingest.parquet",
+        input_rows=count_rows(files),
+        quarantine_path=work / "quarantine.parquet",
+    )
 
 
 @task(cache_policy=NONE)
 def filter_posts(stage: str, flag: Flagger, source: Path, target: Path, work: Path) -> StageCount:
-    return write_flagged(flag(pl.scan_parquet(source)), stage, target,
-                         work / "exclusions" / f"{stage}.parquet", input_rows=count_rows(source))
+    return write_flagged(
+        flag(pl.scan_parquet(source)),
+        stage,
+        target,
+        work / "exclusions" / f"{stage}.parquet",
+        input_rows=count_rows(source),
+    )
 
 
 @task(cache_policy=NONE)
 def sample_pool(config: CurateConfig, source: Path, work: Path) -> StageCount:
-    flagged, quotas = sampling.sample_by_engagement(pl.scan_parquet(source), config.sampling,
-                                                    config.engagement.power)
+    flagged, quotas = sampling.sample_by_engagement(
+        pl.scan_parquet(source), config.sampling, config.engagement.power
+    )
     quotas.write_parquet(work / "quotas.parquet")
-    return write_flagged(flagged, "sampling", work / "pool.parquet",
-                         work / "exclusions" / "sampling.parquet", input_rows=count_rows(source))
+    return write_flagged(
+        flagged,
+        "sampling",
+        work / "pool.parquet",
+        work / "exclusions" / "sampling.parquet",
+        input_rows=count_rows(source),
+    )
 
 
 @task(cache_policy=NONE)
 def pick_shortlist(config: CurateConfig, work: Path) -> tuple[int, int]:
-    chosen = shortlist.draw_shortlist(pl.scan_parquet(work / "pool.parquet"), config.shortlist,
-                                      config.sampling, config.engagement.power).collect()
+    chosen = shortlist.draw_shortlist(
+        pl.scan_parquet(work / "pool.parquet"),
+        config.shortlist,
+        config.sampling,
+        config.engagement.power,
+    ).collect()
     chosen.sort("post_id").write_parquet(work / "shortlist.parquet")
-    companions = shortlist.select_companions(pl.scan_parquet(work / "posts_unique.parquet"),
-                                             chosen.lazy(), config.shortlist).collect()
+    companions = shortlist.select_companions(
+        pl.scan_parquet(work / "posts_unique.parquet"), chosen.lazy(), config.shortlist
+    ).collect()
     companions.sort("post_id").write_parquet(work / "companion.parquet")
     return chosen.height, companions.height
 
@@ -89,28 +110,56 @@ def curate(config: CurateConfig = CurateConfig()) -> CurationResult:
 
     funnel = [ingest_export(config.export_dir, work)]
     steps: list[tuple[str, Flagger, str, str]] = [
-        ("window", lambda lf: window.flag_out_of_scope(
-            engagement.score_engagement(lf, config.engagement), config.window),
-         "posts_valid", "posts_in_scope"),
-        ("sensitive", lambda lf: sensitive.flag_sensitive(lf, config.sensitive),
-         "posts_in_scope", "posts_safe"),
+        (
+            "window",
+            lambda lf: window.flag_out_of_scope(
+                engagement.score_engagement(lf, config.engagement), config.window
+            ),
+            "posts_valid",
+            "posts_in_scope",
+        ),
+        (
+            "sensitive",
+            lambda lf: sensitive.flag_sensitive(lf, config.sensitive),
+            "posts_in_scope",
+            "posts_safe",
+        ),
         ("dedup", dedup.flag_exact_duplicates, "posts_safe", "posts_unique"),
     ]
     for stage, flag, source, target in steps:
-        funnel.append(filter_posts.with_options(name=stage)(
-            stage, flag, work / f"{source}.parquet", work / f"{target}.parquet", work))
+        funnel.append(
+            filter_posts.with_options(name=stage)(
+                stage, flag, work / f"{source}.parquet", work / f"{target}.parquet", work
+            )
+        )
     funnel.append(sample_pool(config, work / "posts_unique.parquet", work))
     n_short, n_comp = pick_shortlist(config, work)
     check_balanced(funnel)
 
-    (work / "funnel.json").write_text(json.dumps(
-        {"stages": [c.as_dict() for c in funnel], "shortlist": n_short, "companion": n_comp},
-        indent=2) + "\n")
-    (work / "run.json").write_text(json.dumps({
-        "config": config.model_dump(mode="json"), "config_sha256": config_hash(config),
-        "inputs": file_digests({f"posts/{p.name}": p
-                                for p in sorted((config.export_dir / "posts").glob("*.parquet"))}),
-    }, indent=2, sort_keys=True) + "\n")
+    (work / "funnel.json").write_text(
+        json.dumps(
+            {"stages": [c.as_dict() for c in funnel], "shortlist": n_short, "companion": n_comp},
+            indent=2,
+        )
+        + "\n"
+    )
+    (work / "run.json").write_text(
+        json.dumps(
+            {
+                "config": config.model_dump(mode="json"),
+                "config_sha256": config_hash(config),
+                "inputs": file_digests(
+                    {
+                        f"posts/{p.name}": p
+                        for p in sorted((config.export_dir / "posts").glob("*.parquet"))
+                    }
+                ),
+            },
+            indent=2,
+            sort_keys=True,
+        )
+        + "\n"
+    )
     replace_dir(work, out)
     pool = funnel[-1].kept
     print(f"curation: pool {pool:,}, shortlist {n_short:,}, companion {n_comp:,} → {out}")

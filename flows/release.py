@@ -54,7 +54,8 @@ def preflight(config: ReleaseConfig) -> None:
         raise VersionExistsError(
             f"{config.dataset} {config.version} is already published at "
             f"{store.version_dir(config.dataset, config.version)}; published versions are "
-            "immutable: release a new version instead")
+            "immutable: release a new version instead"
+        )
     if config.parent and not store.version_dir(config.dataset, config.parent).is_dir():
         raise FileNotFoundError(f"parent version {config.parent} not found in {config.store}")
 
@@ -68,8 +69,11 @@ def vote(config: ReleaseConfig) -> VoteResult:
 def mask_tables(config: ReleaseConfig, votes: VoteResult) -> dict[str, pl.DataFrame]:
     key = load_key(config.key_file, config.key_version)
     shortlist = pl.read_parquet(config.curation_dir / "shortlist.parquet")
-    labeled = assign_splits(shortlist.join(votes.labels, on="post_id", how="inner"),
-                            config.bundle.split_ratios, config.bundle.split_seed)
+    labeled = assign_splits(
+        shortlist.join(votes.labels, on="post_id", how="inner"),
+        config.bundle.split_ratios,
+        config.bundle.split_seed,
+    )
     companion = pl.read_parquet(config.curation_dir / "companion.parquet")
     return {
         "labeled": mask_posts(labeled, key, config.masking, [*ANNOTATED_TASKS, "split"]),
@@ -77,7 +81,9 @@ def mask_tables(config: ReleaseConfig, votes: VoteResult) -> dict[str, pl.DataFr
     }
 
 
-def changelog(config: ReleaseConfig, counts: dict[str, int], votes: VoteResult, parent_log: str) -> str:
+def changelog(
+    config: ReleaseConfig, counts: dict[str, int], votes: VoteResult, parent_log: str
+) -> str:
     held = dict(votes.held_back.group_by("reason").len().iter_rows())
     held_text = ", ".join(f"{k}: {v}" for k, v in sorted(held.items())) or "none"
     entry = (
@@ -93,8 +99,12 @@ def changelog(config: ReleaseConfig, counts: dict[str, int], votes: VoteResult, 
 
 
 @task(cache_policy=NONE)
-def build_bundle(config: ReleaseConfig, tables: dict[str, pl.DataFrame], votes: VoteResult,
-                 inputs: dict[str, str]) -> ReleaseResult:
+def build_bundle(
+    config: ReleaseConfig,
+    tables: dict[str, pl.DataFrame],
+    votes: VoteResult,
+    inputs: dict[str, str],
+) -> ReleaseResult:
     store = LocalStore(config.store)
     staging = store.stage(config.dataset, config.version)
     try:
@@ -105,27 +115,59 @@ def build_bundle(config: ReleaseConfig, tables: dict[str, pl.DataFrame], votes: 
         for split in SPLITS:
             part = labeled.filter(pl.col("split") == split).drop("split")
             counts[split] = part.height
-            files += bundle.write_shards(staging, "labeled", split, part, bundle.SCHEMAS["labeled"],
-                                         b.shard_rows, b.row_group_rows)
-        files += bundle.write_shards(staging, "unlabeled", "unlabeled", tables["unlabeled"],
-                                     bundle.SCHEMAS["unlabeled"], b.shard_rows, b.row_group_rows)
-        files.append(bundle.write_table(staging, "taxonomy.parquet", taxonomy_table(),
-                                        bundle.SCHEMAS["taxonomy"], b.row_group_rows))
+            files += bundle.write_shards(
+                staging,
+                "labeled",
+                split,
+                part,
+                bundle.SCHEMAS["labeled"],
+                b.shard_rows,
+                b.row_group_rows,
+            )
+        files += bundle.write_shards(
+            staging,
+            "unlabeled",
+            "unlabeled",
+            tables["unlabeled"],
+            bundle.SCHEMAS["unlabeled"],
+            b.shard_rows,
+            b.row_group_rows,
+        )
+        files.append(
+            bundle.write_table(
+                staging,
+                "taxonomy.parquet",
+                taxonomy_table(),
+                bundle.SCHEMAS["taxonomy"],
+                b.row_group_rows,
+            )
+        )
         parent_log = ""
         if config.parent:
             parent_dir = store.version_dir(config.dataset, config.parent)
             if not (parent_dir / "CHANGELOG.md").is_file():
-                raise FileNotFoundError(f"parent version {config.parent} not found in {config.store}")
+                raise FileNotFoundError(
+                    f"parent version {config.parent} not found in {config.store}"
+                )
             parent_log = (parent_dir / "CHANGELOG.md").read_text(encoding="utf-8")
-        files.append(bundle.write_text(staging, "CHANGELOG.md", changelog(config, counts, votes, parent_log)))
+        files.append(
+            bundle.write_text(staging, "CHANGELOG.md", changelog(config, counts, votes, parent_log))
+        )
         header: dict[str, Any] = {
-            "dataset": config.dataset, "version": config.version, "parent": config.parent,
+            "dataset": config.dataset,
+            "version": config.version,
+            "parent": config.parent,
             "code_version": {"massiv": package_version("massiv"), "git_commit": git_commit()},
-            "config_sha256": config_hash(config), "key_version": config.key_version,
-            "taxonomy_version": taxonomy_version(), "date_granularity": config.masking.date_granularity,
-            "inputs": inputs, "counts": counts,
-            "annotations": {"resolutions": dict(sorted(votes.resolutions.items())),
-                            "rejected_rows": dict(sorted(votes.rejected.items()))},
+            "config_sha256": config_hash(config),
+            "key_version": config.key_version,
+            "taxonomy_version": taxonomy_version(),
+            "date_granularity": config.masking.date_granularity,
+            "inputs": inputs,
+            "counts": counts,
+            "annotations": {
+                "resolutions": dict(sorted(votes.resolutions.items())),
+                "rejected_rows": dict(sorted(votes.rejected.items())),
+            },
         }
         digest = bundle.write_manifest(staging, header, files)
         path = store.publish(staging, config.dataset, config.version)
@@ -143,7 +185,9 @@ def release(config: ReleaseConfig = ReleaseConfig()) -> ReleaseResult:
     votes = vote(config)
     tables = mask_tables(config, votes)
     result = build_bundle(config, tables, votes, inputs)
-    print(f"release {config.dataset} {config.version}: {result.counts['labeled']:,} labeled, "
-          f"{result.counts['unlabeled']:,} unlabeled → {result.path} (manifest sha256 "
-          f"{result.manifest_sha256[:16]}…)")
+    print(
+        f"release {config.dataset} {config.version}: {result.counts['labeled']:,} labeled, "
+        f"{result.counts['unlabeled']:,} unlabeled → {result.path} (manifest sha256 "
+        f"{result.manifest_sha256[:16]}…)"
+    )
     return result

@@ -35,7 +35,9 @@ def _parse(text: str, source: str) -> bytes:
     except ValueError:
         raise KeyUnavailableError(f"pseudonym key in {source} is not hex") from None
     if len(raw) < MIN_KEY_BYTES:
-        raise KeyUnavailableError(f"pseudonym key in {source} is shorter than {MIN_KEY_BYTES} bytes")
+        raise KeyUnavailableError(
+            f"pseudonym key in {source} is shorter than {MIN_KEY_BYTES} bytes"
+        )
     return raw
 
 
@@ -47,7 +49,9 @@ def load_key(key_file: Path | None, version: str) -> PseudonymKey:
         return PseudonymKey(version, _parse(key_file.read_text(encoding="ascii"), str(key_file)))
     value = os.environ.get(KEY_ENV)
     if not value:
-        raise KeyUnavailableError(f"no pseudonym key: set {KEY_ENV} (64 hex characters) or give key_file")
+        raise KeyUnavailableError(
+            f"no pseudonym key: set {KEY_ENV} (64 hex characters) or give key_file"
+        )
     return PseudonymKey(version, _parse(value, f"${KEY_ENV}"))
 
 

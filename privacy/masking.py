@@ -13,8 +13,17 @@ from curation.config import MaskingConfig
 from privacy.keys import PseudonymKey
 from privacy.pseudonyms import pseudonymize
 
-RELEASED_POST_COLUMNS = ["video_id", "creator_id", "language", "published", "duration_s",
-                         "view_count", "like_count", "share_count", "comment_count"]
+RELEASED_POST_COLUMNS = [
+    "video_id",
+    "creator_id",
+    "language",
+    "published",
+    "duration_s",
+    "view_count",
+    "like_count",
+    "share_count",
+    "comment_count",
+]
 PERIOD_FORMAT = {"day": "%Y-%m-%d", "week": "%G-W%V", "month": "%Y-%m"}
 
 
@@ -23,8 +32,12 @@ def coarsen_dates(ts: pl.Expr, granularity: str) -> pl.Expr:
     return ts.dt.strftime(PERIOD_FORMAT[granularity])
 
 
-def mask_posts(posts: pl.DataFrame, key: PseudonymKey, cfg: MaskingConfig,
-               extra_columns: list[str] | None = None) -> pl.DataFrame:
+def mask_posts(
+    posts: pl.DataFrame,
+    key: PseudonymKey,
+    cfg: MaskingConfig,
+    extra_columns: list[str] | None = None,
+) -> pl.DataFrame:
     """Released form of posts: pseudonyms, coarsened date, allow-listed columns, sorted."""
     masked = posts.with_columns(
         pseudonymize(posts["post_id"], key, "video", cfg.pseudonym_chars).alias("video_id"),

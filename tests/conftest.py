@@ -11,10 +11,21 @@ import pytest
 from curation.ingest import EXPORT_COLUMNS, TIMESTAMP_FORMAT
 
 BASE_POST: dict[str, Any] = {
-    "post_id": 1, "creator_id": 100, "created_at": "2021-05-03T10:00:00.000Z", "language": "hi",
-    "duration_s": 20.0, "view_count": 1000, "like_count": 50, "share_count": 5, "comment_count": 3,
-    "media_url": "https://cdn.sharevideo.example/v/someone/1.mp4", "media_sha256": "aa" * 32,
-    "caption": "दोस्त प्यार", "hashtags": "#viral", "report_count": 0, "moderation_label": None,
+    "post_id": 1,
+    "creator_id": 100,
+    "created_at": "2021-05-03T10:00:00.000Z",
+    "language": "hi",
+    "duration_s": 20.0,
+    "view_count": 1000,
+    "like_count": 50,
+    "share_count": 5,
+    "comment_count": 3,
+    "media_url": "https://cdn.sharevideo.example/v/someone/1.mp4",
+    "media_sha256": "aa" * 32,
+    "caption": "दोस्त प्यार",
+    "hashtags": "#viral",
+    "report_count": 0,
+    "moderation_label": None,
 }
 
 
@@ -27,7 +38,8 @@ def posts(*rows: dict[str, Any]) -> pl.DataFrame:
     """Validated posts (with `created_ts`), for stages after ingest."""
     frame = raw_posts(*rows)
     return frame.with_columns(
-        pl.col("created_at").str.to_datetime(TIMESTAMP_FORMAT, time_unit="ms", time_zone="UTC")
+        pl.col("created_at")
+        .str.to_datetime(TIMESTAMP_FORMAT, time_unit="ms", time_zone="UTC")
         .alias("created_ts")
     )
 

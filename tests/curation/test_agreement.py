@@ -16,8 +16,12 @@ WORKED_EXAMPLE = [
 
 
 def to_rows(matrix: list[list[int | None]] | np.ndarray) -> pl.DataFrame:
-    rows = [{"unit": u, "label": v} for coder in matrix for u, v in enumerate(coder)
-            if v is not None and not (isinstance(v, float) and np.isnan(v))]
+    rows = [
+        {"unit": u, "label": v}
+        for coder in matrix
+        for u, v in enumerate(coder)
+        if v is not None and not (isinstance(v, float) and np.isnan(v))
+    ]
     return pl.DataFrame(rows, schema={"unit": pl.Int64, "label": pl.Int64})
 
 

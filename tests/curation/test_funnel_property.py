@@ -16,19 +16,28 @@ from curation.taxonomy import languages
 from curation.window import flag_out_of_scope
 from tests.conftest import raw_posts
 
-row = st.fixed_dictionaries({
-    "post_id": st.one_of(st.none(), st.integers(1, 30)),
-    "creator_id": st.one_of(st.none(), st.integers(1, 5)),
-    "language": st.sampled_from(["hi", "ta", "xx", None]),
-    "created_at": st.sampled_from(["2021-01-20T00:00:00.000Z", "2021-06-01T12:00:00.000Z",
-                                   "2021-11-20T00:00:00.000Z", "nope", None]),
-    "duration_s": st.one_of(st.none(), st.just(float("nan")), st.floats(-10, 8000)),
-    "view_count": st.integers(-5, 10**6),
-    "report_count": st.integers(0, 20),
-    "moderation_label": st.sampled_from([None, "adult", "spam"]),
-    "caption": st.sampled_from(["दोस्त", "gore fest", "hello", ""]),
-    "media_sha256": st.sampled_from(["a", "b", "c", ""]),
-})
+row = st.fixed_dictionaries(
+    {
+        "post_id": st.one_of(st.none(), st.integers(1, 30)),
+        "creator_id": st.one_of(st.none(), st.integers(1, 5)),
+        "language": st.sampled_from(["hi", "ta", "xx", None]),
+        "created_at": st.sampled_from(
+            [
+                "2021-01-20T00:00:00.000Z",
+                "2021-06-01T12:00:00.000Z",
+                "2021-11-20T00:00:00.000Z",
+                "nope",
+                None,
+            ]
+        ),
+        "duration_s": st.one_of(st.none(), st.just(float("nan")), st.floats(-10, 8000)),
+        "view_count": st.integers(-5, 10**6),
+        "report_count": st.integers(0, 20),
+        "moderation_label": st.sampled_from([None, "adult", "spam"]),
+        "caption": st.sampled_from(["दोस्त", "gore fest", "hello", ""]),
+        "media_sha256": st.sampled_from(["a", "b", "c", ""]),
+    }
+)
 
 
 @settings(max_examples=60, deadline=None)
@@ -37,8 +46,13 @@ def test_kept_plus_excluded_equals_input_at_every_stage(rows: list[dict]) -> Non
     frame = raw_posts(*rows) if rows else raw_posts({}).clear()
     stages = [
         ("ingest", lambda lf: flag_invalid_posts(lf, languages())),
-        ("window", lambda lf: flag_out_of_scope(score_engagement(lf, EngagementConfig()),
-                                                WindowConfig(start=date(2021, 2, 1), end=date(2021, 10, 31)))),
+        (
+            "window",
+            lambda lf: flag_out_of_scope(
+                score_engagement(lf, EngagementConfig()),
+                WindowConfig(start=date(2021, 2, 1), end=date(2021, 10, 31)),
+            ),
+        ),
         ("sensitive", lambda lf: flag_sensitive(lf, SensitiveConfig())),
         ("dedup", flag_exact_duplicates),
     ]

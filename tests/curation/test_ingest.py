@@ -42,7 +42,9 @@ def test_each_broken_rule_is_named(change: dict, reason: str) -> None:
 
 
 def test_every_broken_rule_is_listed_not_only_the_first() -> None:
-    assert reasons(raw_posts({"language": "xx", "view_count": -5})) == ["unknown_language;negative_count"]
+    assert reasons(raw_posts({"language": "xx", "view_count": -5})) == [
+        "unknown_language;negative_count"
+    ]
 
 
 def test_a_repeated_post_id_keeps_the_first_row() -> None:
@@ -51,11 +53,14 @@ def test_a_repeated_post_id_keeps_the_first_row() -> None:
 
 
 def test_quarantine_keeps_rejected_rows_whole() -> None:
-    flagged = flag_invalid_posts(raw_posts({}, {"language": "zz", "post_id": 2}).lazy(), languages())
+    flagged = flag_invalid_posts(
+        raw_posts({}, {"language": "zz", "post_id": 2}).lazy(), languages()
+    )
     kept, excluded = split_flagged(flagged, "ingest")
     assert kept.collect()["post_id"].to_list() == [1]
     assert excluded.collect().to_dicts() == [
-        {"post_id": 2, "stage": "ingest", "reason": "unknown_language", "detail": None}]
+        {"post_id": 2, "stage": "ingest", "reason": "unknown_language", "detail": None}
+    ]
 
 
 def test_missing_column_names_file_and_column(tmp_path: Path) -> None:
@@ -73,6 +78,7 @@ def test_missing_export_is_a_clear_error(tmp_path: Path) -> None:
 def test_scan_casts_to_the_contract(tmp_path: Path) -> None:
     (tmp_path / "posts").mkdir()
     raw_posts({}).with_columns(pl.col("report_count").cast(pl.Int32)).write_parquet(
-        tmp_path / "posts" / "p.parquet")
+        tmp_path / "posts" / "p.parquet"
+    )
     assert scan_posts(tmp_path).collect()["report_count"].dtype == pl.Int64
     assert set(scan_posts(tmp_path).collect_schema().names()) == set(BASE_POST)

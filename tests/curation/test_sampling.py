@@ -10,8 +10,11 @@ from tests.conftest import posts
 
 
 def strata(rows: list[tuple[str, str, int]]) -> pl.DataFrame:
-    return pl.DataFrame(rows, schema={"language": pl.String, "month": pl.String, "available": pl.Int64},
-                        orient="row")
+    return pl.DataFrame(
+        rows,
+        schema={"language": pl.String, "month": pl.String, "available": pl.Int64},
+        orient="row",
+    )
 
 
 def quota_map(frame: pl.DataFrame) -> dict[tuple[str, str], int]:
@@ -19,8 +22,9 @@ def quota_map(frame: pl.DataFrame) -> dict[tuple[str, str], int]:
 
 
 def test_proportional_quotas() -> None:
-    out = allocate_quotas(strata([("hi", "2021-02", 600), ("hi", "2021-03", 200), ("ta", "2021-02", 200)]),
-                          100, {})
+    out = allocate_quotas(
+        strata([("hi", "2021-02", 600), ("hi", "2021-03", 200), ("ta", "2021-02", 200)]), 100, {}
+    )
     assert quota_map(out) == {("hi", "2021-02"): 60, ("hi", "2021-03"): 20, ("ta", "2021-02"): 20}
 
 
@@ -40,7 +44,9 @@ def test_pool_larger_than_input_takes_everything() -> None:
     pool=st.integers(1, 3000),
     ta_share=st.none() | st.floats(0, 1),
 )
-def test_quotas_sum_to_the_pool_and_respect_capacity(sizes: list[int], pool: int, ta_share: float | None) -> None:
+def test_quotas_sum_to_the_pool_and_respect_capacity(
+    sizes: list[int], pool: int, ta_share: float | None
+) -> None:
     langs = ["hi", "ta", "te"]
     frame = strata([(langs[i % 3], f"2021-{i // 3 + 2:02d}", n) for i, n in enumerate(sizes)])
     out = allocate_quotas(frame, pool, {} if ta_share is None else {"ta": ta_share})
@@ -49,13 +55,23 @@ def test_quotas_sum_to_the_pool_and_respect_capacity(sizes: list[int], pool: int
 
 
 def engaged_posts(n: int) -> pl.DataFrame:
-    rows = [{"post_id": i + 1, "language": "hi" if i % 3 else "ta",
-             "created_at": f"2021-0{2 + i % 3}-10T00:00:00.000Z"} for i in range(n)]
-    return posts(*rows).with_columns(engagement_score=(pl.col("post_id") % 17).cast(pl.Float64) ** 2)
+    rows = [
+        {
+            "post_id": i + 1,
+            "language": "hi" if i % 3 else "ta",
+            "created_at": f"2021-0{2 + i % 3}-10T00:00:00.000Z",
+        }
+        for i in range(n)
+    ]
+    return posts(*rows).with_columns(
+        engagement_score=(pl.col("post_id") % 17).cast(pl.Float64) ** 2
+    )
 
 
 def test_sample_size_and_strata() -> None:
-    flagged, quotas = sample_by_engagement(engaged_posts(300).lazy(), SamplingConfig(pool_size=60), 1.0)
+    flagged, quotas = sample_by_engagement(
+        engaged_posts(300).lazy(), SamplingConfig(pool_size=60), 1.0
+    )
     kept, excluded = split_flagged(flagged, "sampling")
     kept_df = kept.collect()
     assert kept_df.height == 60 and excluded.collect().height == 240
@@ -67,7 +83,9 @@ def test_popular_posts_are_sampled_more_often() -> None:
     frame = engaged_posts(400)
     hits = pl.Series([0] * 400)
     for seed in range(40):
-        flagged, _ = sample_by_engagement(frame.lazy(), SamplingConfig(pool_size=40, seed=seed), 1.0)
+        flagged, _ = sample_by_engagement(
+            frame.lazy(), SamplingConfig(pool_size=40, seed=seed), 1.0
+        )
         chosen = flagged.collect().sort("post_id")[REASON].is_null()
         hits += chosen.cast(pl.Int64)
     score = frame.sort("post_id")["engagement_score"]
@@ -89,9 +107,17 @@ def test_sample_is_a_function_of_input_and_seed(seed: int, perm_seed: int, pool:
 
 def test_another_seed_draws_another_sample() -> None:
     frame = engaged_posts(300)
-    draws = {tuple(sorted(sample_by_engagement(frame.lazy(), SamplingConfig(pool_size=30, seed=s), 0.0)[0]
-                          .filter(pl.col(REASON).is_null()).collect()["post_id"].to_list()))
-             for s in (1, 2)}
+    draws = {
+        tuple(
+            sorted(
+                sample_by_engagement(frame.lazy(), SamplingConfig(pool_size=30, seed=s), 0.0)[0]
+                .filter(pl.col(REASON).is_null())
+                .collect()["post_id"]
+                .to_list()
+            )
+        )
+        for s in (1, 2)
+    }
     assert len(draws) == 2
 
 

@@ -6,7 +6,12 @@ import pytest
 
 from curation.agreement import nominal_alpha
 from curation.ingest import flag_invalid_posts, scan_posts
-from curation.synth import PAPER_ALPHA, SNOWFLAKE_EPOCH_MS, synthesize_annotations, synthesize_export
+from curation.synth import (
+    PAPER_ALPHA,
+    SNOWFLAKE_EPOCH_MS,
+    synthesize_annotations,
+    synthesize_export,
+)
 from curation.taxonomy import ANNOTATED_TASKS, languages, load_taxonomy
 
 
@@ -24,13 +29,18 @@ def test_same_seed_same_bytes(export: Path, tmp_path: Path) -> None:
     assert (tmp_path / "again" / "posts" / "part-00000.parquet").read_bytes() == first
     assert (tmp_path / "other" / "posts" / "part-00000.parquet").read_bytes() != first
     assert (tmp_path / "again" / "opt_out_requests.csv").read_bytes() == (
-        export / "opt_out_requests.csv").read_bytes()
+        export / "opt_out_requests.csv"
+    ).read_bytes()
 
 
 def test_shape_follows_the_paper(export: Path) -> None:
     posts = pl.read_parquet(export / "posts")
-    valid = posts.filter(pl.col("language").is_in(languages()) & (pl.col("duration_s") > 0)
-                         & (pl.col("duration_s") < 1000) & (pl.col("view_count") >= 0))
+    valid = posts.filter(
+        pl.col("language").is_in(languages())
+        & (pl.col("duration_s") > 0)
+        & (pl.col("duration_s") < 1000)
+        & (pl.col("view_count") >= 0)
+    )
     share = valid["language"].value_counts(normalize=True).sort("proportion", descending=True)
     assert share["language"][0] == "hi" and share["proportion"][0] > 0.3
     assert set(share["language"]) == set(languages())
@@ -66,8 +76,15 @@ def test_leaky_fields_are_present(export: Path) -> None:
 def test_every_kind_of_bad_row_is_planted(export: Path) -> None:
     flagged = flag_invalid_posts(scan_posts(export), languages()).collect()
     reasons = set(flagged["exclusion_reason"].drop_nulls().str.split(";").explode())
-    assert {"duplicate_post_id", "missing_creator_id", "missing_language", "unknown_language",
-            "unparseable_created_at", "invalid_duration", "negative_count"} <= reasons
+    assert {
+        "duplicate_post_id",
+        "missing_creator_id",
+        "missing_language",
+        "unknown_language",
+        "unparseable_created_at",
+        "invalid_duration",
+        "negative_count",
+    } <= reasons
     assert 0.001 < flagged["exclusion_reason"].is_not_null().mean() < 0.01
 
 
@@ -89,18 +106,28 @@ def test_annotations_agree_like_the_paper(tmp_path: Path) -> None:
     ann = pl.read_parquet(tmp_path / "annotations.parquet")
     gold = pl.read_parquet(tmp_path / "gold_labels.parquet")
     answers = pl.read_parquet(tmp_path / "gold_annotations.parquet")
-    accuracy = (answers.join(gold, on=["post_id", "task"], suffix="_gold")
-                .group_by("annotator_id").agg((pl.col("label") == pl.col("label_gold")).mean().alias("acc")))
+    accuracy = (
+        answers.join(gold, on=["post_id", "task"], suffix="_gold")
+        .group_by("annotator_id")
+        .agg((pl.col("label") == pl.col("label_gold")).mean().alias("acc"))
+    )
     passing = accuracy.filter(pl.col("acc") >= 0.45)["annotator_id"].to_list()
     assert 85 <= len(passing) < 95  # a few candidates fail the gold-set benchmark
     taxonomy = load_taxonomy()
     for task in ANNOTATED_TASKS:
-        rows = ann.filter((pl.col("task") == task) & pl.col("annotator_id").is_in(passing)
-                          & pl.col("label").is_in(taxonomy[task])
-                          & pl.col("post_id").is_in(shortlist.tolist()))
-        alpha = nominal_alpha(rows.unique(["annotator_id", "post_id", "task"]).rename({"post_id": "unit"}))
+        rows = ann.filter(
+            (pl.col("task") == task)
+            & pl.col("annotator_id").is_in(passing)
+            & pl.col("label").is_in(taxonomy[task])
+            & pl.col("post_id").is_in(shortlist.tolist())
+        )
+        alpha = nominal_alpha(
+            rows.unique(["annotator_id", "post_id", "task"]).rename({"post_id": "unit"})
+        )
         assert alpha == pytest.approx(PAPER_ALPHA[task], abs=0.05), task
     resolved = pl.read_parquet(tmp_path / "expert_resolutions.parquet")
     assert resolved.height > 0 and set(resolved["task"]) <= set(ANNOTATED_TASKS)
-    assert ann.filter(~pl.col("post_id").is_in(shortlist.tolist())).height > 0  # planted unknown posts
+    assert (
+        ann.filter(~pl.col("post_id").is_in(shortlist.tolist())).height > 0
+    )  # planted unknown posts
     assert (ann["label"] == "unicorns").any()

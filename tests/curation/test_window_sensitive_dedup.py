@@ -24,14 +24,17 @@ def test_window_is_inclusive_of_whole_days() -> None:
 
 
 def test_duration_bounds_are_inclusive() -> None:
-    frame = posts(*({"post_id": i, "duration_s": d} for i, d in enumerate([4.49, 4.5, 116.0, 116.01])))
+    frame = posts(
+        *({"post_id": i, "duration_s": d} for i, d in enumerate([4.49, 4.5, 116.0, 116.01]))
+    )
     out = flag_out_of_scope(frame.lazy(), WINDOW).collect()
     assert out[REASON].to_list() == ["too_short", None, None, "too_long"]
 
 
 def test_sensitive_signals() -> None:
-    cfg = SensitiveConfig(max_report_count=5, blocked_moderation_labels=["adult"],
-                          caption_terms=["gore", "आत्महत्या"])
+    cfg = SensitiveConfig(
+        max_report_count=5, blocked_moderation_labels=["adult"], caption_terms=["gore", "आत्महत्या"]
+    )
     frame = posts(
         {"post_id": 1},
         {"post_id": 2, "report_count": 6},
@@ -43,8 +46,16 @@ def test_sensitive_signals() -> None:
         {"post_id": 8, "caption": "gorecki symphony"},  # a word that merely starts with a term
     )
     out = flag_sensitive(frame.lazy(), cfg).collect()
-    assert out[REASON].to_list() == [None, "reported", None, "moderation:adult", None,
-                                     "sensitive_term", "sensitive_term", None]
+    assert out[REASON].to_list() == [
+        None,
+        "reported",
+        None,
+        "moderation:adult",
+        None,
+        "sensitive_term",
+        "sensitive_term",
+        None,
+    ]
 
 
 def test_sensitive_with_no_terms_uses_only_signals() -> None:
@@ -63,6 +74,12 @@ def test_duplicates_keep_highest_engagement_then_earliest_then_lowest_id() -> No
         {"post_id": 15, "media_sha256": "c", "created_at": "2021-05-01T00:00:00.000Z"},
     ).with_columns(engagement_score=pl.Series([1.0, 1.0, 1.0, 1.0, 1.0, 9.0]))
     out = flag_exact_duplicates(frame.lazy()).collect().sort("post_id")
-    assert out[REASON].to_list() == ["duplicate_media", None, "duplicate_media", None,
-                                     "duplicate_media", None]
+    assert out[REASON].to_list() == [
+        "duplicate_media",
+        None,
+        "duplicate_media",
+        None,
+        "duplicate_media",
+        None,
+    ]
     assert out[DETAIL].to_list() == ["11", None, "11", None, "15", None]

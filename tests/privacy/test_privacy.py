@@ -24,9 +24,12 @@ def test_key_from_file_and_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     assert load_key(None, "k2") == PseudonymKey("k2", bytes.fromhex("ab" * 32))
 
 
-@pytest.mark.parametrize(("value", "message"), [("zz" * 32, "not hex"), ("ab" * 8, "shorter than 32")])
-def test_bad_keys_are_refused_without_echoing_them(monkeypatch: pytest.MonkeyPatch, value: str,
-                                                   message: str) -> None:
+@pytest.mark.parametrize(
+    ("value", "message"), [("zz" * 32, "not hex"), ("ab" * 8, "shorter than 32")]
+)
+def test_bad_keys_are_refused_without_echoing_them(
+    monkeypatch: pytest.MonkeyPatch, value: str, message: str
+) -> None:
     monkeypatch.setenv(KEY_ENV, value)
     with pytest.raises(KeyUnavailableError, match=message) as info:
         load_key(None, "k1")
@@ -66,8 +69,10 @@ def test_collisions_are_detected() -> None:
 
 
 def test_masked_posts_carry_only_allowed_columns_and_coarse_dates() -> None:
-    frame = posts({"post_id": 1, "created_at": "2021-03-04T10:11:12.000Z"},
-                  {"post_id": 2, "creator_id": 200, "created_at": "2021-03-10T00:00:00.000Z"})
+    frame = posts(
+        {"post_id": 1, "created_at": "2021-03-04T10:11:12.000Z"},
+        {"post_id": 2, "creator_id": 200, "created_at": "2021-03-10T00:00:00.000Z"},
+    )
     out = mask_posts(frame, KEY, MaskingConfig())
     assert out.columns == RELEASED_POST_COLUMNS
     assert set(out["published"]) == {"2021-W09", "2021-W10"}

@@ -1,0 +1,153 @@
+import json
+from pathlib import Path
+
+import polars as pl
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from curation import bundle
+from curation.store import LocalStore, VersionExistsError
+
+UNLABELED = bundle.SCHEMAS["unlabeled"]
+
+post_rows = st.lists(
+    st.fixed_dictionaries(
+        {
+            "video_id": st.text("0123456789abcdef", min_size=16, max_size=16),
+            "creator_id": st.text("0123456789abcdef", min_size=16, max_size=16),
+            "language": st.sampled_from(["hi", "ta", "bho"]),
+            "published": st.sampled_from(["2021-W09", "2021-W40"]),
+            "duration_s": st.floats(4.5, 116),
+            "view_count": st.integers(0, 10**9),
+            "like_count": st.integers(0, 10**6),
+            "share_count": st.integers(0, 10**6),
+            "comment_count": st.integers(0, 10**6),
+        }
+    ),
+    max_size=30,
+)
+
+
+def frame(rows: list[dict]) -> pl.DataFrame:
+    empty = pl.from_arrow(UNLABELED.empty_table())
+    assert isinstance(empty, pl.DataFrame)
+    return pl.DataFrame(rows, schema=empty.schema)
+
+
+def build(root: Path, rows: list[dict]) -> str:
+    files = bundle.write_shards(
+        root,
+        "unlabeled",
+        "unlabeled",
+        frame(rows).sort("video_id"),
+        UNLABELED,
+        shard_rows=7,
+        row_group_rows=3,
+    )
+    files.append(bundle.write_text(root, "CHANGELOG.md", "# Changelog\n"))
+    return bundle.write_manifest(root, {"dataset": "d", "version": "1.0.0"}, files)
+
+
+@settings(
+    max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(rows=post_rows)
+def test_two_builds_are_byte_identical(tmp_path: Path, rows: list[dict]) -> None:
+    import uuid
+
+    a, b = tmp_path / uuid.uuid4().hex, tmp_path / uuid.uuid4().hex
+    assert build(a, rows) == build(b, rows)
+    files_a = sorted(p.relative_to(a) for p in a.rglob("*") if p.is_file())
+    assert files_a == sorted(p.relative_to(b) for p in b.rglob("*") if p.is_file())
+    for rel in files_a:
+        assert (a / rel).read_bytes() == (b / rel).read_bytes()
+    assert bundle.verify_bundle(a) == []
+
+
+def test_shards_are_named_and_sized(tmp_path: Path) -> None:
+    rows = [
+        {
+            "video_id": f"{i:016x}",
+            "creator_id": "c" * 16,
+            "language": "hi",
+            "published": "2021-W09",
+            "duration_s": 10.0,
+            "view_count": 1,
+            "like_count": 1,
+            "share_count": 1,
+            "comment_count": 1,
+        }
+        for i in range(15)
+    ]
+    build(tmp_path, rows)
+    names = sorted(p.name for p in (tmp_path / "unlabeled").iterdir())
+    assert names == [f"unlabeled-0000{i}-of-00003.parquet" for i in range(3)]
+    manifest = bundle.read_manifest(tmp_path)
+    assert [f["rows"] for f in manifest["files"] if f["path"].endswith(".parquet")] == [7, 7, 1]
+
+
+def test_verify_detects_every_kind_of_tampering(tmp_path: Path) -> None:
+    rows = [
+        {
+            "video_id": "a" * 16,
+            "creator_id": "c" * 16,
+            "language": "hi",
+            "published": "2021-W09",
+            "duration_s": 10.0,
+            "view_count": 1,
+            "like_count": 1,
+            "share_count": 1,
+            "comment_count": 1,
+        }
+    ]
+    build(tmp_path, rows)
+    assert bundle.verify_bundle(tmp_path) == []
+    (tmp_path / "CHANGELOG.md").write_text("# Changelog\nedited\n")
+    (tmp_path / "extra.txt").write_text("x")
+    shard = next((tmp_path / "unlabeled").iterdir())
+    shard.unlink()
+    problems = bundle.verify_bundle(tmp_path)
+    assert any("CHANGELOG.md" in p and "bytes" in p for p in problems)
+    assert any("CHANGELOG.md: sha256" in p for p in problems)
+    assert f"unlabeled/{shard.name}: missing" in problems
+    assert "extra.txt: not in the manifest" in problems
+    (tmp_path / "manifest.json").unlink()
+    assert "not a release bundle" in bundle.verify_bundle(tmp_path)[0]
+
+
+def test_manifest_holds_no_wall_clock_time(tmp_path: Path) -> None:
+    build(tmp_path, [])
+    text = (tmp_path / "manifest.json").read_text()
+    assert json.loads(text)["format"] == bundle.MANIFEST_FORMAT
+    assert "2026" not in text and "T0" not in text
+
+
+def test_publish_is_atomic_and_immutable(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path)
+    staging = store.stage("d", "1.0.0")
+    build(staging, [])
+    assert store.versions("d") == []  # staged is not published
+    path = store.publish(staging, "d", "1.0.0")
+    assert store.versions("d") == ["1.0.0"] and bundle.verify_bundle(path) == []
+    with pytest.raises(VersionExistsError, match="immutable"):
+        store.stage("d", "1.0.0")
+    other = tmp_path / "d" / ".staging" / "late"
+    other.mkdir()
+    (other / "x").write_text("x")
+    with pytest.raises(VersionExistsError):
+        store.publish(other, "d", "1.0.0")
+    assert bundle.verify_bundle(path) == []  # the published version is untouched
+
+
+def test_a_crashed_build_leaves_no_version(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path)
+    staging = store.stage("d", "1.0.1")
+    (staging / "labeled").mkdir()
+    (staging / "labeled" / "train-00000-of-00001.parquet").write_bytes(b"half")
+    # The process dies here: nothing was renamed, so no reader sees 1.0.1.
+    assert store.versions("d") == []
+    rerun = store.stage("d", "1.0.1")
+    build(rerun, [])
+    store.publish(rerun, "d", "1.0.1")
+    assert store.versions("d") == ["1.0.1"]

@@ -1,0 +1,209 @@
+"""Both flows end to end under Prefect's test harness, on a small synthetic export."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import polars as pl
+import pytest
+from prefect.testing.utilities import prefect_test_harness
+from typer.testing import CliRunner
+
+from curation import bundle
+from curation.config import CurateConfig, ReleaseConfig, SamplingConfig, ShortlistConfig
+from curation.store import LocalStore, VersionExistsError
+from curation.synth import synthesize_export
+from flows.cli import _annotations, app
+from flows.curate import CurationResult, curate
+from flows.release import release
+from privacy.keys import create_key_file
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def harness() -> Iterator[None]:
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("e2e")
+
+
+@pytest.fixture(scope="module")
+def curated(harness: None, workdir: Path) -> CurationResult:
+    synthesize_export(workdir / "export", 40_000, seed=11)
+    cfg = CurateConfig(
+        export_dir=workdir / "export",
+        output_dir=workdir / "curation",
+        sampling=SamplingConfig(pool_size=4_000),
+        shortlist=ShortlistConfig(size=300, companion_size=500),
+    )
+    result = curate(cfg)
+    _annotations(workdir / "curation", workdir / "export" / "annotations", seed=11)
+    create_key_file(workdir / "key")
+    return result
+
+
+def release_config(workdir: Path, store: str, **changes: object) -> ReleaseConfig:
+    return ReleaseConfig(
+        curation_dir=workdir / "curation",
+        annotations_dir=workdir / "export" / "annotations",
+        store=workdir / store,
+        key_file=workdir / "key",
+        **changes,
+    )  # type: ignore[arg-type]
+
+
+def test_curate_funnel_adds_up_and_writes_every_table(
+    curated: CurationResult, workdir: Path
+) -> None:
+    out = workdir / "curation"
+    funnel = json.loads((out / "funnel.json").read_text())
+    assert [s["stage"] for s in funnel["stages"]] == [
+        "ingest",
+        "window",
+        "sensitive",
+        "dedup",
+        "sampling",
+    ]
+    assert all(s["input"] == s["kept"] + s["excluded"] for s in funnel["stages"])
+    for before, after in zip(funnel["stages"], funnel["stages"][1:], strict=False):
+        assert after["input"] == before["kept"]
+    assert funnel["stages"][0]["input"] == 40_000
+    assert curated.pool == 4_000 and curated.shortlist == 300 and 0 < curated.companion <= 500
+    quarantine = pl.read_parquet(out / "quarantine.parquet")
+    assert quarantine.height == funnel["stages"][0]["excluded"]
+    assert quarantine["exclusion_reason"].null_count() == 0 and "caption" in quarantine.columns
+    for stage in ("ingest", "window", "sensitive", "dedup", "sampling"):
+        excluded = pl.read_parquet(out / "exclusions" / f"{stage}.parquet")
+        assert excluded.height == next(
+            s["excluded"] for s in funnel["stages"] if s["stage"] == stage
+        )
+    dedup = pl.read_parquet(out / "exclusions" / "dedup.parquet")
+    assert dedup["detail"].null_count() == 0  # every duplicate names its representative
+    shortlist = pl.read_parquet(out / "shortlist.parquet")
+    companion = pl.read_parquet(out / "companion.parquet")
+    assert not set(shortlist["post_id"]) & set(companion["post_id"])
+    assert set(companion["creator_id"]) <= set(shortlist["creator_id"])
+    assert not (workdir / "curation.building").exists()
+
+
+def test_release_is_deterministic_verifiable_and_leak_free(
+    curated: CurationResult, workdir: Path
+) -> None:
+    first = release(release_config(workdir, "store_a"))
+    second = release(release_config(workdir, "store_b"))
+    assert first.manifest_sha256 == second.manifest_sha256
+    files = sorted(p.relative_to(first.path) for p in first.path.rglob("*") if p.is_file())
+    assert files == sorted(
+        p.relative_to(second.path) for p in second.path.rglob("*") if p.is_file()
+    )
+    assert all((first.path / f).read_bytes() == (second.path / f).read_bytes() for f in files)
+    assert bundle.verify_bundle(first.path) == []
+
+    manifest = bundle.read_manifest(first.path)
+    assert manifest["counts"]["labeled"] == sum(
+        manifest["counts"][s] for s in ("train", "validation", "test")
+    )
+    assert manifest["key_version"] == "k1" and len(manifest["inputs"]) == 5
+    labeled = pl.read_parquet(first.path / "labeled")
+    assert labeled.height == manifest["counts"]["labeled"] > 0
+    # Creator-disjoint splits.
+    splits = pl.concat(
+        [
+            pl.read_parquet(first.path / "labeled" / f.name).with_columns(
+                split=pl.lit(f.name.split("-")[0])
+            )
+            for f in (first.path / "labeled").iterdir()
+        ]
+    )
+    assert splits.group_by("creator_id").agg(pl.col("split").n_unique())["split"].max() == 1
+
+    # No raw identifier, handle, URL or exact timestamp in any released byte.
+    source = pl.read_parquet(workdir / "curation" / "shortlist.parquet")
+    released = b"".join((first.path / f).read_bytes() for f in files)
+    text = "".join(pl.read_parquet(p).write_csv() for p in first.path.rglob("*.parquet"))
+    for raw in [
+        *map(str, source["post_id"].head(200)),
+        *map(str, source["creator_id"].head(200)),
+        *source["created_at"].head(200),
+        *source["media_url"].head(50),
+    ]:
+        assert raw not in text and raw.encode() not in released
+
+
+def test_published_versions_are_immutable(curated: CurationResult, workdir: Path) -> None:
+    release(release_config(workdir, "store_c"))
+    with pytest.raises(VersionExistsError):
+        release(release_config(workdir, "store_c"))
+    patch = release(release_config(workdir, "store_c", version="1.0.1", parent="1.0.0"))
+    changelog = (patch.path / "CHANGELOG.md").read_text()
+    assert changelog.index("## 1.0.1") < changelog.index("## 1.0.0")
+
+
+def test_a_crash_mid_release_leaves_no_half_version(
+    curated: CurationResult, workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def crash(*args: object, **kwargs: object) -> str:
+        raise OSError("disk full (injected)")
+
+    monkeypatch.setattr(bundle, "write_manifest", crash)
+    with pytest.raises(OSError, match="injected"):
+        release(release_config(workdir, "store_d"))
+    store = LocalStore(workdir / "store_d")
+    assert store.versions("massiv") == []
+    assert not any((workdir / "store_d" / "massiv" / ".staging").iterdir())
+    monkeypatch.undo()
+    assert bundle.verify_bundle(release(release_config(workdir, "store_d")).path) == []
+
+
+def test_cli_verify(curated: CurationResult, workdir: Path) -> None:
+    path = release(release_config(workdir, "store_e")).path
+    runner = CliRunner()
+    assert runner.invoke(app, ["verify", str(path)]).exit_code == 0
+    (path / "CHANGELOG.md").write_text("tampered\n")
+    result = runner.invoke(app, ["verify", str(path)])
+    assert result.exit_code == 1 and "CHANGELOG.md" in result.output
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "flows.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=Path(__file__).resolve().parents[2],
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["curate", "--export", "/nonexistent/export"], "error: no posts in the export"),
+        (
+            ["release", "--store", "/tmp/x", "--key-file", "/nonexistent/key"],
+            "error: pseudonym key file not found",
+        ),
+    ],
+)
+def test_user_errors_end_in_one_line(args: list[str], message: str) -> None:
+    result = cli(*args)
+    assert result.returncode == 2
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith(message), result.stderr
+
+
+def test_bad_config_file_names_the_field(tmp_path: Path) -> None:
+    bad = tmp_path / "c.yaml"
+    bad.write_text("sampling:\n  pool_size: 0\n")
+    result = cli("curate", "--config", str(bad))
+    assert result.returncode == 2
+    assert "sampling.pool_size" in result.stderr and "c.yaml" in result.stderr
