@@ -19,15 +19,14 @@ from curation.hashing import uniform_from_id
 STRATUM = ("language", "month")
 
 
-def add_stratum(posts: pl.LazyFrame) -> pl.LazyFrame:
-    return posts.with_columns(pl.col("created_ts").dt.strftime("%Y-%m").alias("month"))
-
-
-def add_sampling_key(posts: pl.LazyFrame, seed: int, power: float) -> pl.LazyFrame:
-    """Add `sampling_key`; larger keys are sampled first."""
+def sampling_keys(posts: pl.LazyFrame, seed: int, power: float) -> pl.LazyFrame:
+    """The narrow table sampling works on: post_id, stratum, `sampling_key` (larger first)."""
     weight = (1.0 + pl.col("engagement_score")).pow(power)
-    return posts.with_columns(
-        (uniform_from_id(pl.col("post_id"), seed).log() / weight).alias("sampling_key")
+    return posts.select(
+        "post_id",
+        "language",
+        pl.col("created_ts").dt.strftime("%Y-%m").alias("month"),
+        (uniform_from_id(pl.col("post_id"), seed).log() / weight).alias("sampling_key"),
     )
 
 
@@ -101,20 +100,28 @@ def allocate_quotas(
     return strata.with_columns(pl.Series("quota", quotas, dtype=pl.Int64))
 
 
-def flag_not_sampled(keyed: pl.LazyFrame, quotas: pl.DataFrame) -> pl.LazyFrame:
-    """Keep each stratum's `quota` highest keys; flag the rest `not_sampled`."""
-    rank = pl.col("sampling_key").rank("ordinal", descending=True).over(STRATUM)
+def choose_sampled(keys: pl.LazyFrame, quotas: pl.DataFrame) -> pl.LazyFrame:
+    """IDs of each stratum's `quota` highest keys (ties: lower post ID first)."""
+    order = pl.struct(-pl.col("sampling_key"), "post_id")  # rank ascending = key desc, id asc
+    rank = order.rank("ordinal").over(STRATUM)
     return (
-        keyed.join(quotas.lazy().select(*STRATUM, "quota"), on=STRATUM, how="left")
-        .with_columns(
-            pl.when(rank > pl.col("quota").fill_null(0)).then(pl.lit("not_sampled")).alias(REASON)
-        )
-        .drop("quota")
+        keys.join(quotas.lazy().select(*STRATUM, "quota"), on=STRATUM, how="inner")
+        .filter(rank <= pl.col("quota"))
+        .select("post_id")
     )
 
 
-def stratum_counts(keyed: pl.LazyFrame) -> pl.DataFrame:
-    return keyed.group_by(STRATUM).agg(pl.len().cast(pl.Int64).alias("available")).collect()
+def flag_not_sampled(posts: pl.LazyFrame, chosen: pl.Series) -> pl.LazyFrame:
+    """Flag every post not among `chosen` as `not_sampled` (streams over the wide table)."""
+    return posts.with_columns(
+        pl.when(~pl.col("post_id").is_in(chosen.implode()))
+        .then(pl.lit("not_sampled"))
+        .alias(REASON)
+    )
+
+
+def stratum_counts(keys: pl.LazyFrame) -> pl.DataFrame:
+    return keys.group_by(STRATUM).agg(pl.len().cast(pl.Int64).alias("available")).collect()
 
 
 def sample_by_engagement(
@@ -126,10 +133,12 @@ def sample_by_engagement(
 ) -> tuple[pl.LazyFrame, pl.DataFrame]:
     """Flag the posts not drawn into a sample of `size` (default: the pool size).
 
-    Returns the flagged frame and the quota table (strata, available, quota).
+    Returns the flagged frame and the quota table (strata, available, quota). Ranking happens
+    on the narrow key table only, so memory grows with rows × 4 columns, not the whole export.
     """
-    keyed = add_sampling_key(add_stratum(posts), cfg.seed if seed is None else seed, power)
+    keys = sampling_keys(posts, cfg.seed if seed is None else seed, power)
     quotas = allocate_quotas(
-        stratum_counts(keyed), cfg.pool_size if size is None else size, cfg.language_shares
+        stratum_counts(keys), cfg.pool_size if size is None else size, cfg.language_shares
     )
-    return flag_not_sampled(keyed, quotas), quotas
+    chosen = choose_sampled(keys, quotas).collect()["post_id"]
+    return flag_not_sampled(posts, chosen), quotas

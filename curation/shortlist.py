@@ -19,7 +19,7 @@ def draw_shortlist(
 ) -> pl.LazyFrame:
     """The shortlisted posts: a weighted draw of `cfg.size` from the pool, same strata."""
     flagged, _ = sample_by_engagement(
-        pool.drop("month", "sampling_key", strict=False),
+        pool,
         sampling,
         power,
         seed=cfg.seed,
