@@ -4,6 +4,9 @@ Each post gets a key log(u) / w (Efraimidis–Spirakis: the top-k keys are a wei
 without replacement), with u a hash of (seed, post ID) — so the sample is a function of the input
 and the seed, not of row order — and w = (1 + engagement score) ** power. Each stratum keeps its
 quota of highest keys. Quotas are small tables computed from stratum sizes and config.
+
+At 50M posts the work stays on a narrow table (post ID, an integer stratum code, the key); the
+wide posts are touched once, to write the chosen rows (see curation/tables.py).
 """
 
 from __future__ import annotations
@@ -19,13 +22,49 @@ from curation.hashing import uniform_from_id
 STRATUM = ("language", "month")
 
 
-def sampling_keys(posts: pl.LazyFrame, seed: int, power: float) -> pl.LazyFrame:
-    """The narrow table sampling works on: post_id, stratum, `sampling_key` (larger first)."""
+def _month_index(ts: pl.Expr) -> pl.Expr:
+    return ts.dt.year().cast(pl.Int32) * 12 + ts.dt.month().cast(pl.Int32) - 1
+
+
+def _stratum_code(strata: pl.DataFrame, month_index: pl.Expr) -> pl.Expr:
+    """Dense stratum code 0…n−1 (language-major), so per-stratum values are a gather away.
+
+    The language index comes from an Enum cast: a string `replace_strict` over 50M rows costs
+    gigabytes, an Enum's physical code almost nothing.
+    """
+    languages = pl.Enum(sorted(set(strata["language"])))
+    first = int(strata["month_index"].min())  # type: ignore[arg-type]
+    months = int(strata["month_index"].max()) - first + 1  # type: ignore[arg-type]
+    language = pl.col("language").cast(languages).to_physical().cast(pl.Int32)
+    return language * months + (month_index - first)
+
+
+def stratum_counts(posts: pl.LazyFrame) -> pl.DataFrame:
+    """Posts per (language, month), with the stratum code sampling uses."""
+    counts = (
+        posts.group_by("language", _month_index(pl.col("created_ts")).alias("month_index"))
+        .agg(pl.len().cast(pl.Int64).alias("available"))
+        .collect()
+        .sort("language", "month_index")
+    )
+    if counts.is_empty():
+        return counts.with_columns(month=pl.lit(None, pl.String), stratum=pl.lit(None, pl.Int32))
+    return counts.with_columns(
+        month=(pl.col("month_index") // 12).cast(pl.String)
+        + "-"
+        + (pl.col("month_index") % 12 + 1).cast(pl.String).str.zfill(2),
+        stratum=_stratum_code(counts, pl.col("month_index")),
+    ).select("language", "month", "available", "stratum", "month_index")
+
+
+def sampling_keys(
+    posts: pl.LazyFrame, strata: pl.DataFrame, seed: int, power: float
+) -> pl.LazyFrame:
+    """The narrow table sampling works on: post_id, stratum code, `sampling_key` (larger first)."""
     weight = (1.0 + pl.col("engagement_score")).pow(power)
     return posts.select(
         "post_id",
-        "language",
-        pl.col("created_ts").dt.strftime("%Y-%m").alias("month"),
+        _stratum_code(strata, _month_index(pl.col("created_ts"))).alias("stratum"),
         (uniform_from_id(pl.col("post_id"), seed).log() / weight).alias("sampling_key"),
     )
 
@@ -100,14 +139,38 @@ def allocate_quotas(
     return strata.with_columns(pl.Series("quota", quotas, dtype=pl.Int64))
 
 
-def choose_sampled(keys: pl.LazyFrame, quotas: pl.DataFrame) -> pl.LazyFrame:
-    """IDs of each stratum's `quota` highest keys (ties: lower post ID first)."""
-    order = pl.struct(-pl.col("sampling_key"), "post_id")  # rank ascending = key desc, id asc
-    rank = order.rank("ordinal").over(STRATUM)
+def choose_sampled(keys: pl.DataFrame, quotas: pl.DataFrame) -> pl.Series:
+    """IDs of each stratum's `quota` highest keys (ties: lower post ID first), sorted.
+
+    Finds each stratum's quota-th largest key with a per-group top-k, keeps the keys at or above
+    it (a gather by the dense stratum code, not a join over every key), and cuts that small set
+    exactly; no sort or rank over the whole key table.
+    """
+    wanted = quotas.filter(pl.col("quota") > 0).select("stratum", "quota")
+    if wanted.is_empty():
+        return pl.Series("post_id", [], dtype=pl.Int64)
+    k = int(wanted["quota"].max())  # type: ignore[arg-type]
+    top = (
+        keys.group_by("stratum")
+        .agg(pl.col("sampling_key").top_k(k).alias("top"))
+        .join(wanted, on="stratum")
+        .select(
+            "stratum",
+            pl.col("top")
+            .list.sort(descending=True)
+            .list.get(pl.min_horizontal(pl.col("quota"), pl.col("top").list.len()) - 1)
+            .alias("threshold"),
+        )
+    )
+    n_strata = int(quotas["stratum"].max()) + 1  # type: ignore[arg-type]
+    threshold = pl.Series([float("inf")] * n_strata).scatter(top["stratum"], top["threshold"])
+    quota = pl.Series([0] * n_strata).scatter(wanted["stratum"], wanted["quota"])
     return (
-        keys.join(quotas.lazy().select(*STRATUM, "quota"), on=STRATUM, how="inner")
-        .filter(rank <= pl.col("quota"))
-        .select("post_id")
+        keys.filter(pl.col("sampling_key") >= pl.lit(threshold).gather(pl.col("stratum")))
+        .sort(["stratum", "sampling_key", "post_id"], descending=[False, True, False])
+        .filter(pl.int_range(pl.len()).over("stratum") < pl.lit(quota).gather(pl.col("stratum")))
+        .get_column("post_id")
+        .sort()
     )
 
 
@@ -120,8 +183,14 @@ def flag_not_sampled(posts: pl.LazyFrame, chosen: pl.Series) -> pl.LazyFrame:
     )
 
 
-def stratum_counts(keys: pl.LazyFrame) -> pl.DataFrame:
-    return keys.group_by(STRATUM).agg(pl.len().cast(pl.Int64).alias("available")).collect()
+def choose_sample(
+    posts: pl.LazyFrame, seed: int, power: float, size: int, language_shares: dict[str, float]
+) -> tuple[pl.Series, pl.DataFrame]:
+    """The sampled post IDs and the quota table (language, month, available, quota)."""
+    strata = stratum_counts(posts)
+    quotas = allocate_quotas(strata, size, language_shares)
+    keys = sampling_keys(posts, strata, seed, power).collect()
+    return choose_sampled(keys, quotas), quotas
 
 
 def sample_by_engagement(
@@ -131,14 +200,12 @@ def sample_by_engagement(
     seed: int | None = None,
     size: int | None = None,
 ) -> tuple[pl.LazyFrame, pl.DataFrame]:
-    """Flag the posts not drawn into a sample of `size` (default: the pool size).
-
-    Returns the flagged frame and the quota table (strata, available, quota). Ranking happens
-    on the narrow key table only, so memory grows with rows × 4 columns, not the whole export.
-    """
-    keys = sampling_keys(posts, cfg.seed if seed is None else seed, power)
-    quotas = allocate_quotas(
-        stratum_counts(keys), cfg.pool_size if size is None else size, cfg.language_shares
+    """Flag the posts not drawn into a sample of `size` (default: the pool size)."""
+    chosen, quotas = choose_sample(
+        posts,
+        cfg.seed if seed is None else seed,
+        power,
+        cfg.pool_size if size is None else size,
+        cfg.language_shares,
     )
-    chosen = choose_sampled(keys, quotas).collect()["post_id"]
     return flag_not_sampled(posts, chosen), quotas

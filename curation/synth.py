@@ -346,7 +346,7 @@ def _corrupt(rng: np.random.Generator, posts: pl.DataFrame) -> pl.DataFrame:
 
 
 def _opt_out_requests(
-    seed: int, sample: pl.DataFrame, creators: pl.DataFrame, n: int
+    seed: int, sample: list[tuple[int, str]], creators: list[tuple[int, str]], n: int
 ) -> list[dict]:
     """Opt-out form export: by post URL or whole creator; some malformed, repeated, unknown."""
     rng = np.random.default_rng([seed, 99])
@@ -356,11 +356,11 @@ def _opt_out_requests(
         received = datetime.fromtimestamp(base + int(rng.integers(0, 90 * 86400)), UTC)
         roll = rng.random()
         if roll < 0.6:
-            row = sample.row(int(rng.integers(0, len(sample))), named=True)
-            scope, target = "video", f"https://{PLATFORM}/@{row['handle']}/video/{row['post_id']}"
+            post_id, handle = sample[int(rng.integers(0, len(sample)))]
+            scope, target = "video", f"https://{PLATFORM}/@{handle}/video/{post_id}"
         elif roll < 0.8:
-            row = creators.row(int(rng.integers(0, len(creators))), named=True)
-            scope, target = "creator", f"https://{PLATFORM}/@{row['handle']}"
+            _, handle = creators[int(rng.integers(0, len(creators)))]
+            scope, target = "creator", f"https://{PLATFORM}/@{handle}"
         elif roll < 0.88:
             scope = "video"
             target = f"https://{PLATFORM}/@nobody_{i}/video/{int(rng.integers(1, 2**62))}"
@@ -396,8 +396,10 @@ def synthesize_export(
     (out_dir / "creators").mkdir(parents=True, exist_ok=True)
     n_chunks = math.ceil(posts / CHUNK_ROWS)
     n_creators = 0
-    opt_sample: list[pl.DataFrame] = []
-    first_creators = pl.DataFrame()
+    # Opt-out targets are drawn from a small sample of every chunk. They are copied out as plain
+    # rows: a polars slice of a chunk would keep that chunk's string buffers alive.
+    opt_sample: list[tuple[int, str]] = []
+    first_creators: list[tuple[int, str]] = []
     for chunk in range(n_chunks):
         n = min(CHUNK_ROWS, posts - chunk * CHUNK_ROWS)
         chunk_posts, creators = _posts_chunk(seed, chunk, n)
@@ -408,16 +410,17 @@ def synthesize_export(
         creators.write_parquet(out_dir / "creators" / name, compression="zstd")
         n_creators += len(creators)
         if chunk == 0:
-            first_creators = creators
-        opt_sample.append(
-            chunk_posts.sample(min(n, 2_000), seed=seed).join(
-                creators.select("creator_id", "handle"), on="creator_id"
-            )
+            first_creators = creators.select("creator_id", "handle").head(20_000).rows()
+        opt_sample += (
+            chunk_posts.sample(min(n, 2_000), seed=seed)
+            .join(creators.select("creator_id", "handle"), on="creator_id")
+            .select("post_id", "handle")
+            .rows()
         )
         if progress:
             progress(n)
     n_requests = max(10, min(5_000, posts // 2_000))
-    requests = _opt_out_requests(seed, pl.concat(opt_sample), first_creators, n_requests)
+    requests = _opt_out_requests(seed, opt_sample, first_creators, n_requests)
     with (out_dir / "opt_out_requests.csv").open("w", newline="", encoding="utf-8") as fh:
         writer = csv.DictWriter(fh, fieldnames=list(requests[0]))
         writer.writeheader()

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import polars as pl
 
-from curation.exclusions import EXCLUSION_SCHEMA, REASON, StageCount, split_flagged
+from curation.exclusions import REASON, StageCount, split_flagged
 
 
 def count_rows(path: Path | list[Path]) -> int:
@@ -48,5 +48,33 @@ def write_flagged(
     )
 
 
-def empty_exclusions() -> pl.DataFrame:
-    return pl.DataFrame(schema=EXCLUSION_SCHEMA)
+def write_selection(
+    source: Path, chosen: pl.Series, stage: str, reason: str, kept_path: Path, excluded_path: Path
+) -> StageCount:
+    """Write the rows of `source` whose post_id is in `chosen`, and exclusions for the rest.
+
+    Two queries, not one shared plan: the exclusions need only the post_id column, so they do
+    not decode the wide columns of millions of rows that are not kept.
+    """
+    wanted = chosen.implode()
+    pl.scan_parquet(source).filter(pl.col("post_id").is_in(wanted)).sink_parquet(kept_path)
+    (
+        pl.scan_parquet(source)
+        .select("post_id")
+        .filter(~pl.col("post_id").is_in(wanted))
+        .select(
+            "post_id",
+            pl.lit(stage).alias("stage"),
+            pl.lit(reason).alias("reason"),
+            pl.lit(None, pl.String).alias("detail"),
+        )
+        .sink_parquet(excluded_path)
+    )
+    excluded = count_rows(excluded_path)
+    return StageCount(
+        stage=stage,
+        input=count_rows(source),
+        kept=count_rows(kept_path),
+        excluded=excluded,
+        by_reason={reason: excluded} if excluded else {},
+    )

@@ -22,7 +22,7 @@ from prefect.cache_policies import NONE
 from curation import dedup, engagement, ingest, sampling, sensitive, shortlist, window
 from curation.config import CurateConfig, config_hash
 from curation.exclusions import StageCount, check_balanced
-from curation.tables import count_rows, write_flagged
+from curation.tables import count_rows, write_flagged, write_selection
 from curation.taxonomy import languages
 from flows.common import file_digests, replace_dir
 
@@ -70,16 +70,18 @@ def filter_posts(stage: str, flag: Flagger, source: Path, target: Path, work: Pa
 
 @task(cache_policy=NONE)
 def sample_pool(config: CurateConfig, source: Path, work: Path) -> StageCount:
-    flagged, quotas = sampling.sample_by_engagement(
-        pl.scan_parquet(source), config.sampling, config.engagement.power
+    s = config.sampling
+    chosen, quotas = sampling.choose_sample(
+        pl.scan_parquet(source), s.seed, config.engagement.power, s.pool_size, s.language_shares
     )
-    quotas.write_parquet(work / "quotas.parquet")
-    return write_flagged(
-        flagged,
+    quotas.drop("stratum", "month_index").write_parquet(work / "quotas.parquet")
+    return write_selection(
+        source,
+        chosen,
         "sampling",
+        "not_sampled",
         work / "pool.parquet",
         work / "exclusions" / "sampling.parquet",
-        input_rows=count_rows(source),
     )
 
 

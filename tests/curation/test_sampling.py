@@ -131,3 +131,20 @@ def test_every_row_is_kept_or_excluded(power: float) -> None:
     flagged, _ = sample_by_engagement(engaged_posts(50).lazy(), SamplingConfig(pool_size=7), power)
     kept, excluded = split_flagged(flagged, "sampling")
     assert kept.collect().height + excluded.collect().height == 50
+
+
+def test_ties_at_the_threshold_are_cut_exactly_by_post_id() -> None:
+    from curation.sampling import choose_sampled
+
+    keys = pl.DataFrame(
+        {
+            "post_id": [5, 4, 3, 2, 1, 9, 8],
+            "stratum": [1, 1, 1, 1, 1, 2, 2],
+            "sampling_key": [-0.1, -0.5, -0.5, -0.5, -0.9, -0.2, -0.3],
+        },
+        schema_overrides={"stratum": pl.Int32},
+    )
+    quotas = pl.DataFrame(
+        {"stratum": [1, 2, 3], "quota": [3, 5, 0]}, schema_overrides={"stratum": pl.Int32}
+    )
+    assert choose_sampled(keys, quotas).to_list() == [2, 3, 5, 8, 9]
