@@ -10,6 +10,7 @@ install: .venv/.installed
 
 .venv/.installed: pyproject.toml uv.lock
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || \
+	  python3 -m pip install --quiet uv || \
 	  python3 -m pip install --quiet --user uv || \
 	  python3 -m pip install --quiet --user --break-system-packages uv
 	$(UV) sync --frozen
