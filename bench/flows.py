@@ -15,12 +15,12 @@ import argparse
 import shutil
 
 from bench.common import DATA, emit, measure, write_result
+from curation.config import CurateConfig, ReleaseConfig, SamplingConfig, ShortlistConfig
 
 POSTS = 2_500_000
 
 
-def configs():  # type: ignore[no-untyped-def]
-    from curation.config import CurateConfig, ReleaseConfig, SamplingConfig, ShortlistConfig
+def configs() -> tuple[CurateConfig, ReleaseConfig]:
 
     base = DATA / "flows"
     curate = CurateConfig(
@@ -56,6 +56,7 @@ def step(name: str) -> None:
     curated = curate(curate_cfg)
     curate_s = time.perf_counter() - start
     _annotations(curate_cfg.output_dir, release_cfg.annotations_dir, seed=25)
+    assert release_cfg.key_file is not None
     create_key_file(release_cfg.key_file)
     start = time.perf_counter()
     released = release(release_cfg)

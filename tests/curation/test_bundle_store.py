@@ -35,6 +35,20 @@ def frame(rows: list[dict]) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=empty.schema)
 
 
+def released_row(video_id: str) -> dict:
+    return {
+        "video_id": video_id,
+        "creator_id": "c" * 16,
+        "language": "hi",
+        "published": "2021-W09",
+        "duration_s": 10.0,
+        "view_count": 1,
+        "like_count": 1,
+        "share_count": 1,
+        "comment_count": 1,
+    }
+
+
 def build(root: Path, rows: list[dict]) -> str:
     files = bundle.write_shards(
         root,
@@ -66,20 +80,7 @@ def test_two_builds_are_byte_identical(tmp_path: Path, rows: list[dict]) -> None
 
 
 def test_shards_are_named_and_sized(tmp_path: Path) -> None:
-    rows = [
-        {
-            "video_id": f"{i:016x}",
-            "creator_id": "c" * 16,
-            "language": "hi",
-            "published": "2021-W09",
-            "duration_s": 10.0,
-            "view_count": 1,
-            "like_count": 1,
-            "share_count": 1,
-            "comment_count": 1,
-        }
-        for i in range(15)
-    ]
+    rows = [released_row(f"{i:016x}") for i in range(15)]
     build(tmp_path, rows)
     names = sorted(p.name for p in (tmp_path / "unlabeled").iterdir())
     assert names == [f"unlabeled-0000{i}-of-00003.parquet" for i in range(3)]
@@ -88,19 +89,7 @@ def test_shards_are_named_and_sized(tmp_path: Path) -> None:
 
 
 def test_verify_detects_every_kind_of_tampering(tmp_path: Path) -> None:
-    rows = [
-        {
-            "video_id": "a" * 16,
-            "creator_id": "c" * 16,
-            "language": "hi",
-            "published": "2021-W09",
-            "duration_s": 10.0,
-            "view_count": 1,
-            "like_count": 1,
-            "share_count": 1,
-            "comment_count": 1,
-        }
-    ]
+    rows = [released_row("a" * 16)]
     build(tmp_path, rows)
     assert bundle.verify_bundle(tmp_path) == []
     (tmp_path / "CHANGELOG.md").write_text("# Changelog\nedited\n")

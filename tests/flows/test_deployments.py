@@ -3,19 +3,22 @@
 from pathlib import Path
 
 import yaml
-from prefect.flows import load_flow_from_entrypoint
+from prefect.flows import Flow, load_flow_from_entrypoint
 
 from curation.config import CurateConfig, ReleaseConfig, load_config
 
 ROOT = Path(__file__).resolve().parents[2]
-MODELS = {"curate": CurateConfig, "release": ReleaseConfig}
+MODELS: dict[str, type[CurateConfig] | type[ReleaseConfig]] = {
+    "curate": CurateConfig,
+    "release": ReleaseConfig,
+}
 
 
 def test_entrypoints_load_and_parameters_validate() -> None:
     doc = yaml.safe_load((ROOT / "prefect.yaml").read_text())
     names = set()
     for deployment in doc["deployments"]:
-        flow = load_flow_from_entrypoint(str(ROOT / deployment["entrypoint"]))
+        flow: Flow[..., object] = load_flow_from_entrypoint(str(ROOT / deployment["entrypoint"]))
         names.add(flow.name)
         MODELS[flow.name].model_validate(deployment["parameters"]["config"])
     assert names == {"curate", "release"}

@@ -58,7 +58,7 @@ def release_config(workdir: Path, store: str, **changes: object) -> ReleaseConfi
         store=workdir / store,
         key_file=workdir / "key",
         **changes,
-    )  # type: ignore[arg-type]
+    )
 
 
 def test_curate_funnel_adds_up_and_writes_every_table(
