@@ -112,6 +112,11 @@ SYLLABLES = [
 # true label with probability p and otherwise a draw from the label marginal, alpha = p², so an
 # accuracy of sqrt(alpha) reproduces the paper's agreement for annotators who pass onboarding.
 PAPER_ALPHA = {"concept": 0.77, "affect": 0.40, "audio_type": 0.59, "video_type": 0.62}
+# The paper reports no agreement on language; confirming a language tag is easy, so we assume
+# high agreement. About 2% of platform language tags are wrong and the annotators correct them.
+ASSUMED_ALPHA = {"language": 0.90}
+ANNOTATION_ALPHA = {**PAPER_ALPHA, **ASSUMED_ALPHA}
+WRONG_LANGUAGE_TAG = 0.02
 ANNOTATOR_POOL = 95
 WEAK_ANNOTATORS = 6  # candidates who would fail the gold-set benchmark
 GOLD_POSTS = 100
@@ -437,17 +442,24 @@ def label_marginals(n_labels: int) -> np.ndarray:
     return weights / weights.sum()
 
 
-def true_labels(post_ids: np.ndarray, task: str, seed: int) -> np.ndarray:
-    """The hidden ground-truth label index of each post for one task, a function of its ID."""
+def true_labels(posts: pl.DataFrame, task: str, seed: int) -> np.ndarray:
+    """The hidden ground-truth label index of each post (post_id, language) for one task, a
+    function of its ID; for language, the platform's tag except for a few wrong tags."""
     labels = load_taxonomy()[task]
+    post_ids = posts["post_id"].to_numpy().astype(np.uint64)
     salt = np.uint64(seed * 1_000_003 + ANNOTATED_TASKS.index(task) + 1)
-    u = splitmix64_np(post_ids.astype(np.uint64) ^ salt) / np.float64(2**64)
-    return np.minimum(np.searchsorted(np.cumsum(label_marginals(len(labels))), u), len(labels) - 1)
+    u = splitmix64_np(post_ids ^ salt) / np.float64(2**64)
+    drawn = np.minimum(np.searchsorted(np.cumsum(label_marginals(len(labels))), u), len(labels) - 1)
+    if task != "language":
+        return drawn
+    tagged = posts["language"].replace_strict({v: i for i, v in enumerate(labels)}).to_numpy()
+    wrong = splitmix64_np(post_ids ^ ~salt) / np.float64(2**64) < WRONG_LANGUAGE_TAG
+    return np.where(wrong, drawn, tagged)
 
 
 def _annotator_accuracy(rng: np.random.Generator) -> dict[str, np.ndarray]:
     acc = {}
-    for task, alpha in PAPER_ALPHA.items():
+    for task, alpha in ANNOTATION_ALPHA.items():
         p = np.clip(math.sqrt(alpha) + rng.normal(0, 0.03, ANNOTATOR_POOL), 0.05, 0.99)
         p[:WEAK_ANNOTATORS] = rng.uniform(0.15, 0.35, WEAK_ANNOTATORS)
         acc[task] = p
@@ -462,9 +474,11 @@ def _label(
 
 
 def synthesize_annotations(
-    shortlist_ids: np.ndarray, candidate_gold_ids: np.ndarray, out_dir: Path, seed: int = 7
+    shortlist: pl.DataFrame, gold_candidates: pl.DataFrame, out_dir: Path, seed: int = 7
 ) -> dict[str, int]:
     """Three annotators per shortlisted post and task, a gold set, expert tie resolutions.
+
+    `shortlist` and `gold_candidates` have post_id and language (the platform's tag).
 
     Writes annotations.parquet, gold_labels.parquet, gold_annotations.parquet and
     expert_resolutions.parquet under `out_dir`, with a few rows a validator must reject.
@@ -475,7 +489,8 @@ def synthesize_annotations(
     annotators = np.array([f"ann{i:03d}" for i in range(ANNOTATOR_POOL)])
     order = rng.permutation(ANNOTATOR_POOL)  # weak annotators are not the first IDs
     accuracy = {t: a[np.argsort(order)] for t, a in _annotator_accuracy(rng).items()}
-    post_ids = np.sort(shortlist_ids.astype(np.int64))
+    shortlist = shortlist.select("post_id", "language").sort("post_id")
+    post_ids = shortlist["post_id"].to_numpy()
     n = len(post_ids)
     # Three distinct annotators per post.
     trio = (
@@ -485,7 +500,7 @@ def synthesize_annotations(
     frames, experts = [], []
     for task in ANNOTATED_TASKS:
         labels = taxonomy[task]
-        truth = true_labels(post_ids, task, seed)
+        truth = true_labels(shortlist, task, seed)
         given = np.stack(
             [_label(rng, truth, accuracy[task][trio[:, k]], len(labels)) for k in range(3)], 1
         )
@@ -529,15 +544,15 @@ def synthesize_annotations(
     ).sort("post_id", "task", "annotator_id", maintain_order=True)
     annotations.write_parquet(out_dir / "annotations.parquet")
 
-    gold_ids = np.sort(
-        rng.choice(
-            candidate_gold_ids, size=min(GOLD_POSTS, len(candidate_gold_ids)), replace=False
-        ).astype(np.int64)
+    chosen = rng.choice(
+        gold_candidates.height, size=min(GOLD_POSTS, gold_candidates.height), replace=False
     )
+    gold_posts = gold_candidates.select("post_id", "language")[chosen].sort("post_id")
+    gold_ids = gold_posts["post_id"].to_numpy()
     gold, gold_answers = [], []
     for task in ANNOTATED_TASKS:
         labels = taxonomy[task]
-        truth = true_labels(gold_ids, task, seed)
+        truth = true_labels(gold_posts, task, seed)
         gold.append(
             pl.DataFrame(
                 {

@@ -9,7 +9,8 @@ import polars as pl
 import yaml
 
 TAXONOMY_PATH = Path(__file__).parent / "data" / "taxonomy.yaml"
-ANNOTATED_TASKS = ("concept", "affect", "audio_type", "video_type")
+# Annotators label four content taxonomies and confirm the language (platform tags can be wrong).
+ANNOTATED_TASKS = ("concept", "affect", "audio_type", "video_type", "language")
 
 
 @cache

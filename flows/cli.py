@@ -8,7 +8,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, TypeVar
 
-import numpy as np
 import polars as pl
 import typer
 from rich.console import Console
@@ -79,16 +78,16 @@ def _annotations(curation_dir: Path, out: Path, seed: int) -> None:
     shortlist_path = curation_dir / "shortlist.parquet"
     if not shortlist_path.is_file():
         raise FileNotFoundError(f"no shortlist at {shortlist_path}: run `massiv curate` first")
-    shortlisted = pl.read_parquet(shortlist_path, columns=["post_id"])["post_id"].to_numpy()
+    shortlisted = pl.read_parquet(shortlist_path, columns=["post_id", "language"])
     # Gold posts are pre-annotated posts outside the shortlist.
     others = (
         pl.scan_parquet(curation_dir / "posts_unique.parquet")
-        .select("post_id")
-        .filter(~pl.col("post_id").is_in(shortlisted))
+        .select("post_id", "language")
+        .join(shortlisted.lazy(), on="post_id", how="anti")
         .head(50_000)
-        .collect()["post_id"]
+        .collect()
     )
-    counts = synthesize_annotations(shortlisted, np.asarray(others.to_numpy()), out, seed)
+    counts = synthesize_annotations(shortlisted, others, out, seed)
     console.print(
         f"annotations: {counts['annotations']:,} labels by {counts['annotators']} "
         f"annotators, {counts['gold_posts']} gold posts, "

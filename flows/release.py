@@ -23,7 +23,9 @@ from curation.store import LocalStore, VersionExistsError
 from curation.taxonomy import ANNOTATED_TASKS, TAXONOMY_PATH, taxonomy_table, taxonomy_version
 from flows.common import file_digests, git_commit
 from privacy.keys import load_key
-from privacy.masking import mask_posts
+from privacy.masking import RELEASED_POST_COLUMNS, mask_posts
+
+LABEL_COLUMNS = [t for t in ANNOTATED_TASKS if t not in RELEASED_POST_COLUMNS]
 
 
 @dataclass
@@ -69,14 +71,15 @@ def vote(config: ReleaseConfig) -> VoteResult:
 def mask_tables(config: ReleaseConfig, votes: VoteResult) -> dict[str, pl.DataFrame]:
     key = load_key(config.key_file, config.key_version)
     shortlist = pl.read_parquet(config.curation_dir / "shortlist.parquet")
+    # The annotators' language label replaces the platform's tag.
     labeled = assign_splits(
-        shortlist.join(votes.labels, on="post_id", how="inner"),
+        shortlist.drop("language").join(votes.labels, on="post_id", how="inner"),
         config.bundle.split_ratios,
         config.bundle.split_seed,
     )
     companion = pl.read_parquet(config.curation_dir / "companion.parquet")
     return {
-        "labeled": mask_posts(labeled, key, config.masking, [*ANNOTATED_TASKS, "split"]),
+        "labeled": mask_posts(labeled, key, config.masking, [*LABEL_COLUMNS, "split"]),
         "unlabeled": mask_posts(companion, key, config.masking),
     }
 

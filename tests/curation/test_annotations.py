@@ -5,7 +5,13 @@ import pytest
 
 from curation.annotations import vote_labels
 
-TASKS = {"concept": "pets", "affect": "sad", "audio_type": "dialogue", "video_type": "self_shot"}
+TASKS = {
+    "concept": "pets",
+    "affect": "sad",
+    "audio_type": "dialogue",
+    "video_type": "self_shot",
+    "language": "hi",
+}
 
 
 def write_inputs(

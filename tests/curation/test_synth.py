@@ -7,10 +7,11 @@ import pytest
 from curation.agreement import nominal_alpha
 from curation.ingest import flag_invalid_posts, scan_posts
 from curation.synth import (
-    PAPER_ALPHA,
+    ANNOTATION_ALPHA,
     SNOWFLAKE_EPOCH_MS,
     synthesize_annotations,
     synthesize_export,
+    true_labels,
 )
 from curation.taxonomy import ANNOTATED_TASKS, languages, load_taxonomy
 
@@ -108,9 +109,15 @@ def test_opt_out_requests_mix_good_bad_repeated_unknown(export: Path) -> None:
 
 def test_annotations_agree_like_the_paper(tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
-    shortlist = rng.choice(2**50, 4_000, replace=False).astype(np.int64) + 2**52
-    others = rng.choice(2**50, 1_000, replace=False).astype(np.int64) + 2**53
-    counts = synthesize_annotations(shortlist, others, tmp_path, seed=5)
+    langs = languages()
+
+    def posts(offset: int, n: int) -> pl.DataFrame:
+        ids = rng.choice(2**50, n, replace=False).astype(np.int64) + offset
+        return pl.DataFrame({"post_id": ids, "language": rng.choice(langs, n)})
+
+    shortlist_posts = posts(2**52, 4_000)
+    shortlist = shortlist_posts["post_id"].to_numpy()
+    counts = synthesize_annotations(shortlist_posts, posts(2**53, 1_000), tmp_path, seed=5)
     assert counts["gold_posts"] == 100
     ann = pl.read_parquet(tmp_path / "annotations.parquet")
     gold = pl.read_parquet(tmp_path / "gold_labels.parquet")
@@ -133,10 +140,18 @@ def test_annotations_agree_like_the_paper(tmp_path: Path) -> None:
         alpha = nominal_alpha(
             rows.unique(["annotator_id", "post_id", "task"]).rename({"post_id": "unit"})
         )
-        assert alpha == pytest.approx(PAPER_ALPHA[task], abs=0.05), task
+        assert alpha == pytest.approx(ANNOTATION_ALPHA[task], abs=0.05), task
     resolved = pl.read_parquet(tmp_path / "expert_resolutions.parquet")
     assert resolved.height > 0 and set(resolved["task"]) <= set(ANNOTATED_TASKS)
     assert (
         ann.filter(~pl.col("post_id").is_in(shortlist.tolist())).height > 0
     )  # planted unknown posts
     assert (ann["label"] == "unicorns").any()
+
+
+def test_language_labels_mostly_confirm_the_platform_tag(tmp_path: Path) -> None:
+    ids = np.arange(1, 20_001, dtype=np.int64)
+    posts = pl.DataFrame({"post_id": ids, "language": np.resize(np.array(languages()), len(ids))})
+    truth = np.array(languages())[true_labels(posts, "language", seed=1)]
+    wrong = float(np.mean(truth != posts["language"].to_numpy()))
+    assert 0.005 < wrong < 0.03
