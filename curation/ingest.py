@@ -45,7 +45,10 @@ def scan_posts(export_dir: Path) -> pl.LazyFrame:
     if not files:
         raise ExportError(f"no posts in the export: {export_dir / 'posts'}/*.parquet not found")
     for file in files:
-        names = set(pq.read_schema(file).names)
+        try:
+            names = set(pq.read_schema(file).names)
+        except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
+            raise ExportError(f"{file}: not a readable Parquet file ({exc})") from None
         missing = [c for c in EXPORT_COLUMNS if c not in names]
         if missing:
             raise ExportError(f"{file}: missing column(s) {', '.join(missing)}")

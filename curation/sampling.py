@@ -189,6 +189,8 @@ def choose_sample(
     """The sampled post IDs and the quota table (language, month, available, quota)."""
     strata = stratum_counts(posts)
     quotas = allocate_quotas(strata, size, language_shares)
+    if strata.is_empty():
+        return pl.Series("post_id", [], dtype=pl.Int64), quotas
     keys = sampling_keys(posts, strata, seed, power).collect()
     return choose_sampled(keys, quotas), quotas
 

@@ -82,3 +82,10 @@ def test_scan_casts_to_the_contract(tmp_path: Path) -> None:
     )
     assert scan_posts(tmp_path).collect()["report_count"].dtype == pl.Int64
     assert set(scan_posts(tmp_path).collect_schema().names()) == set(BASE_POST)
+
+
+def test_a_corrupt_file_is_named(tmp_path: Path) -> None:
+    (tmp_path / "posts").mkdir()
+    (tmp_path / "posts" / "part-1.parquet").write_bytes(b"not parquet at all")
+    with pytest.raises(ExportError, match=r"part-1\.parquet: not a readable Parquet file"):
+        scan_posts(tmp_path)

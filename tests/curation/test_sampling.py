@@ -149,3 +149,9 @@ def test_ties_at_the_threshold_are_cut_exactly_by_post_id() -> None:
         {"stratum": [1, 2, 3], "quota": [3, 5, 0]}, schema_overrides={"stratum": pl.Int32}
     )
     assert choose_sampled(keys, quotas).to_list() == [2, 3, 5, 8, 9]
+
+
+def test_an_empty_input_gives_an_empty_pool() -> None:
+    empty = posts({}).clear().with_columns(engagement_score=pl.lit(1.0))
+    flagged, quotas = sample_by_engagement(empty.lazy(), SamplingConfig(pool_size=5), 1.0)
+    assert flagged.collect().height == 0 and quotas.height == 0

@@ -207,3 +207,17 @@ def test_bad_config_file_names_the_field(tmp_path: Path) -> None:
     result = cli("curate", "--config", str(bad))
     assert result.returncode == 2
     assert "sampling.pool_size" in result.stderr and "c.yaml" in result.stderr
+
+
+def test_an_export_of_only_bad_rows_curates_to_an_empty_pool(harness: None, tmp_path: Path) -> None:
+    from tests.conftest import raw_posts
+
+    (tmp_path / "export" / "posts").mkdir(parents=True)
+    raw_posts(*({"post_id": i, "language": "xx"} for i in range(1, 51))).write_parquet(
+        tmp_path / "export" / "posts" / "part-00000.parquet"
+    )
+    result = curate(CurateConfig(export_dir=tmp_path / "export", output_dir=tmp_path / "cur"))
+    assert [c.kept for c in result.funnel] == [0, 0, 0, 0, 0]
+    assert result.funnel[0].by_reason == {"unknown_language": 50}
+    assert result.shortlist == 0 and result.companion == 0
+    assert pl.read_parquet(tmp_path / "cur" / "quarantine.parquet").height == 50
