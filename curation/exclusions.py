@@ -49,6 +49,14 @@ class StageCount:
     def balanced(self) -> bool:
         return self.input == self.kept + self.excluded
 
+    def summary(self) -> str:
+        top = sorted(self.by_reason.items(), key=lambda kv: -kv[1])[:3]
+        reasons = ", ".join(f"{reason} {n:,}" for reason, n in top)
+        return (
+            f"{self.stage}: {self.input:,} in → {self.kept:,} kept, {self.excluded:,} excluded"
+            + (f" ({reasons})" if reasons else "")
+        )
+
     def as_dict(self) -> dict[str, object]:
         return {
             "stage": self.stage,

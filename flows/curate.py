@@ -111,6 +111,7 @@ def curate(config: CurateConfig = CurateConfig()) -> CurationResult:
     (work / "exclusions").mkdir(parents=True)
 
     funnel = [ingest_export(config.export_dir, work)]
+    print(funnel[-1].summary())
     steps: list[tuple[str, Flagger, str, str]] = [
         (
             "window",
@@ -134,7 +135,9 @@ def curate(config: CurateConfig = CurateConfig()) -> CurationResult:
                 stage, flag, work / f"{source}.parquet", work / f"{target}.parquet", work
             )
         )
+        print(funnel[-1].summary())
     funnel.append(sample_pool(config, work / "posts_unique.parquet", work))
+    print(funnel[-1].summary())
     n_short, n_comp = pick_shortlist(config, work)
     check_balanced(funnel)
 
