@@ -138,6 +138,9 @@ class ReleaseConfig(Strict):
     store: Path = Path("data/releases")
     key_file: Path | None = None  # else $MASSIV_PSEUDONYM_KEY
     key_version: str = "k1"
+    # Share of annotation rows naming posts outside the shortlist above which the release stops:
+    # such annotations were most likely made for another curation run.
+    max_unknown_annotation_share: float = Field(0.05, ge=0, le=1)
     masking: MaskingConfig = MaskingConfig()
     bundle: BundleConfig = BundleConfig()
 

@@ -21,16 +21,24 @@ class VersionExistsError(RuntimeError):
     """The version is already published; published versions are immutable."""
 
 
-def _fsync_tree(root: Path) -> None:
-    for path in sorted(root.rglob("*")):
-        if path.is_file():
-            with path.open("rb") as fh:
-                os.fsync(fh.fileno())
-    fd = os.open(root, os.O_RDONLY)
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def fsync_tree(root: Path) -> None:
+    """Flush every file and every folder under `root` (and `root`) to disk, so a power loss
+    after the publishing rename cannot leave a version with missing entries."""
+    for path in sorted(root.rglob("*")):
+        if path.is_file():
+            with path.open("rb") as fh:
+                os.fsync(fh.fileno())
+        elif path.is_dir():
+            fsync_dir(path)
+    fsync_dir(root)
 
 
 class LocalStore:
@@ -64,7 +72,7 @@ class LocalStore:
     def publish(self, staging: Path, dataset: str, version: str) -> Path:
         """Make the staged build the published version, all at once."""
         target = self.version_dir(dataset, version)
-        _fsync_tree(staging)
+        fsync_tree(staging)
         try:
             # rename(2) onto an existing non-empty folder fails, so two publishers cannot both win.
             if target.exists():
@@ -74,6 +82,7 @@ class LocalStore:
             if exc.errno in (errno.EEXIST, errno.ENOTEMPTY):
                 raise self._exists_error(dataset, version) from None
             raise
+        fsync_dir(target.parent)
         return target
 
     def discard(self, staging: Path) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import io
 from pathlib import Path
 
 import polars as pl
@@ -46,6 +48,12 @@ def write_flagged(
         excluded=count_rows(excluded_path),
         by_reason=dict(zip(by_reason["reason"], by_reason["len"], strict=True)),
     )
+
+
+def read_parquet_once(path: Path) -> tuple[pl.DataFrame, str]:
+    """The table in `path` and the sha256 of the very bytes it was parsed from."""
+    data = path.read_bytes()
+    return pl.read_parquet(io.BytesIO(data)), hashlib.sha256(data).hexdigest()
 
 
 def write_selection(

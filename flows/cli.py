@@ -14,13 +14,14 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from curation.annotations import AnnotationMismatchError
 from curation.bundle import verify_bundle
 from curation.config import ConfigError, CurateConfig, ReleaseConfig, load_config
 from curation.exclusions import FunnelError
 from curation.ingest import ExportError
 from curation.store import VersionExistsError
 from curation.synth import synthesize_annotations, synthesize_export
-from privacy.keys import KEY_ENV, KeyUnavailableError, create_key_file
+from privacy.keys import KEY_ENV, KeyMismatchError, KeyUnavailableError, create_key_file
 from privacy.pseudonyms import PseudonymCollisionError
 
 app = typer.Typer(
@@ -39,6 +40,8 @@ USER_ERRORS = (
     FunnelError,
     FileNotFoundError,
     PseudonymCollisionError,
+    AnnotationMismatchError,
+    KeyMismatchError,
 )
 DEMO_KEY = Path.home() / ".config" / "massiv" / "demo-pseudonym.key"
 T = TypeVar("T")

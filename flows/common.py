@@ -1,35 +1,52 @@
-"""Small helpers the flows share: digests of inputs, replacing an output folder whole."""
+"""Small helpers the flows share: curation run folders and the code version."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
-from curation.bundle import sha256_file
+from curation.store import fsync_dir, fsync_tree
+
+RUN_MARKER = "run.json"  # written last: a run folder with it is complete
 
 
-def file_digests(named: dict[str, Path]) -> dict[str, str]:
-    """sha256 of each input, under a name that does not depend on where the file sits."""
-    missing = [str(p) for p in named.values() if not p.is_file()]
-    if missing:
-        raise FileNotFoundError(f"input missing: {', '.join(missing)}")
-    return {name: sha256_file(path) for name, path in sorted(named.items())}
+def runs_dir(target: Path) -> Path:
+    return target.with_name(target.name + ".runs")
 
 
-def replace_dir(new: Path, target: Path) -> None:
-    """Put `new` in place of `target`; the old one is removed only once the new one is there."""
-    old = target.with_name(target.name + ".old")
-    shutil.rmtree(old, ignore_errors=True)
-    if target.exists():
-        target.rename(old)
-    new.rename(target)
-    shutil.rmtree(old, ignore_errors=True)
+def new_run_dir(target: Path) -> Path:
+    """A private folder for one curation run; concurrent runs never share one."""
+    run = runs_dir(target) / f"{datetime.now(UTC):%Y%m%dT%H%M%S.%fZ}-{uuid.uuid4().hex[:8]}"
+    run.mkdir(parents=True)
+    return run
+
+
+def point_to_run(run: Path, target: Path, keep: int = 3) -> None:
+    """Make `target` a link to the finished `run` in one atomic rename, then prune old runs.
+
+    Readers that resolve `target` once (the release flow does) see one whole run, never a mix
+    and never a missing folder. The `keep` newest complete runs stay, so a release that is still
+    reading an older run is not pulled from under it.
+    """
+    fsync_tree(run)
+    link = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.link")
+    os.symlink(os.path.relpath(run, target.parent), link)
+    if target.exists() and not target.is_symlink():
+        target.rename(runs_dir(target) / f"00000000-previous-{uuid.uuid4().hex[:8]}")
+    os.replace(link, target)
+    fsync_dir(target.parent)
+    complete = sorted(p for p in runs_dir(target).iterdir() if (p / RUN_MARKER).is_file())
+    for old in complete[:-keep]:
+        if old.resolve() != run.resolve():
+            shutil.rmtree(old, ignore_errors=True)
 
 
 def git_commit() -> str | None:
     """The commit of the code that runs, when it runs from a git checkout."""
-    import subprocess
-
     root = Path(__file__).resolve().parent.parent
     try:
         out = subprocess.run(
@@ -41,4 +58,4 @@ def git_commit() -> str | None:
         )
     except (OSError, subprocess.TimeoutExpired):
         return None
-    return out.stdout.strip() or None if out.returncode == 0 else None
+    return (out.stdout.strip() or None) if out.returncode == 0 else None

@@ -1,6 +1,7 @@
 """Flow `curate`: platform export → validated posts → scope → safe → unique → pool → shortlist.
 
-Writes into `config.output_dir` (replaced as a whole when the run succeeds):
+Each run writes into its own folder under `<output_dir>.runs/`; when it succeeds, `output_dir`
+becomes a link to it, in one atomic step (the three newest runs are kept). A run folder holds:
     posts_valid, posts_in_scope, posts_safe, posts_unique, pool, shortlist, companion (.parquet)
     quarantine.parquet        rejected export rows, whole, with the reason
     exclusions/<stage>.parquet   (post_id, stage, reason, detail) for every dropped row
@@ -10,7 +11,6 @@ Writes into `config.output_dir` (replaced as a whole when the run succeeds):
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,11 +20,12 @@ from prefect import flow, task
 from prefect.cache_policies import NONE
 
 from curation import dedup, engagement, ingest, sampling, sensitive, shortlist, window
+from curation.bundle import sha256_file
 from curation.config import CurateConfig, config_hash
 from curation.exclusions import StageCount, check_balanced
 from curation.tables import count_rows, write_flagged, write_selection
 from curation.taxonomy import languages
-from flows.common import file_digests, replace_dir
+from flows.common import RUN_MARKER, new_run_dir, point_to_run
 
 Flagger = Callable[[pl.LazyFrame], pl.LazyFrame]
 
@@ -106,9 +107,8 @@ def curate(config: CurateConfig = CurateConfig()) -> CurationResult:
     """Weekly curation run over a platform export; see the module docstring for outputs."""
     preflight(config)
     out = config.output_dir
-    work = out.with_name(out.name + ".building")
-    shutil.rmtree(work, ignore_errors=True)
-    (work / "exclusions").mkdir(parents=True)
+    work = new_run_dir(out)
+    (work / "exclusions").mkdir()
 
     funnel = [ingest_export(config.export_dir, work)]
     print(funnel[-1].summary())
@@ -123,7 +123,9 @@ def curate(config: CurateConfig = CurateConfig()) -> CurationResult:
         ),
         (
             "sensitive",
-            lambda lf: sensitive.flag_sensitive(lf, config.sensitive),
+            lambda lf: sensitive.flag_sensitive(
+                lf, config.sensitive, reference=pl.scan_parquet(work / "posts_valid.parquet")
+            ),
             "posts_in_scope",
             "posts_safe",
         ),
@@ -148,24 +150,23 @@ def curate(config: CurateConfig = CurateConfig()) -> CurationResult:
         )
         + "\n"
     )
-    (work / "run.json").write_text(
+    (work / RUN_MARKER).write_text(
         json.dumps(
             {
                 "config": config.model_dump(mode="json"),
                 "config_sha256": config_hash(config),
-                "inputs": file_digests(
-                    {
-                        f"posts/{p.name}": p
-                        for p in sorted((config.export_dir / "posts").glob("*.parquet"))
-                    }
-                ),
+                "run": work.name,
+                "inputs": {
+                    f"posts/{p.name}": sha256_file(p)
+                    for p in sorted((config.export_dir / "posts").glob("*.parquet"))
+                },
             },
             indent=2,
             sort_keys=True,
         )
         + "\n"
     )
-    replace_dir(work, out)
+    point_to_run(work, out)
     pool = funnel[-1].kept
     print(f"curation: pool {pool:,}, shortlist {n_short:,}, companion {n_comp:,} → {out}")
     return CurationResult(out, funnel, pool, n_short, n_comp)

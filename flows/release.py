@@ -1,7 +1,8 @@
 """Flow `release`: shortlist + annotations → voted labels → splits → masking → published bundle.
 
-Reads the curation run folder (shortlist, companion) and the annotations folder; writes
-<store>/<dataset>/<version>/ (see curation/bundle.py), staged and then published atomically.
+Reads the curation run folder (shortlist, companion) and the annotations folder, each file once
+(the manifest's digests are of the very bytes used); writes <store>/<dataset>/<version>/ (see
+curation/bundle.py), staged and then published atomically.
 """
 
 from __future__ import annotations
@@ -16,13 +17,14 @@ from prefect import flow, task
 from prefect.cache_policies import NONE
 
 from curation import bundle
-from curation.annotations import VoteResult, vote_labels
+from curation.annotations import VoteResult, check_annotations_match, vote_labels
 from curation.config import ReleaseConfig, config_hash
 from curation.splits import SPLITS, assign_splits
 from curation.store import LocalStore, VersionExistsError
+from curation.tables import read_parquet_once
 from curation.taxonomy import ANNOTATED_TASKS, TAXONOMY_PATH, taxonomy_table, taxonomy_version
-from flows.common import file_digests, git_commit
-from privacy.keys import load_key
+from flows.common import git_commit
+from privacy.keys import KeyMismatchError, PseudonymKey, load_key
 from privacy.masking import RELEASED_POST_COLUMNS, mask_posts
 
 LABEL_COLUMNS = [t for t in ANNOTATED_TASKS if t not in RELEASED_POST_COLUMNS]
@@ -35,10 +37,22 @@ class ReleaseResult:
     counts: dict[str, int]
 
 
+@dataclass
+class ReleaseInputs:
+    shortlist: pl.DataFrame
+    companion: pl.DataFrame
+    annotations: pl.DataFrame
+    experts: pl.DataFrame
+    digests: dict[str, str]
+
+
 def release_inputs(config: ReleaseConfig) -> dict[str, Path]:
+    # The curation folder is a link to the latest run; resolving it once means a curation run
+    # that finishes meanwhile cannot mix its files into this release.
+    curation = config.curation_dir.resolve()
     return {
-        "shortlist": config.curation_dir / "shortlist.parquet",
-        "companion": config.curation_dir / "companion.parquet",
+        "shortlist": curation / "shortlist.parquet",
+        "companion": curation / "companion.parquet",
         "annotations": config.annotations_dir / "annotations.parquet",
         "expert_resolutions": config.annotations_dir / "expert_resolutions.parquet",
         "taxonomy": TAXONOMY_PATH,
@@ -63,24 +77,52 @@ def preflight(config: ReleaseConfig) -> None:
 
 
 @task(cache_policy=NONE)
-def vote(config: ReleaseConfig) -> VoteResult:
-    return vote_labels(config.annotations_dir, config.curation_dir / "shortlist.parquet")
+def read_inputs(config: ReleaseConfig) -> ReleaseInputs:
+    paths = release_inputs(config)
+    tables, digests = {}, {}
+    for name, path in paths.items():
+        if path.suffix == ".parquet":
+            tables[name], digests[name] = read_parquet_once(path)
+        else:
+            digests[name] = bundle.sha256_file(path)
+    return ReleaseInputs(
+        tables["shortlist"],
+        tables["companion"],
+        tables["annotations"],
+        tables["expert_resolutions"],
+        digests,
+    )
 
 
 @task(cache_policy=NONE)
-def mask_tables(config: ReleaseConfig, votes: VoteResult) -> dict[str, pl.DataFrame]:
-    key = load_key(config.key_file, config.key_version)
-    shortlist = pl.read_parquet(config.curation_dir / "shortlist.parquet")
+def vote(config: ReleaseConfig, inputs: ReleaseInputs) -> VoteResult:
+    result = vote_labels(inputs.shortlist, inputs.annotations, inputs.experts)
+    check_annotations_match(result, config.max_unknown_annotation_share)
+    return result
+
+
+@task(cache_policy=NONE)
+def mask_tables(
+    config: ReleaseConfig, inputs: ReleaseInputs, votes: VoteResult, key: PseudonymKey
+) -> dict[str, pl.DataFrame]:
     # The annotators' language label replaces the platform's tag.
     labeled = assign_splits(
-        shortlist.drop("language").join(votes.labels, on="post_id", how="inner"),
+        inputs.shortlist.drop("language").join(votes.labels, on="post_id", how="inner"),
         config.bundle.split_ratios,
         config.bundle.split_seed,
     )
-    companion = pl.read_parquet(config.curation_dir / "companion.parquet")
+    # Both tables are masked together, so the pseudonym collision check spans the release.
+    both = pl.concat(
+        [
+            labeled.with_columns(table=pl.lit("labeled")),
+            inputs.companion.with_columns(table=pl.lit("unlabeled")),
+        ],
+        how="diagonal_relaxed",
+    )
+    masked = mask_posts(both, key, config.masking, [*LABEL_COLUMNS, "split", "table"])
     return {
-        "labeled": mask_posts(labeled, key, config.masking, [*LABEL_COLUMNS, "split"]),
-        "unlabeled": mask_posts(companion, key, config.masking),
+        "labeled": masked.filter(pl.col("table") == "labeled").drop("table"),
+        "unlabeled": masked.filter(pl.col("table") == "unlabeled").select(RELEASED_POST_COLUMNS),
     }
 
 
@@ -101,14 +143,32 @@ def changelog(
     return header + entry + ("\n" + previous if previous else "")
 
 
+def check_parent_key(parent: dict[str, Any], key: PseudonymKey) -> None:
+    """The same key version must mean the same key, or every pseudonym would silently change."""
+    if (
+        parent.get("key_version") == key.version
+        and parent.get("key_fingerprint") != key.fingerprint
+    ):
+        raise KeyMismatchError(
+            f"key version {key.version} is not the key that parent {parent.get('version')} used;"
+            " give the parent's key, or a new key version to re-key on purpose"
+        )
+
+
 @task(cache_policy=NONE)
 def build_bundle(
     config: ReleaseConfig,
     tables: dict[str, pl.DataFrame],
     votes: VoteResult,
     inputs: dict[str, str],
+    key: PseudonymKey,
 ) -> ReleaseResult:
     store = LocalStore(config.store)
+    parent_log = ""
+    if config.parent:
+        parent_dir = store.version_dir(config.dataset, config.parent)
+        check_parent_key(bundle.read_manifest(parent_dir), key)
+        parent_log = (parent_dir / "CHANGELOG.md").read_text(encoding="utf-8")
     staging = store.stage(config.dataset, config.version)
     try:
         b = config.bundle
@@ -145,14 +205,6 @@ def build_bundle(
                 b.row_group_rows,
             )
         )
-        parent_log = ""
-        if config.parent:
-            parent_dir = store.version_dir(config.dataset, config.parent)
-            if not (parent_dir / "CHANGELOG.md").is_file():
-                raise FileNotFoundError(
-                    f"parent version {config.parent} not found in {config.store}"
-                )
-            parent_log = (parent_dir / "CHANGELOG.md").read_text(encoding="utf-8")
         files.append(
             bundle.write_text(staging, "CHANGELOG.md", changelog(config, counts, votes, parent_log))
         )
@@ -162,7 +214,8 @@ def build_bundle(
             "parent": config.parent,
             "code_version": {"massiv": package_version("massiv"), "git_commit": git_commit()},
             "config_sha256": config_hash(config),
-            "key_version": config.key_version,
+            "key_version": key.version,
+            "key_fingerprint": key.fingerprint,
             "taxonomy_version": taxonomy_version(),
             "date_granularity": config.masking.date_granularity,
             "inputs": inputs,
@@ -184,10 +237,11 @@ def build_bundle(
 def release(config: ReleaseConfig = ReleaseConfig()) -> ReleaseResult:
     """Build and publish one version of the dataset; refuses to overwrite a published one."""
     preflight(config)
-    inputs = file_digests(release_inputs(config))
-    votes = vote(config)
-    tables = mask_tables(config, votes)
-    result = build_bundle(config, tables, votes, inputs)
+    key = load_key(config.key_file, config.key_version)
+    inputs = read_inputs(config)
+    votes = vote(config, inputs)
+    tables = mask_tables(config, inputs, votes, key)
+    result = build_bundle(config, tables, votes, inputs.digests, key)
     print(
         f"release {config.dataset} {config.version}: {result.counts['labeled']:,} labeled, "
         f"{result.counts['unlabeled']:,} unlabeled → {result.path} (manifest sha256 "

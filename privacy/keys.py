@@ -6,6 +6,8 @@ where the key was looked for, never what it is.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 import secrets
 from dataclasses import dataclass, field
@@ -19,6 +21,10 @@ class KeyUnavailableError(ValueError):
     """No usable pseudonym key."""
 
 
+class KeyMismatchError(ValueError):
+    """The key given is not the one its key version named before."""
+
+
 @dataclass(frozen=True)
 class PseudonymKey:
     version: str
@@ -26,6 +32,12 @@ class PseudonymKey:
 
     def __str__(self) -> str:
         return f"PseudonymKey(version={self.version})"
+
+    @property
+    def fingerprint(self) -> str:
+        """Identifies the key without revealing it (an HMAC of a fixed message), so a manifest
+        can record which key made its pseudonyms."""
+        return hmac.new(self.secret, b"massiv key fingerprint v1", hashlib.sha256).hexdigest()[:16]
 
 
 def _parse(text: str, source: str) -> bytes:

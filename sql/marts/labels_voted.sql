@@ -1,6 +1,7 @@
 -- labels_voted: the final label per shortlisted (post, task), and how it was reached.
--- Majority of three annotators; a three-way tie goes to the expert; with no expert answer, or
--- fewer than three valid annotators, the label is held back (never guessed).
+-- A label needs a strict majority of the item's valid annotators (2 of 3; a 2–2 split is no
+-- majority). Without one, the experts decide, if they answered and agree; otherwise, or with
+-- fewer than three valid annotators, the label is held back, never guessed.
 -- Unique key: (post_id, task). resolution in ('majority', 'expert', 'needs_expert',
 -- 'needs_annotation'); label is null exactly when resolution starts with 'needs_'.
 -- Needs: shortlist, tasks, annotations_checked, stg_expert_resolutions, taxonomy_labels.
@@ -34,6 +35,7 @@ experts as (
     from stg_expert_resolutions as e
     join taxonomy_labels as t on t.taxonomy = e.task and t.label = e.label
     group by all
+    having count(distinct e.label) = 1  -- experts who disagree settle nothing
 ),
 
 final as (
@@ -43,12 +45,12 @@ final as (
         coalesce(a.annotators, 0) as annotators,
         case
             when coalesce(a.annotators, 0) < 3 then null
-            when v.votes >= 2 then v.label
+            when v.votes * 2 > a.annotators then v.label
             else e.label
         end as label,
         case
             when coalesce(a.annotators, 0) < 3 then 'needs_annotation'
-            when v.votes >= 2 then 'majority'
+            when v.votes * 2 > a.annotators then 'majority'
             when e.label is not null then 'expert'
             else 'needs_expert'
         end as resolution

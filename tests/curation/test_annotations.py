@@ -1,9 +1,7 @@
-from pathlib import Path
-
 import polars as pl
 import pytest
 
-from curation.annotations import vote_labels
+from curation.annotations import AnnotationMismatchError, check_annotations_match, vote_labels
 
 TASKS = {
     "concept": "pets",
@@ -12,94 +10,95 @@ TASKS = {
     "video_type": "self_shot",
     "language": "hi",
 }
+Row = tuple[str, int, str, str]
 
 
-def write_inputs(
-    tmp_path: Path,
-    rows: list[tuple[str, int, str, str]],
-    experts: list[tuple[int, str, str]],
-    shortlist: list[int],
-) -> tuple[Path, Path]:
-    ann = tmp_path / "ann"
-    ann.mkdir()
-    pl.DataFrame(
+def vote(rows: list[Row], experts: list[tuple[int, str, str]], shortlist: list[int]):  # type: ignore[no-untyped-def]
+    annotations = pl.DataFrame(
         rows, schema=["annotator_id", "post_id", "task", "label"], orient="row"
-    ).write_parquet(ann / "annotations.parquet")
-    pl.DataFrame(
-        experts, schema={"post_id": pl.Int64, "task": pl.String, "label": pl.String}, orient="row"
-    ).with_columns(expert_id=pl.lit("e1")).write_parquet(ann / "expert_resolutions.parquet")
-    pl.DataFrame({"post_id": shortlist}).write_parquet(tmp_path / "shortlist.parquet")
-    return ann, tmp_path / "shortlist.parquet"
+    )
+    expert = pl.DataFrame(
+        [(*e, f"e{i}") for i, e in enumerate(experts)],
+        schema={"post_id": pl.Int64, "task": pl.String, "label": pl.String, "expert_id": pl.String},
+        orient="row",
+    )
+    return vote_labels(pl.DataFrame({"post_id": shortlist}), annotations, expert)
 
 
-def unanimous(post: int, skip: str | None = None) -> list[tuple[str, int, str, str]]:
-    return [
-        (a, post, t, label) for a in ("a1", "a2", "a3") for t, label in TASKS.items() if t != skip
-    ]
+def unanimous(
+    post: int, annotators: tuple[str, ...] = ("a1", "a2", "a3"), skip: str = ""
+) -> list[Row]:
+    return [(a, post, t, label) for a in annotators for t, label in TASKS.items() if t != skip]
 
 
-def test_majority_expert_and_hold_back(tmp_path: Path) -> None:
+def concept(post: int, *labels: str) -> list[Row]:
+    return [(f"a{i + 1}", post, "concept", label) for i, label in enumerate(labels)]
+
+
+def test_majority_expert_and_hold_back() -> None:
     rows = unanimous(1)
-    # Post 2: concept 2-of-3 majority; affect three-way tie with an expert answer.
-    rows += [
-        *unanimous(2, skip="concept"),
-        ("a1", 2, "concept", "pets"),
-        ("a2", 2, "concept", "pets"),
-        ("a3", 2, "concept", "magic"),
-    ]
-    rows = [r for r in rows if not (r[1] == 2 and r[2] == "affect")]
-    rows += [
-        ("a1", 2, "affect", "sad"),
-        ("a2", 2, "affect", "kindness"),
-        ("a3", 2, "affect", "fear"),
-    ]
-    # Post 3: three-way tie, no expert → needs_expert. Post 4: two annotators → needs_annotation.
-    rows += [r for r in unanimous(3) if r[2] != "audio_type"]
-    rows += [
-        ("a1", 3, "audio_type", "dialogue"),
-        ("a2", 3, "audio_type", "monologue"),
-        ("a3", 3, "audio_type", "instrumental"),
-    ]
-    rows += [r for r in unanimous(4) if r[0] != "a3"]
-    ann, shortlist = write_inputs(tmp_path, rows, [(2, "affect", "kindness")], [1, 2, 3, 4])
-    result = vote_labels(ann, shortlist)
+    rows += unanimous(2, skip="concept") + concept(2, "pets", "pets", "magic")  # 2 of 3
+    rows += unanimous(3, skip="concept") + concept(3, "pets", "magic", "memes")  # tie, expert
+    rows += unanimous(4, skip="concept") + concept(4, "pets", "magic", "memes")  # tie, no expert
+    rows += unanimous(5, annotators=("a1", "a2"))  # two annotators only
+    result = vote(rows, [(3, "concept", "memes")], [1, 2, 3, 4, 5])
     labels = {r["post_id"]: r for r in result.labels.iter_rows(named=True)}
-    assert set(labels) == {1, 2}
-    assert labels[2]["concept"] == "pets" and labels[2]["affect"] == "kindness"
-    assert dict(result.held_back.iter_rows()) == {3: "needs_expert", 4: "needs_annotation"}
+    assert set(labels) == {1, 2, 3}
+    assert labels[2]["concept"] == "pets" and labels[3]["concept"] == "memes"
+    assert dict(result.held_back.iter_rows()) == {4: "needs_expert", 5: "needs_annotation"}
     assert result.resolutions["expert"] == 1 and result.resolutions["needs_expert"] == 1
 
 
-def test_rejected_rows_do_not_vote(tmp_path: Path) -> None:
-    rows = unanimous(1)
+def test_two_of_four_is_not_a_majority() -> None:
+    rows = unanimous(1, annotators=("a1", "a2", "a3", "a4"), skip="concept")
+    rows += concept(1, "fails", "fails", "pets", "pets")
+    rows += unanimous(2, annotators=("a1", "a2", "a3", "a4", "a5"), skip="concept")
+    rows += concept(2, "fails", "fails", "pets", "pets", "memes")
+    result = vote(rows, [(1, "concept", "pets")], [1, 2])
+    assert result.labels["concept"].to_list() == ["pets"]  # the expert settled post 1
+    assert dict(result.held_back.iter_rows()) == {2: "needs_expert"}
+
+
+def test_rejected_rows_do_not_vote_and_do_not_cancel_valid_ones() -> None:
+    rows = unanimous(1, skip="concept") + concept(1, "pranks", "pranks", "pranks")
     rows += [
-        ("a4", 1, "concept", "unicorns"),  # not in the taxonomy
+        ("a1", 1, "concept", "Pets"),  # not in the taxonomy: rejected, a1's "pranks" still counts
         ("a1", 99, "concept", "pets"),  # not a shortlisted post
-        ("a1", 1, "concept", "pets"),
-    ]  # the same annotator twice
-    # Without the rejections, a fourth concept vote would exist; with them, three remain.
-    ann, shortlist = write_inputs(tmp_path, rows, [], [1])
-    result = vote_labels(ann, shortlist)
+        ("a2", 1, "concept", "pranks"),  # the same label again: counted once
+    ]
+    result = vote(rows, [], [1])
     assert result.rejected == {
         "label_not_in_taxonomy": 1,
         "unknown_post": 1,
         "duplicate_annotation": 1,
     }
-    assert result.labels["concept"].to_list() == ["pets"]
+    assert result.labels["concept"].to_list() == ["pranks"]
 
 
-def test_an_expert_label_outside_the_taxonomy_is_ignored(tmp_path: Path) -> None:
-    rows = [r for r in unanimous(1) if r[2] != "concept"]
-    rows += [
-        ("a1", 1, "concept", "pets"),
-        ("a2", 1, "concept", "magic"),
-        ("a3", 1, "concept", "memes"),
-    ]
-    ann, shortlist = write_inputs(tmp_path, rows, [(1, "concept", "unicorns")], [1])
-    result = vote_labels(ann, shortlist)
+def test_an_annotator_who_contradicts_themself_is_set_aside() -> None:
+    rows = unanimous(1, skip="concept") + concept(1, "pets", "pets", "memes")
+    rows += [("a1", 1, "concept", "fails")]  # a1 said pets and fails
+    result = vote(rows, [], [1])
+    assert result.rejected == {"conflicting_annotation": 2}
+    assert dict(result.held_back.iter_rows()) == {1: "needs_annotation"}  # 2 valid annotators left
+
+
+def test_experts_who_disagree_settle_nothing() -> None:
+    rows = unanimous(1, skip="concept") + concept(1, "pets", "magic", "memes")
+    result = vote(rows, [(1, "concept", "couple_romance"), (1, "concept", "fails")], [1])
+    assert dict(result.held_back.iter_rows()) == {1: "needs_expert"}
+
+
+def test_an_expert_label_outside_the_taxonomy_is_ignored() -> None:
+    rows = unanimous(1, skip="concept") + concept(1, "pets", "magic", "memes")
+    result = vote(rows, [(1, "concept", "unicorns")], [1])
     assert result.labels.is_empty() and result.held_back["reason"].to_list() == ["needs_expert"]
 
 
-def test_missing_input_is_a_clear_error(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError, match="annotations input missing"):
-        vote_labels(tmp_path, tmp_path / "shortlist.parquet")
+def test_annotations_for_another_shortlist_are_refused() -> None:
+    result = vote(unanimous(1) + unanimous(7) + unanimous(8), [], [1])
+    with pytest.raises(
+        AnnotationMismatchError, match="30 of 45 rows name posts that are not in it"
+    ):
+        check_annotations_match(result, 0.05)
+    check_annotations_match(result, 0.9)

@@ -1,6 +1,7 @@
 from datetime import date
 
 import polars as pl
+import pytest
 
 from curation.config import SensitiveConfig, WindowConfig
 from curation.dedup import flag_exact_duplicates
@@ -45,7 +46,9 @@ def test_sensitive_signals() -> None:
         {"post_id": 7, "hashtags": "#viral #GORE"},
         {"post_id": 8, "caption": "gorecki symphony"},  # a word that merely starts with a term
     )
-    out = flag_sensitive(frame.lazy(), cfg).collect()
+    out = flag_sensitive(
+        frame.with_columns(media_sha256=pl.col("post_id").cast(pl.String)).lazy(), cfg
+    ).collect()
     assert out[REASON].to_list() == [
         None,
         "reported",
@@ -83,3 +86,43 @@ def test_duplicates_keep_highest_engagement_then_earliest_then_lowest_id() -> No
         None,
     ]
     assert out[DETAIL].to_list() == ["11", None, "11", None, "15", None]
+
+
+@pytest.mark.parametrize(
+    "caption",
+    ["nsfw-content", "'nsfw'", '"gore"', "[nsfw]", "gore…", "x/nsfw", "यह आत्महत्या।", "NSFW!"],
+)
+def test_terms_match_next_to_any_punctuation(caption: str) -> None:
+    cfg = SensitiveConfig(caption_terms=["nsfw", "gore", "आत्महत्या"])
+    out = flag_sensitive(posts({"caption": caption}).lazy(), cfg).collect()
+    assert out[REASON].to_list() == ["sensitive_term"]
+
+
+@pytest.mark.parametrize("caption", ["gorecki", "nsfwx", "आत्महत्याएँ", "engore"])
+def test_terms_do_not_match_inside_words(caption: str) -> None:
+    cfg = SensitiveConfig(caption_terms=["nsfw", "gore", "आत्महत्या"])
+    out = flag_sensitive(posts({"caption": caption}).lazy(), cfg).collect()
+    assert out[REASON].to_list() == [None]
+
+
+def test_a_clean_copy_of_flagged_media_is_flagged_too() -> None:
+    cfg = SensitiveConfig(blocked_moderation_labels=["adult"])
+    frame = posts(
+        {"post_id": 1, "media_sha256": "m1", "moderation_label": "adult"},
+        {"post_id": 2, "media_sha256": "m1"},  # the same bytes, re-uploaded with a clean caption
+        {"post_id": 3, "media_sha256": "m2"},
+    )
+    out = flag_sensitive(frame.lazy(), cfg).collect()
+    assert out[REASON].to_list() == ["moderation:adult", "sensitive_media_copy", None]
+    assert out[DETAIL].to_list() == [None, "1", None]
+
+
+def test_flagged_media_outside_the_window_still_marks_its_copies() -> None:
+    cfg = SensitiveConfig(max_report_count=5)
+    everything = posts(
+        {"post_id": 1, "media_sha256": "m1", "report_count": 50},
+        {"post_id": 2, "media_sha256": "m1"},
+    )
+    in_scope = everything.filter(pl.col("post_id") == 2)
+    out = flag_sensitive(in_scope.lazy(), cfg, reference=everything.lazy()).collect()
+    assert out[REASON].to_list() == ["sensitive_media_copy"]

@@ -92,7 +92,9 @@ def test_curate_funnel_adds_up_and_writes_every_table(
     companion = pl.read_parquet(out / "companion.parquet")
     assert not set(shortlist["post_id"]) & set(companion["post_id"])
     assert set(companion["creator_id"]) <= set(shortlist["creator_id"])
-    assert not (workdir / "curation.building").exists()
+    link = workdir / "curation"
+    assert link.is_symlink() and (link.resolve() / "run.json").is_file()
+    assert link.resolve().parent == workdir / "curation.runs"
 
 
 def test_release_is_deterministic_verifiable_and_leak_free(
