@@ -1,7 +1,12 @@
 import polars as pl
 import pytest
 
-from curation.annotations import AnnotationMismatchError, check_annotations_match, vote_labels
+from curation.annotations import (
+    AnnotationMismatchError,
+    VoteResult,
+    check_annotations_match,
+    vote_labels,
+)
 
 TASKS = {
     "concept": "pets",
@@ -13,7 +18,7 @@ TASKS = {
 Row = tuple[str, int, str, str]
 
 
-def vote(rows: list[Row], experts: list[tuple[int, str, str]], shortlist: list[int]):  # type: ignore[no-untyped-def]
+def vote(rows: list[Row], experts: list[tuple[int, str, str]], shortlist: list[int]) -> VoteResult:
     annotations = pl.DataFrame(
         rows, schema=["annotator_id", "post_id", "task", "label"], orient="row"
     )
