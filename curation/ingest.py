@@ -9,7 +9,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import polars as pl
-import pyarrow.parquet as pq
 
 from curation.exclusions import REASON
 
@@ -39,22 +38,52 @@ class ExportError(ValueError):
     """The export is missing or not shaped as expected; the message names file and column."""
 
 
+def _fits(found: pl.DataType, expected: pl.DataType, column: str) -> bool:
+    """Whether a file's column type can stand for the contract's type without losing meaning."""
+    if column == "created_at" and isinstance(found, pl.Datetime):
+        return True  # a real timestamp is better than the string the contract asks for
+    if expected == pl.Int64():
+        return found.is_integer()
+    if expected == pl.Float64():
+        return found.is_numeric()
+    return found == expected or (expected == pl.String() and found == pl.Categorical())
+
+
+def _contract_column(name: str, dtype: pl.DataType, found: pl.DataType) -> pl.Expr:
+    if name == "created_at" and isinstance(found, pl.Datetime):
+        utc = pl.col(name).dt.replace_time_zone("UTC") if found.time_zone is None else pl.col(name)
+        return utc.dt.convert_time_zone("UTC").dt.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").alias(name)
+    return pl.col(name).cast(dtype)
+
+
 def scan_posts(export_dir: Path) -> pl.LazyFrame:
-    """Lazily read the export's posts, checking that every expected column is there."""
+    """Lazily read the export's posts, checking every expected column's presence and type."""
     files = sorted((export_dir / "posts").glob("*.parquet"))
     if not files:
         raise ExportError(f"no posts in the export: {export_dir / 'posts'}/*.parquet not found")
+    scans = []
     for file in files:
         try:
-            names = set(pq.read_schema(file).names)
-        except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
+            schema = pl.read_parquet_schema(file)
+        except (OSError, ValueError, pl.exceptions.PolarsError) as exc:
             raise ExportError(f"{file}: not a readable Parquet file ({exc})") from None
-        missing = [c for c in EXPORT_COLUMNS if c not in names]
+        missing = [c for c in EXPORT_COLUMNS if c not in schema]
         if missing:
             raise ExportError(f"{file}: missing column(s) {', '.join(missing)}")
-    return pl.scan_parquet(files).select(
-        pl.col(name).cast(dtype) for name, dtype in EXPORT_COLUMNS.items()
-    )
+        wrong = [
+            f"{c} is {schema[c]}, expected {t}"
+            for c, t in EXPORT_COLUMNS.items()
+            if not _fits(schema[c], t, c)
+        ]
+        if wrong:
+            raise ExportError(f"{file}: wrong column type(s): {'; '.join(wrong)}")
+        scans.append(
+            pl.scan_parquet(file).select(
+                _contract_column(name, dtype, schema[name])
+                for name, dtype in EXPORT_COLUMNS.items()
+            )
+        )
+    return pl.concat(scans, how="vertical")
 
 
 def flag_invalid_posts(raw: pl.LazyFrame, languages: list[str]) -> pl.LazyFrame:

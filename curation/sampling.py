@@ -115,11 +115,11 @@ def allocate_quotas(
 
     Languages named in `language_shares` get that share of the pool; the others share the rest
     in proportion to their size; within a language, months get quotas in proportion to size.
-    Quotas never exceed what a stratum has, and sum to min(pool_size, available).
+    Quotas never exceed what a stratum has, and sum to min(pool_size, what the strata with a
+    share have): a language whose share is 0 (given, or left none by the named ones) gets none.
     """
     strata = strata.sort(*STRATUM)
     available = strata["available"].to_list()
-    total = min(pool_size, sum(available))
     by_lang = strata.group_by("language").agg(pl.col("available").sum()).sort("language")
     unnamed = by_lang.filter(~pl.col("language").is_in(list(language_shares)))["available"].sum()
     rest = max(0.0, 1.0 - sum(language_shares.values()))
@@ -134,8 +134,11 @@ def allocate_quotas(
         lang_share[lang] * n / lang_total[lang] if lang_total[lang] else 0.0
         for lang, n in zip(strata["language"], available, strict=True)
     ]
-    targets = _water_fill(shares, available, total)
-    quotas = _largest_remainder(targets, available, total)
+    # Strata with no share have no capacity: a shortfall elsewhere never spills into them.
+    capacity = [n if share > 0 else 0 for n, share in zip(available, shares, strict=True)]
+    total = min(pool_size, sum(capacity))
+    targets = _water_fill(shares, capacity, total)
+    quotas = _largest_remainder(targets, capacity, total)
     return strata.with_columns(pl.Series("quota", quotas, dtype=pl.Int64))
 
 

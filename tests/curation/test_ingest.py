@@ -89,3 +89,26 @@ def test_a_corrupt_file_is_named(tmp_path: Path) -> None:
     (tmp_path / "posts" / "part-1.parquet").write_bytes(b"not parquet at all")
     with pytest.raises(ExportError, match=r"part-1\.parquet: not a readable Parquet file"):
         scan_posts(tmp_path)
+
+
+def test_a_wrong_column_type_is_named(tmp_path: Path) -> None:
+    (tmp_path / "posts").mkdir()
+    raw_posts({}).with_columns(pl.col("view_count").cast(pl.String)).write_parquet(
+        tmp_path / "posts" / "p.parquet"
+    )
+    with pytest.raises(
+        ExportError,
+        match=r"p\.parquet: wrong column type\(s\): view_count is String, expected Int64",
+    ):
+        scan_posts(tmp_path)
+
+
+def test_a_timestamp_column_is_taken_as_is(tmp_path: Path) -> None:
+    (tmp_path / "posts").mkdir()
+    frame = raw_posts({}).with_columns(
+        pl.col("created_at").str.to_datetime("%Y-%m-%dT%H:%M:%S%.fZ", time_zone="UTC")
+    )
+    frame.write_parquet(tmp_path / "posts" / "p.parquet")
+    out = flag_invalid_posts(scan_posts(tmp_path), languages()).collect()
+    assert out[REASON].to_list() == [None]
+    assert out["created_at"].to_list() == [BASE_POST["created_at"]]

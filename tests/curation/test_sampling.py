@@ -34,6 +34,20 @@ def test_language_shares_and_caps_redistribute() -> None:
     assert quota_map(out) == {("hi", "2021-02"): 90, ("ta", "2021-02"): 10}
 
 
+@pytest.mark.parametrize(
+    ("shares", "expected"),
+    [
+        ({"ta": 0.0}, {("hi", "2021-02"): 50, ("ta", "2021-02"): 0, ("te", "2021-02"): 50}),
+        ({"hi": 1.0}, {("hi", "2021-02"): 50, ("ta", "2021-02"): 0, ("te", "2021-02"): 0}),
+    ],
+)
+def test_a_language_without_a_share_gets_nothing(
+    shares: dict[str, float], expected: dict[tuple[str, str], int]
+) -> None:
+    frame = strata([("hi", "2021-02", 50), ("ta", "2021-02", 500), ("te", "2021-02", 50)])
+    assert quota_map(allocate_quotas(frame, 100, shares)) == expected
+
+
 def test_pool_larger_than_input_takes_everything() -> None:
     out = allocate_quotas(strata([("hi", "2021-02", 5), ("ta", "2021-03", 3)]), 1000, {})
     assert out["quota"].to_list() == [5, 3]
@@ -42,7 +56,7 @@ def test_pool_larger_than_input_takes_everything() -> None:
 @given(
     sizes=st.lists(st.integers(0, 500), min_size=1, max_size=12),
     pool=st.integers(1, 3000),
-    ta_share=st.none() | st.floats(0, 1),
+    ta_share=st.none() | st.sampled_from([0.0, 1.0]) | st.floats(0, 1),
 )
 def test_quotas_sum_to_the_pool_and_respect_capacity(
     sizes: list[int], pool: int, ta_share: float | None
@@ -50,7 +64,14 @@ def test_quotas_sum_to_the_pool_and_respect_capacity(
     langs = ["hi", "ta", "te"]
     frame = strata([(langs[i % 3], f"2021-{i // 3 + 2:02d}", n) for i, n in enumerate(sizes)])
     out = allocate_quotas(frame, pool, {} if ta_share is None else {"ta": ta_share})
-    assert out["quota"].sum() == min(pool, sum(sizes))
+    # Languages with a share: Tamil if its share is positive; the others if any share is left.
+    has_share = {
+        "ta": ta_share is None or ta_share > 0,
+        "hi": ta_share is None or ta_share < 1,
+        "te": ta_share is None or ta_share < 1,
+    }
+    with_share = out.filter(pl.col("language").replace_strict(has_share, return_dtype=pl.Boolean))
+    assert out["quota"].sum() == min(pool, with_share["available"].sum())
     assert (out["quota"] <= out["available"]).all() and (out["quota"] >= 0).all()
 
 
