@@ -1,4 +1,3 @@
-import json
 from pathlib import Path
 
 import polars as pl
@@ -105,13 +104,6 @@ def test_verify_detects_every_kind_of_tampering(tmp_path: Path) -> None:
     assert "not a release bundle" in bundle.verify_bundle(tmp_path)[0]
 
 
-def test_manifest_holds_no_wall_clock_time(tmp_path: Path) -> None:
-    build(tmp_path, [])
-    text = (tmp_path / "manifest.json").read_text()
-    assert json.loads(text)["format"] == bundle.MANIFEST_FORMAT
-    assert "2026" not in text and "T0" not in text
-
-
 def test_publish_is_atomic_and_immutable(tmp_path: Path) -> None:
     store = LocalStore(tmp_path)
     staging = store.stage("d", "1.0.0")
@@ -129,13 +121,35 @@ def test_publish_is_atomic_and_immutable(tmp_path: Path) -> None:
     assert bundle.verify_bundle(path) == []  # the published version is untouched
 
 
-def test_a_crashed_build_leaves_no_version(tmp_path: Path) -> None:
+KILLED_PUBLISHER = """
+import os, signal, sys
+from pathlib import Path
+from curation.store import LocalStore
+from tests.curation.test_bundle_store import build, released_row
+store = LocalStore(Path(sys.argv[1]))
+staging = store.stage("d", "1.0.1")
+build(staging, [released_row("a" * 16)])
+os.kill(os.getpid(), signal.SIGKILL)  # dies after writing everything, before publishing
+"""
+
+
+def test_a_publisher_killed_mid_way_leaves_no_version(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.run(
+        [sys.executable, "-c", KILLED_PUBLISHER, str(tmp_path)],
+        cwd=root,
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    assert any((tmp_path / "d" / ".staging").iterdir())  # it had written its files
     store = LocalStore(tmp_path)
-    staging = store.stage("d", "1.0.1")
-    (staging / "labeled").mkdir()
-    (staging / "labeled" / "train-00000-of-00001.parquet").write_bytes(b"half")
-    # The process dies here: nothing was renamed, so no reader sees 1.0.1.
-    assert store.versions("d") == []
+    assert store.versions("d") == []  # but no reader sees 1.0.1
     rerun = store.stage("d", "1.0.1")
     build(rerun, [])
     store.publish(rerun, "d", "1.0.1")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -128,17 +129,35 @@ def test_release_is_deterministic_verifiable_and_leak_free(
     )
     assert splits.group_by("creator_id").agg(pl.col("split").n_unique())["split"].max() == 1
 
-    # No raw identifier, handle, URL or exact timestamp in any released byte.
-    source = pl.read_parquet(workdir / "curation" / "shortlist.parquet")
-    released = b"".join((first.path / f).read_bytes() for f in files)
-    text = "".join(pl.read_parquet(p).write_csv() for p in first.path.rglob("*.parquet"))
-    for raw in [
-        *map(str, source["post_id"].head(200)),
-        *map(str, source["creator_id"].head(200)),
-        *source["created_at"].head(200),
-        *source["media_url"].head(50),
-    ]:
-        assert raw not in text and raw.encode() not in released
+    # No wall-clock time in the manifest: the same build tomorrow gives the same bytes.
+    manifest_text = (first.path / "manifest.json").read_text()
+    assert not re.search(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}", manifest_text)
+
+    # No raw identifier, handle, URL, caption or exact timestamp in any released value or file.
+    source = pl.concat(
+        [
+            pl.read_parquet(workdir / "curation" / n)
+            for n in ("shortlist.parquet", "companion.parquet")
+        ]
+    )
+    creators = pl.read_parquet(workdir / "export" / "creators")
+    tables = [pl.read_parquet(p) for p in first.path.rglob("*.parquet")]
+    values: set[object] = set()
+    for table in tables:
+        for column in table.columns:
+            values |= set(table[column].to_list())
+    text = "".join(t.write_csv() for t in tables) + "".join(
+        (first.path / f).read_text() for f in files if f.suffix in (".md", ".json")
+    )
+    raw_ids = set(source["post_id"]) | set(source["creator_id"])
+    assert not raw_ids & values and not {str(i) for i in raw_ids} & values
+    epoch_ms = set(source["created_ts"].dt.epoch("ms"))
+    assert not epoch_ms & values
+    assert not re.search(r"\d{2}:\d{2}:\d{2}", text)  # no time of day anywhere
+    handles = creators.filter(pl.col("creator_id").is_in(list(raw_ids)))["handle"]
+    captions = source["caption"].filter(source["caption"].str.len_chars() >= 10).head(500)
+    for raw in [*source["created_at"], *source["media_url"], *captions, *handles]:
+        assert raw not in text
 
 
 def test_published_versions_are_immutable(curated: CurationResult, workdir: Path) -> None:
