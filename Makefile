@@ -4,7 +4,7 @@ UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 RUN := $(UV) run --frozen
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 
-.PHONY: install demo test check fmt bench bench-sampling bench-flows bench-prefect clean
+.PHONY: install demo test check fmt bench bench-sampling bench-flows bench-prefect bench-neardup clean
 
 install: .venv/.installed
 
@@ -31,7 +31,7 @@ fmt: install
 	$(RUN) ruff format .
 	$(RUN) ruff check --fix .
 
-bench: bench-sampling bench-flows bench-prefect  ## all benchmarks; results in bench/results/
+bench: bench-sampling bench-flows bench-prefect bench-neardup  ## all benchmarks; results in bench/results/
 
 bench-sampling: install  ## engagement sampling, 50M posts → 1.5M pool
 	$(RUN) python -m bench.sampling
@@ -41,6 +41,9 @@ bench-flows: install  ## curate + release on a 1.5M pool
 
 bench-prefect: install  ## Prefect's own overhead per flow run
 	$(RUN) python -m bench.prefect_overhead
+
+bench-neardup: install  ## near-duplicate search over 1.5M videos' frame hashes
+	$(RUN) python -m bench.neardup_scale
 
 clean:
 	rm -rf data .venv .pytest_cache .mypy_cache .ruff_cache

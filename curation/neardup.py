@@ -1,0 +1,174 @@
+"""Near-duplicate videos from bags of frame hashes: candidates → verified pairs → clusters.
+
+1. Candidates (polars, `band_candidates`): an exact band join. The 64 bits are split into
+   `blocks` blocks; each band keeps all but `strict_bits` of them, so every frame pair within
+   `strict_bits` bits shares a band key. One close frame pair is enough to surface a video pair.
+2. Verification (sql/marts/neardup_pairs.sql): each candidate's whole bags, with the looser
+   `frame_bits` threshold; the share of each video's frames that match, both directions.
+3. Decision (here): a pair is a near-duplicate when both shares reach `min_share`.
+4. Clusters: connected components of the near-duplicate pairs; the representative is the
+   highest-engagement member (ties: earliest, then lowest post ID), as in exact dedup.
+
+Frames come in as (video INT, frame INT, h UBIGINT, hm UBIGINT): `video` a dense index the caller
+maps to posts, `hm` the hash of the mirrored frame.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import duckdb
+import numpy as np
+import polars as pl
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+from curation.sqlrun import build_table
+
+
+@dataclass(frozen=True)
+class NearDupSettings:
+    blocks: int = 4  # the band join's guarantee: every frame pair within strict_bits is found
+    strict_bits: int = 2
+    frame_bits: int = 10  # frames this close match when a candidate pair is verified
+    min_share: float = 0.5  # share of each video's frames that must match
+    max_bucket: int = 1_000  # keys shared by more hashes than this are skipped (flat frames …)
+    memory_limit: str = "2GB"  # DuckDB's share: verification only
+    threads: int = 2
+
+
+@dataclass
+class NearDupResult:
+    candidates: int  # video pairs the band join proposed
+    pairs: pl.DataFrame  # verified pairs with shares and the decision `duplicate`
+    skipped_buckets: int  # band keys too common to join
+    skipped_hashes: int  # hashes in those keys
+
+
+def band_masks(blocks: int, strict_bits: int) -> pl.DataFrame:
+    """One 64-bit mask per combination of (blocks − strict_bits) of the blocks."""
+    if not 0 <= strict_bits < blocks <= 64:
+        raise ValueError("need 0 ≤ strict_bits < blocks ≤ 64")
+    edges = np.linspace(0, 64, blocks + 1).round().astype(int)
+    block_masks = [
+        ((1 << int(hi)) - 1) ^ ((1 << int(lo)) - 1) for lo, hi in itertools.pairwise(edges)
+    ]
+    masks = []
+    for combo in itertools.combinations(range(blocks), blocks - strict_bits):
+        mask = 0
+        for b in combo:
+            mask |= block_masks[b]
+        masks.append(mask)
+    return pl.DataFrame(
+        {"band": range(len(masks)), "mask": masks}, schema={"band": pl.Int32, "mask": pl.UInt64}
+    )
+
+
+def band_candidates(
+    frames: pl.LazyFrame, mask: int, settings: NearDupSettings
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Video pairs with a frame pair within `strict_bits` that agree on `mask`'s bits, and the
+    band keys skipped as too common. A frame's plain hash meets the other video's plain and
+    mirrored hashes (a flipped re-upload still matches); only keys seen twice are joined."""
+    m = pl.lit(mask, dtype=pl.UInt64)
+    keyed = pl.concat(
+        [
+            frames.select(
+                "video", "h", (pl.col("h") & m).alias("key"), pl.lit(False).alias("mirrored")
+            ),
+            frames.select(
+                "video",
+                pl.col("hm").alias("h"),
+                (pl.col("hm") & m).alias("key"),
+                pl.lit(True).alias("mirrored"),
+            ),
+        ]
+    )
+    counts = (
+        keyed.group_by("key")
+        .agg(pl.len().alias("n"), (~pl.col("mirrored")).sum().alias("plain"))
+        .filter((pl.col("n") > 1) & (pl.col("plain") > 0))
+        .collect()
+    )
+    too_common = counts.filter(pl.col("plain") > settings.max_bucket)
+    shared = counts.filter(pl.col("plain") <= settings.max_bucket).select("key")
+    colliding = keyed.join(shared.lazy(), on="key", how="semi").collect()
+    plain = colliding.filter(~pl.col("mirrored")).select("video", "h", "key")
+    pairs = (
+        plain.join(colliding, on="key", suffix="_b")
+        .filter(
+            (pl.col("video_b") > pl.col("video"))
+            & ((pl.col("h") ^ pl.col("h_b")).bitwise_count_ones() <= settings.strict_bits)
+        )
+        .select(pl.col("video").alias("video_a"), "video_b", "mirrored")
+        .unique()
+    )
+    return pairs, too_common
+
+
+def find_near_duplicates(frames: pl.DataFrame, settings: NearDupSettings) -> NearDupResult:
+    """Candidate search (polars, band by band) and bag verification (DuckDB SQL)."""
+    frames = frames.select(
+        pl.col("video").cast(pl.Int32),
+        pl.col("frame").cast(pl.Int16),
+        pl.col("h").cast(pl.UInt64),
+        pl.col("hm").cast(pl.UInt64),
+    )
+    found, skipped = [], []
+    for mask in band_masks(settings.blocks, settings.strict_bits)["mask"]:
+        pairs, too_common = band_candidates(frames.lazy(), int(mask), settings)
+        found.append(pairs)
+        skipped.append(too_common)
+    candidates = pl.concat(found).unique().sort("video_a", "video_b", "mirrored")
+    too_common = pl.concat(skipped)
+    con = duckdb.connect(
+        config={"memory_limit": settings.memory_limit, "threads": settings.threads}
+    )
+    con.execute("set enable_progress_bar = false").fetchall()
+    try:
+        con.register("frames", frames.to_arrow())
+        con.register("neardup_candidates", candidates.to_arrow())
+        build_table(con, "neardup_pairs", {"frame_bits": settings.frame_bits})
+        pairs = con.sql("select * from neardup_pairs order by video_a, video_b, mirrored").pl()
+    finally:
+        con.close()
+    pairs = pairs.with_columns(
+        (
+            (pl.col("share_a") >= settings.min_share) & (pl.col("share_b") >= settings.min_share)
+        ).alias("duplicate")
+    )
+    return NearDupResult(
+        candidates.height, pairs, too_common.height, int(too_common["plain"].sum())
+    )
+
+
+def cluster_videos(pairs: pl.DataFrame, n_videos: int) -> np.ndarray:
+    """Cluster label per video (0…n−1) from the duplicate pairs; singletons get their own."""
+    dup = pairs.filter(pl.col("duplicate"))
+    a = dup["video_a"].to_numpy()
+    b = dup["video_b"].to_numpy()
+    graph = coo_matrix((np.ones(len(a), dtype=np.int8), (a, b)), shape=(n_videos, n_videos))
+    _, labels = connected_components(graph, directed=False)
+    return labels
+
+
+def flag_near_duplicates(posts: pl.DataFrame, labels: np.ndarray) -> pl.DataFrame:
+    """Given posts (video, post_id, engagement_score, created_ts) and cluster labels per video,
+    add `cluster`, `representative` and `exclusion_reason` ('near_duplicate' for all but the
+    representative; detail = the representative's post ID)."""
+    ranked = posts.with_columns(pl.Series("cluster", labels[posts["video"].to_numpy()]))
+    rep = (
+        pl.col("post_id")
+        .sort_by(["engagement_score", "created_ts", "post_id"], descending=[True, False, False])
+        .first()
+        .over("cluster")
+    )
+    return ranked.with_columns(rep.alias("representative")).with_columns(
+        pl.when(pl.col("post_id") != pl.col("representative"))
+        .then(pl.lit("near_duplicate"))
+        .alias("exclusion_reason"),
+        pl.when(pl.col("post_id") != pl.col("representative"))
+        .then(pl.col("representative").cast(pl.String))
+        .alias("exclusion_detail"),
+    )
