@@ -101,6 +101,20 @@ class ShortlistConfig(Strict):
     companion_per_creator: int = Field(5, gt=0)
 
 
+class VideoConfig(Strict):
+    """Video fingerprinting: where media and fingerprints live, how frames are sampled, and
+    where the work runs (in process, a local Dask cluster, or a remote Dask scheduler)."""
+
+    media_root: Path = Path("data/export/media")
+    store: Path = Path("data/fingerprints")
+    sample_fps: float = Field(1.0, gt=0)
+    max_frames: int = Field(60, gt=0)
+    mode: Literal["fixed", "keyframes"] = "fixed"
+    batch_size: int = Field(16, gt=0)
+    workers: int = Field(2, ge=0)  # 0: fingerprint in the flow's own process
+    dask_address: str | None = None  # e.g. tcp://scheduler:8786; overrides `workers`
+
+
 class CurateConfig(Strict):
     export_dir: Path = Path("data/export")
     output_dir: Path = Path("data/curation")

@@ -1,0 +1,79 @@
+"""Flow `fingerprint`: fingerprint the videos the store does not hold yet, in batches.
+
+Reads a table of (post_id, media_sha256, media location); writes one new part to the
+fingerprint store (curation/fingerprint_store.py). Batches run as Prefect tasks on Dask through
+prefect-dask: a LocalCluster of `workers` processes by default, a remote scheduler when
+`dask_address` is given, or in the flow's own process when `workers` is 0.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from prefect import flow, task
+from prefect.cache_policies import NONE
+from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
+from prefect_dask import DaskTaskRunner
+
+from curation.config import VideoConfig
+from curation.fingerprint_store import fingerprint_batch, missing_items, open_local, write_part
+from curation.video_fingerprint import FingerprintSettings
+
+
+@dataclass
+class FingerprintResult:
+    requested: int
+    fingerprinted: int  # decoded in this run (the rest were in the store already)
+    by_status: dict[str, int]
+
+
+def settings_of(config: VideoConfig) -> FingerprintSettings:
+    return FingerprintSettings(
+        sample_fps=config.sample_fps, max_frames=config.max_frames, mode=config.mode
+    )
+
+
+@task(cache_policy=NONE)
+def fingerprint_task(
+    items: list[tuple[int, str, str]], media_root: str, settings: FingerprintSettings
+) -> pl.DataFrame:
+    return fingerprint_batch(items, open_local(Path(media_root)), settings)
+
+
+def task_runner(config: VideoConfig) -> TaskRunner[Any]:
+    if config.dask_address:
+        return DaskTaskRunner(address=config.dask_address)
+    if config.workers == 0:
+        return ThreadPoolTaskRunner(max_workers=1)
+    # One single-threaded process per worker: decoding holds the GIL between FFmpeg calls.
+    return DaskTaskRunner(
+        cluster_kwargs={
+            "n_workers": config.workers,
+            "threads_per_worker": 1,
+            "processes": True,
+            "dashboard_address": None,
+        }
+    )
+
+
+def fingerprint_videos(items: pl.DataFrame, config: VideoConfig) -> FingerprintResult:
+    """Run the flow with the task runner the config asks for."""
+    return fingerprint_flow.with_options(task_runner=task_runner(config))(items, config)
+
+
+@flow(name="fingerprint", log_prints=True)
+def fingerprint_flow(items: pl.DataFrame, config: VideoConfig) -> FingerprintResult:
+    """`items`: post_id, media_sha256, location (relative to config.media_root)."""
+    todo = missing_items(items, config.store)
+    rows = todo.select("post_id", "media_sha256", "location").rows()
+    batches = [rows[i : i + config.batch_size] for i in range(0, len(rows), config.batch_size)]
+    futures = fingerprint_task.map(batches, str(config.media_root), settings_of(config))
+    done = [f.result() for f in futures]
+    new = pl.concat(done) if done else pl.DataFrame()
+    write_part(config.store, new)
+    by_status = dict(new.group_by("status").len().iter_rows()) if not new.is_empty() else {}
+    print(f"fingerprints: {len(rows):,} new of {items.height:,}; {by_status}")
+    return FingerprintResult(items.height, len(rows), by_status)

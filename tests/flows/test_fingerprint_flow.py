@@ -1,0 +1,69 @@
+"""Fingerprinting fans out on a 2-worker Dask LocalCluster; the store makes reruns incremental."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import polars as pl
+import pytest
+from prefect.testing.utilities import prefect_test_harness
+
+from curation.config import VideoConfig
+from curation.fingerprint_store import frames_for, scan_store
+from curation.neardup import NearDupSettings, find_near_duplicates
+from flows.fingerprint import fingerprint_videos
+from tests.curation.test_video_fingerprint import write_clip
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def harness() -> Iterator[None]:
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
+def test_fingerprints_on_dask_then_incrementally(harness: None, tmp_path: Path) -> None:
+    media = tmp_path / "media"
+    media.mkdir()
+    write_clip(media / "a.mp4", seed=1)
+    write_clip(media / "a_reencoded.mp4", seed=1, crf=35)
+    write_clip(media / "b.mp4", seed=2)
+    write_clip(media / "c.mp4", seed=3)
+    (media / "broken.mp4").write_bytes(b"\x00" * 1000)
+    items = pl.DataFrame({
+        "post_id": [1, 2, 3, 4, 5, 6],
+        "media_sha256": ["a", "a2", "b", "c", "x", "y"],
+        "location": ["a.mp4", "a_reencoded.mp4", "b.mp4", "c.mp4", "broken.mp4", "gone.mp4"],
+    })
+    config = VideoConfig(media_root=media, store=tmp_path / "store", workers=2, batch_size=2)
+    first = fingerprint_videos(items, config)
+    assert first.fingerprinted == 6
+    assert first.by_status == {"ok": 4, "unreadable_container": 1, "missing_file": 1}
+
+    again = fingerprint_videos(items, config)
+    assert again.fingerprinted == 0  # everything is in the store
+
+    changed = items.with_columns(
+        pl.when(pl.col("post_id") == 4).then(pl.lit("c-new")).otherwise("media_sha256").alias(
+            "media_sha256"))
+    assert fingerprint_videos(changed, config).fingerprinted == 1  # only the replaced media
+    assert scan_store(tmp_path / "store").collect().height == 7
+
+    posts = changed.with_row_index("video")
+    frames = frames_for(posts, tmp_path / "store")
+    result = find_near_duplicates(frames, NearDupSettings())
+    duplicates = result.pairs.filter(pl.col("duplicate")).select("video_a", "video_b").rows()
+    assert duplicates == [(0, 1)]  # a and its re-encode, nothing else
+
+
+def test_a_new_algorithm_version_starts_empty(tmp_path: Path) -> None:
+    from curation.fingerprint_store import missing_items, write_part
+
+    rows = pl.DataFrame({"post_id": [1], "media_sha256": ["a"], "status": ["ok"]})
+    full = rows.with_columns(detail=pl.lit(None, pl.String))
+    write_part(tmp_path, full.select("post_id", "media_sha256", "status"), version="vfp-0")
+    items = pl.DataFrame({"post_id": [1], "media_sha256": ["a"], "location": ["a.mp4"]})
+    assert missing_items(items, tmp_path, version="vfp-0").height == 0
+    assert missing_items(items, tmp_path, version="vfp-1").height == 1
