@@ -4,7 +4,7 @@ UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 RUN := $(UV) run --frozen
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 
-.PHONY: install demo test check fmt bench bench-sampling bench-flows bench-prefect bench-neardup clean
+.PHONY: install demo test check fmt bench bench-sampling bench-flows bench-prefect bench-neardup bench-neardup-accuracy bench-dask clean
 
 install: .venv/.installed
 
@@ -31,7 +31,7 @@ fmt: install
 	$(RUN) ruff format .
 	$(RUN) ruff check --fix .
 
-bench: bench-sampling bench-flows bench-prefect bench-neardup  ## all benchmarks; results in bench/results/
+bench: bench-sampling bench-flows bench-prefect bench-neardup bench-neardup-accuracy bench-dask  ## all benchmarks; results in bench/results/
 
 bench-sampling: install  ## engagement sampling, 50M posts → 1.5M pool
 	$(RUN) python -m bench.sampling
@@ -44,6 +44,12 @@ bench-prefect: install  ## Prefect's own overhead per flow run
 
 bench-neardup: install  ## near-duplicate search over 1.5M videos' frame hashes
 	$(RUN) python -m bench.neardup_scale
+
+bench-neardup-accuracy: install  ## near-duplicate accuracy and speed on real video vs videohash
+	$(RUN) python -m bench.neardup_accuracy
+
+bench-dask: install  ## fingerprinting throughput, 1 vs 2 Dask workers (after bench-neardup-accuracy)
+	$(RUN) python -m bench.dask_fingerprint
 
 clean:
 	rm -rf data .venv .pytest_cache .mypy_cache .ruff_cache

@@ -50,8 +50,9 @@ def synthetic_bags(n_videos: int, seed: int = 3) -> tuple[pl.DataFrame, pl.DataF
                 h, hm = h[3:], hm[3:]
             elif edit == "speed":
                 keep = np.arange(len(h))
-                keep = keep[keep % 5 != 4] if rng.random() < 0.5 else np.sort(
-                    np.r_[keep, keep[::5]])
+                keep = (
+                    keep[keep % 5 != 4] if rng.random() < 0.5 else np.sort(np.r_[keep, keep[::5]])
+                )
                 h, hm = h[keep], hm[keep]
             elif edit == "mirror":
                 h, hm = hm, h
@@ -65,11 +66,14 @@ def synthetic_bags(n_videos: int, seed: int = 3) -> tuple[pl.DataFrame, pl.DataF
             planted.append((min(base, next_id), max(base, next_id), edit, noise_bits))
             next_id += 1
     lengths = np.array([len(x) for x in frames_h])
-    frames = pl.DataFrame({
-        "video": np.repeat(np.arange(n_videos, dtype=np.int32), lengths),
-        "frame": np.concatenate([np.arange(n, dtype=np.int16) for n in lengths]),
-        "h": np.concatenate(frames_h), "hm": np.concatenate(frames_hm),
-    })
+    frames = pl.DataFrame(
+        {
+            "video": np.repeat(np.arange(n_videos, dtype=np.int32), lengths),
+            "frame": np.concatenate([np.arange(n, dtype=np.int16) for n in lengths]),
+            "h": np.concatenate(frames_h),
+            "hm": np.concatenate(frames_hm),
+        }
+    )
     truth = pl.DataFrame(planted, schema=["video_a", "video_b", "edit", "noise_bits"], orient="row")
     return frames, truth
 
@@ -92,19 +96,30 @@ def step(n_videos: int, blocks: int, strict_bits: int) -> None:
         group_of[b] = group_of[a]
     fa, fb = found["video_a"].to_numpy(), found["video_b"].to_numpy()
     false_pairs = int(np.sum(group_of[fa] != group_of[fb]))
-    per_edit = (truth.join(hit.with_columns(found=pl.lit(True)), on=["video_a", "video_b", "edit",
-                                                                     "noise_bits"], how="left")
-                .group_by("edit").agg(pl.col("found").fill_null(False).mean().alias("recall"))
-                .sort("edit"))
-    emit({
-        "frames": frames.height, "candidates": result.candidates,
-        "verified_duplicates": found.height, "planted_pairs": truth.height,
-        "recall": round(hit.height / max(truth.height, 1), 4),
-        "recall_by_edit": dict(per_edit.iter_rows()),
-        "false_pairs": false_pairs, "skipped_buckets": result.skipped_buckets,
-        "clusters_with_duplicates": int(np.sum(np.bincount(labels) > 1)),
-        "search_verify_cluster_s": round(wall, 2),
-    })
+    per_edit = (
+        truth.join(
+            hit.with_columns(found=pl.lit(True)),
+            on=["video_a", "video_b", "edit", "noise_bits"],
+            how="left",
+        )
+        .group_by("edit")
+        .agg(pl.col("found").fill_null(False).mean().alias("recall"))
+        .sort("edit")
+    )
+    emit(
+        {
+            "frames": frames.height,
+            "candidates": result.candidates,
+            "verified_duplicates": found.height,
+            "planted_pairs": truth.height,
+            "recall": round(hit.height / max(truth.height, 1), 4),
+            "recall_by_edit": dict(per_edit.iter_rows()),
+            "false_pairs": false_pairs,
+            "skipped_buckets": result.skipped_buckets,
+            "clusters_with_duplicates": int(np.sum(np.bincount(labels) > 1)),
+            "search_verify_cluster_s": round(wall, 2),
+        }
+    )
 
 
 def main() -> None:
@@ -117,13 +132,30 @@ def main() -> None:
     if args.step:
         step(args.videos, args.blocks, args.strict_bits)
         return
-    run = measure("bench.neardup_scale", "--step", "--videos", str(args.videos), "--blocks",
-                  str(args.blocks), "--strict-bits", str(args.strict_bits))
-    write_result("neardup_scale", {
-        "videos": args.videos, "blocks": args.blocks, "strict_bits": args.strict_bits, "run": run,
-        "target": {"wall_s": 60, "peak_rss_mb": 6144},
-        "met": {"wall": run["search_verify_cluster_s"] <= 60, "rss": run["peak_rss_mb"] <= 6144},
-    })
+    run = measure(
+        "bench.neardup_scale",
+        "--step",
+        "--videos",
+        str(args.videos),
+        "--blocks",
+        str(args.blocks),
+        "--strict-bits",
+        str(args.strict_bits),
+    )
+    write_result(
+        "neardup_scale",
+        {
+            "videos": args.videos,
+            "blocks": args.blocks,
+            "strict_bits": args.strict_bits,
+            "run": run,
+            "target": {"wall_s": 60, "peak_rss_mb": 6144},
+            "met": {
+                "wall": run["search_verify_cluster_s"] <= 60,
+                "rss": run["peak_rss_mb"] <= 6144,
+            },
+        },
+    )
 
 
 if __name__ == "__main__":

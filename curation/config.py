@@ -105,14 +105,33 @@ class VideoConfig(Strict):
     """Video fingerprinting: where media and fingerprints live, how frames are sampled, and
     where the work runs (in process, a local Dask cluster, or a remote Dask scheduler)."""
 
-    media_root: Path = Path("data/export/media")
-    store: Path = Path("data/fingerprints")
+    enabled: bool = True
+    # Media files named <media_sha256>.mp4; default: the export's media/ folder.
+    media_root: Path | None = None
+    store: Path | None = None  # default: <curate output_dir>.fingerprints
+    require_media: bool = False  # True: a post whose media file is missing is excluded
     sample_fps: float = Field(1.0, gt=0)
     max_frames: int = Field(60, gt=0)
     mode: Literal["fixed", "keyframes"] = "fixed"
     batch_size: int = Field(16, gt=0)
     workers: int = Field(2, ge=0)  # 0: fingerprint in the flow's own process
     dask_address: str | None = None  # e.g. tcp://scheduler:8786; overrides `workers`
+    # Near-duplicates: every frame pair within strict_bits surfaces its video pair (band join);
+    # a pair is a duplicate when min_share of each video's frames are within frame_bits.
+    blocks: int = Field(4, ge=2, le=16)
+    strict_bits: int = Field(2, ge=0)
+    frame_bits: int = Field(10, ge=0, le=32)
+    min_share: float = Field(0.5, gt=0, le=1)
+    max_bucket: int = Field(1_000, gt=1)
+    # Known sensitive media: a Parquet file with a `hash` column of 64-bit frame pHashes.
+    known_hashes: Path | None = None
+    known_max_bits: int = Field(4, ge=0, le=5)
+
+    @model_validator(mode="after")
+    def _bands(self) -> VideoConfig:
+        if self.strict_bits >= self.blocks:
+            raise ValueError("strict_bits must be below blocks")
+        return self
 
 
 class CurateConfig(Strict):
@@ -123,6 +142,7 @@ class CurateConfig(Strict):
     engagement: EngagementConfig = EngagementConfig()
     sampling: SamplingConfig = SamplingConfig()
     shortlist: ShortlistConfig = ShortlistConfig()
+    video: VideoConfig = VideoConfig()
 
 
 class MaskingConfig(Strict):

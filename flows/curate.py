@@ -2,7 +2,8 @@
 
 Each run writes into its own folder under `<output_dir>.runs/`; when it succeeds, `output_dir`
 becomes a link to it, in one atomic step (the three newest runs are kept). A run folder holds:
-    posts_valid, posts_in_scope, posts_safe, posts_unique, pool, shortlist, companion (.parquet)
+    posts_valid, posts_in_scope, posts_safe, posts_unique, posts_screened (after the video
+    stage), pool, shortlist, companion (.parquet)
     quarantine.parquet        rejected export rows, whole, with the reason
     exclusions/<stage>.parquet   (post_id, stage, reason, detail) for every dropped row
     quotas.parquet, funnel.json, run.json
@@ -21,11 +22,15 @@ from prefect.cache_policies import NONE
 
 from curation import dedup, engagement, ingest, sampling, sensitive, shortlist, window
 from curation.bundle import sha256_file
-from curation.config import CurateConfig, config_hash
+from curation.config import CurateConfig, VideoConfig, config_hash
 from curation.exclusions import StageCount, check_balanced
+from curation.fingerprint_store import scan_store
+from curation.neardup import NearDupSettings
 from curation.tables import count_rows, write_flagged, write_selection
 from curation.taxonomy import languages
+from curation.video_screen import screen_videos
 from flows.common import RUN_MARKER, new_run_dir, point_to_run
+from flows.fingerprint import fingerprint_videos
 
 Flagger = Callable[[pl.LazyFrame], pl.LazyFrame]
 
@@ -69,6 +74,50 @@ def filter_posts(stage: str, flag: Flagger, source: Path, target: Path, work: Pa
     )
 
 
+def media_items(posts: Path, video: VideoConfig) -> pl.DataFrame:
+    """(post_id, media_sha256, location) of the posts whose media file is in the media root."""
+    assert video.media_root is not None
+    present = (
+        {p.name for p in video.media_root.glob("*.mp4")} if video.media_root.is_dir() else set()
+    )
+    return (
+        pl.read_parquet(posts, columns=["post_id", "media_sha256"])
+        .with_columns((pl.col("media_sha256") + ".mp4").alias("location"))
+        .filter(pl.col("location").is_in(list(present)))
+    )
+
+
+@task(cache_policy=NONE)
+def screen_video(video: VideoConfig, source: Path, work: Path) -> StageCount:
+    posts = pl.read_parquet(source)
+    if video.store is None:
+        raise ValueError("the fingerprint store must be set")
+    stored = scan_store(video.store).collect()
+    known = (
+        pl.read_parquet(video.known_hashes)
+        if video.known_hashes
+        else pl.DataFrame(schema={"hash": pl.UInt64})
+    )
+    settings = NearDupSettings(
+        blocks=video.blocks,
+        strict_bits=video.strict_bits,
+        frame_bits=video.frame_bits,
+        min_share=video.min_share,
+        max_bucket=video.max_bucket,
+    )
+    flagged, stats = screen_videos(
+        posts, stored, known, settings, video.known_max_bits, video.require_media
+    )
+    print(f"video: {stats}")
+    return write_flagged(
+        flagged.lazy(),
+        "video",
+        work / "posts_screened.parquet",
+        work / "exclusions" / "video.parquet",
+        input_rows=posts.height,
+    )
+
+
 @task(cache_policy=NONE)
 def sample_pool(config: CurateConfig, source: Path, work: Path) -> StageCount:
     s = config.sampling
@@ -87,7 +136,7 @@ def sample_pool(config: CurateConfig, source: Path, work: Path) -> StageCount:
 
 
 @task(cache_policy=NONE)
-def pick_shortlist(config: CurateConfig, work: Path) -> tuple[int, int]:
+def pick_shortlist(config: CurateConfig, eligible: Path, work: Path) -> tuple[int, int]:
     chosen = shortlist.draw_shortlist(
         pl.scan_parquet(work / "pool.parquet"),
         config.shortlist,
@@ -96,7 +145,7 @@ def pick_shortlist(config: CurateConfig, work: Path) -> tuple[int, int]:
     ).collect()
     chosen.sort("post_id").write_parquet(work / "shortlist.parquet")
     companions = shortlist.select_companions(
-        pl.scan_parquet(work / "posts_unique.parquet"), chosen.lazy(), config.shortlist
+        pl.scan_parquet(eligible), chosen.lazy(), config.shortlist
     ).collect()
     companions.sort("post_id").write_parquet(work / "companion.parquet")
     return chosen.height, companions.height
@@ -138,9 +187,23 @@ def curate(config: CurateConfig = CurateConfig()) -> CurationResult:
             )
         )
         print(funnel[-1].summary())
-    funnel.append(sample_pool(config, work / "posts_unique.parquet", work))
+    eligible = work / "posts_unique.parquet"
+    if config.video.enabled:
+        video = config.video.model_copy(
+            update={
+                "media_root": config.video.media_root or config.export_dir / "media",
+                "store": config.video.store or out.with_name(out.name + ".fingerprints"),
+            }
+        )
+        items = media_items(eligible, video)
+        if not items.is_empty():
+            fingerprint_videos(items, video)
+        funnel.append(screen_video(video, eligible, work))
+        print(funnel[-1].summary())
+        eligible = work / "posts_screened.parquet"
+    funnel.append(sample_pool(config, eligible, work))
     print(funnel[-1].summary())
-    n_short, n_comp = pick_shortlist(config, work)
+    n_short, n_comp = pick_shortlist(config, eligible, work)
     check_balanced(funnel)
 
     (work / "funnel.json").write_text(

@@ -67,6 +67,8 @@ def fingerprint_videos(items: pl.DataFrame, config: VideoConfig) -> FingerprintR
 @flow(name="fingerprint", log_prints=True)
 def fingerprint_flow(items: pl.DataFrame, config: VideoConfig) -> FingerprintResult:
     """`items`: post_id, media_sha256, location (relative to config.media_root)."""
+    if config.store is None:
+        raise ValueError("the fingerprint store must be set")
     todo = missing_items(items, config.store)
     rows = todo.select("post_id", "media_sha256", "location").rows()
     batches = [rows[i : i + config.batch_size] for i in range(0, len(rows), config.batch_size)]

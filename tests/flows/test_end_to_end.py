@@ -72,6 +72,7 @@ def test_curate_funnel_adds_up_and_writes_every_table(
         "window",
         "sensitive",
         "dedup",
+        "video",
         "sampling",
     ]
     assert all(s["input"] == s["kept"] + s["excluded"] for s in funnel["stages"])
@@ -82,7 +83,7 @@ def test_curate_funnel_adds_up_and_writes_every_table(
     quarantine = pl.read_parquet(out / "quarantine.parquet")
     assert quarantine.height == funnel["stages"][0]["excluded"]
     assert quarantine["exclusion_reason"].null_count() == 0 and "caption" in quarantine.columns
-    for stage in ("ingest", "window", "sensitive", "dedup", "sampling"):
+    for stage in ("ingest", "window", "sensitive", "dedup", "video", "sampling"):
         excluded = pl.read_parquet(out / "exclusions" / f"{stage}.parquet")
         assert excluded.height == next(
             s["excluded"] for s in funnel["stages"] if s["stage"] == stage
@@ -238,7 +239,7 @@ def test_an_export_of_only_bad_rows_curates_to_an_empty_pool(harness: None, tmp_
         tmp_path / "export" / "posts" / "part-00000.parquet"
     )
     result = curate(CurateConfig(export_dir=tmp_path / "export", output_dir=tmp_path / "cur"))
-    assert [c.kept for c in result.funnel] == [0, 0, 0, 0, 0]
+    assert [c.kept for c in result.funnel] == [0, 0, 0, 0, 0, 0]
     assert result.funnel[0].by_reason == {"unknown_language": 50}
     assert result.shortlist == 0 and result.companion == 0
     assert pl.read_parquet(tmp_path / "cur" / "quarantine.parquet").height == 50

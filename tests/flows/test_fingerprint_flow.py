@@ -32,11 +32,13 @@ def test_fingerprints_on_dask_then_incrementally(harness: None, tmp_path: Path) 
     write_clip(media / "b.mp4", seed=2)
     write_clip(media / "c.mp4", seed=3)
     (media / "broken.mp4").write_bytes(b"\x00" * 1000)
-    items = pl.DataFrame({
-        "post_id": [1, 2, 3, 4, 5, 6],
-        "media_sha256": ["a", "a2", "b", "c", "x", "y"],
-        "location": ["a.mp4", "a_reencoded.mp4", "b.mp4", "c.mp4", "broken.mp4", "gone.mp4"],
-    })
+    items = pl.DataFrame(
+        {
+            "post_id": [1, 2, 3, 4, 5, 6],
+            "media_sha256": ["a", "a2", "b", "c", "x", "y"],
+            "location": ["a.mp4", "a_reencoded.mp4", "b.mp4", "c.mp4", "broken.mp4", "gone.mp4"],
+        }
+    )
     config = VideoConfig(media_root=media, store=tmp_path / "store", workers=2, batch_size=2)
     first = fingerprint_videos(items, config)
     assert first.fingerprinted == 6
@@ -46,8 +48,11 @@ def test_fingerprints_on_dask_then_incrementally(harness: None, tmp_path: Path) 
     assert again.fingerprinted == 0  # everything is in the store
 
     changed = items.with_columns(
-        pl.when(pl.col("post_id") == 4).then(pl.lit("c-new")).otherwise("media_sha256").alias(
-            "media_sha256"))
+        pl.when(pl.col("post_id") == 4)
+        .then(pl.lit("c-new"))
+        .otherwise("media_sha256")
+        .alias("media_sha256")
+    )
     assert fingerprint_videos(changed, config).fingerprinted == 1  # only the replaced media
     assert scan_store(tmp_path / "store").collect().height == 7
 

@@ -1,0 +1,136 @@
+"""The video stage of curation: decisions that need pixels.
+
+For the posts that survived exact dedup, given their fingerprint store rows:
+  - a video that could not be fingerprinted is excluded as `video:<reason>` (corrupt, truncated,
+    empty, audio-only, unsupported…);
+  - a video with a frame within `known_bits` bits of a known sensitive media hash (the lists
+    platforms share), plain or mirrored, is excluded as `sensitive_media_hash`; the media
+    themselves are never copied anywhere;
+  - near-duplicates are clustered and all but the representative are excluded as
+    `near_duplicate` (detail: the representative's post ID);
+  - posts without a media file are kept and counted (`no_media`), unless the config requires media.
+Reads nothing itself: the flow hands in the posts, the store rows and the known hash list.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+
+from curation.exclusions import DETAIL, REASON
+from curation.neardup import (
+    NearDupSettings,
+    band_masks,
+    cluster_videos,
+    find_near_duplicates,
+    flag_near_duplicates,
+)
+
+
+@dataclass
+class VideoScreenStats:
+    fingerprinted: int
+    no_media: int
+    unusable: int
+    known_matches: int
+    candidates: int
+    duplicate_pairs: int
+    clusters: int
+
+
+def match_known_media(frames: pl.DataFrame, known: pl.DataFrame, max_bits: int) -> pl.DataFrame:
+    """(video, distance) of videos with a frame (plain or mirrored) within `max_bits` bits of
+    a known hash. Exact by the same pigeonhole as the near-duplicate join: 6 blocks, each band
+    keeps all but `max_bits` of them (so max_bits ≤ 5)."""
+    if known.is_empty() or frames.is_empty():
+        return pl.DataFrame(schema={"video": pl.Int32, "distance": pl.UInt32})
+    known_h = known.select(pl.col("hash").cast(pl.UInt64).alias("k"))
+    both = pl.concat(
+        [frames.select("video", pl.col("h")), frames.select("video", pl.col("hm").alias("h"))]
+    )
+    hits = []
+    for mask in band_masks(6, max_bits)["mask"]:
+        m = pl.lit(int(mask), dtype=pl.UInt64)
+        hits.append(
+            both.with_columns((pl.col("h") & m).alias("key"))
+            .join(known_h.with_columns((pl.col("k") & m).alias("key")), on="key")
+            .with_columns((pl.col("h") ^ pl.col("k")).bitwise_count_ones().alias("distance"))
+            .filter(pl.col("distance") <= max_bits)
+            .select("video", "distance")
+        )
+    return pl.concat(hits).group_by("video").agg(pl.col("distance").min()).sort("video")
+
+
+def screen_videos(
+    posts: pl.DataFrame,
+    stored: pl.DataFrame,
+    known: pl.DataFrame,
+    settings: NearDupSettings,
+    known_bits: int,
+    require_media: bool,
+) -> tuple[pl.DataFrame, VideoScreenStats]:
+    """Flag `posts` (post_id, media_sha256, engagement_score, created_ts, …) from their store
+    rows (post_id, media_sha256, status, detail, frames). Returns posts + exclusion columns."""
+    latest = stored.unique(["post_id", "media_sha256"], keep="last")
+    with_status = posts.join(
+        latest.select("post_id", "media_sha256", "status", "frames"),
+        on=["post_id", "media_sha256"],
+        how="left",
+    )
+    usable = (
+        with_status.filter(pl.col("status") == "ok")
+        .with_row_index("video")
+        .with_columns(pl.col("video").cast(pl.Int32))
+    )
+    frames = (
+        usable.select("video", "frames")
+        .explode("frames")
+        .with_columns(pl.int_range(pl.len()).over("video").alias("frame"))
+        .unnest("frames")
+        .select("video", "frame", "h", "hm")
+    )
+    known_hits = match_known_media(frames, known, known_bits)
+    screened = frames.join(known_hits.select("video"), on="video", how="anti")
+    result = find_near_duplicates(screened, settings)
+    labels = cluster_videos(result.pairs, usable.height)
+    flagged = flag_near_duplicates(
+        usable.select("video", "post_id", "engagement_score", "created_ts"), labels
+    )
+    decided = flagged.join(known_hits, on="video", how="left").select(
+        "post_id",
+        pl.when(pl.col("distance").is_not_null())
+        .then(pl.lit("sensitive_media_hash"))
+        .otherwise(pl.col(REASON))
+        .alias("_reason"),
+        pl.when(pl.col("distance").is_not_null())
+        .then(pl.lit("distance ") + pl.col("distance").cast(pl.String))
+        .otherwise(pl.col(DETAIL))
+        .alias("_detail"),
+    )
+    out = (
+        with_status.drop("frames")
+        .join(decided, on="post_id", how="left")
+        .with_columns(
+            pl.when(pl.col("status").is_null() & require_media)
+            .then(pl.lit("video:missing_media"))
+            .when(pl.col("status").is_not_null() & (pl.col("status") != "ok"))
+            .then(pl.lit("video:") + pl.col("status"))
+            .otherwise(pl.col("_reason"))
+            .alias(REASON),
+            pl.col("_detail").alias(DETAIL),
+        )
+        .drop("_reason", "_detail", "status")
+    )
+    dup = result.pairs.filter(pl.col("duplicate"))
+    stats = VideoScreenStats(
+        fingerprinted=usable.height,
+        no_media=int(with_status["status"].is_null().sum()),
+        unusable=int(((with_status["status"] != "ok") & with_status["status"].is_not_null()).sum()),
+        known_matches=known_hits.height,
+        candidates=result.candidates,
+        duplicate_pairs=dup.height,
+        clusters=int(np.sum(np.bincount(labels) > 1)) if len(labels) else 0,
+    )
+    return out, stats
