@@ -17,7 +17,9 @@ IDs, unparseable timestamps) so that validation has something to catch.
 from __future__ import annotations
 
 import csv
+import hashlib
 import math
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -391,14 +393,76 @@ def _opt_out_requests(
     return requests
 
 
+def _media_corpus(out_dir: Path, sources: int, seed: int) -> pl.DataFrame:
+    """A small near-duplicate corpus (each source with every edit, plus distractors), stored as
+    media/<sha256>.mp4 like a platform's content-addressed media store: (media_sha256,
+    duration_s, clip_id)."""
+    from curation.synth_video import synthesize_corpus  # video tools only when asked for
+
+    scratch = out_dir / ".corpus"
+    synthesize_corpus(
+        # 8 s at least: even the copy with 3 s trimmed stays within the 4.5–116 s bounds
+        scratch,
+        n_sources=sources,
+        n_distractors=3 * sources,
+        seed=seed,
+        min_s=8,
+        max_s=12,
+    )
+    clips = pl.read_parquet(scratch / "corpus.parquet").sort("clip_id")
+    (out_dir / "media").mkdir(exist_ok=True)
+    rows = []
+    for clip_id, rel, duration in clips.select("clip_id", "path", "duration_s").iter_rows():
+        data = (scratch / rel).read_bytes()
+        digest = hashlib.sha256(data).hexdigest()
+        (out_dir / "media" / f"{digest}.mp4").write_bytes(data)
+        rows.append((digest, round(float(duration), 2), clip_id))
+    shutil.rmtree(scratch)
+    media = pl.DataFrame(rows, schema=["media_sha256", "duration_s", "clip_id"], orient="row")
+    clips.select("clip_id", "source_id", "edit").join(media, on="clip_id").write_parquet(
+        out_dir / "media_truth.parquet"
+    )
+    return media
+
+
+def _attach_media(posts: pl.DataFrame, media: pl.DataFrame, seed: int) -> pl.DataFrame:
+    """Give the media files to clean posts (valid, in the paper's window, no sensitive signal)
+    so that they reach the video stage; their duration becomes the clip's."""
+    clean = posts.with_row_index("_row").filter(
+        pl.col("language").is_in(list(LANGUAGE_SHARES))
+        & pl.col("creator_id").is_not_null()
+        & pl.col("created_at").is_between(pl.lit("2021-02-05"), pl.lit("2021-10-25"))
+        & (pl.col("report_count") <= 2)
+        & pl.col("moderation_label").is_null()
+        & ~pl.col("hashtags").str.contains("#nsfw|#gore|#18plus")
+        & (pl.col("view_count") >= 0)
+        & pl.col("post_id").is_unique()
+        & pl.col("media_sha256").is_unique()
+    )
+    rows = clean.sample(media.height, seed=seed)["_row"].to_numpy()
+    return posts.with_columns(
+        posts["media_sha256"].scatter(rows, media["media_sha256"]),
+        posts["duration_s"].scatter(rows, media["duration_s"]),
+    )
+
+
 def synthesize_export(
-    out_dir: Path, posts: int, seed: int = 7, progress: Callable[[int], None] | None = None
+    out_dir: Path,
+    posts: int,
+    seed: int = 7,
+    progress: Callable[[int], None] | None = None,
+    video_sources: int = 0,
 ) -> ExportSummary:
-    """Write a platform export of `posts` posts; the same (posts, seed) gives the same files."""
+    """Write a platform export of `posts` posts; the same (posts, seed) gives the same files.
+
+    With `video_sources`, also real video files for a few posts (media/<sha256>.mp4): each
+    source with every platform edit, plus unrelated distractors; media_truth.parquet says which
+    clips share a source (for checking, not for curation)."""
     if posts <= 0:
         raise ValueError("posts must be positive")
     (out_dir / "posts").mkdir(parents=True, exist_ok=True)
     (out_dir / "creators").mkdir(parents=True, exist_ok=True)
+    media = _media_corpus(out_dir, video_sources, seed) if video_sources else None
     n_chunks = math.ceil(posts / CHUNK_ROWS)
     n_creators = 0
     # Opt-out targets are drawn from a small sample of every chunk. They are copied out as plain
@@ -408,6 +472,8 @@ def synthesize_export(
     for chunk in range(n_chunks):
         n = min(CHUNK_ROWS, posts - chunk * CHUNK_ROWS)
         chunk_posts, creators = _posts_chunk(seed, chunk, n)
+        if chunk == 0 and media is not None:
+            chunk_posts = _attach_media(chunk_posts, media, seed)
         name = f"part-{chunk:05d}.parquet"
         chunk_posts.write_parquet(
             out_dir / "posts" / name, compression="zstd", row_group_size=250_000

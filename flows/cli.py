@@ -67,10 +67,12 @@ def _progress() -> Progress:
     )
 
 
-def _export(out: Path, posts: int, seed: int) -> None:
+def _export(out: Path, posts: int, seed: int, video_sources: int = 0) -> None:
     with _progress() as bar:
         job = bar.add_task(f"synthesizing {posts:,} posts", total=posts)
-        summary = synthesize_export(out, posts, seed, progress=lambda n: bar.advance(job, n))
+        summary = synthesize_export(
+            out, posts, seed, progress=lambda n: bar.advance(job, n), video_sources=video_sources
+        )
     console.print(
         f"export: {summary.posts:,} posts by {summary.creators:,} creators, "
         f"{summary.opt_out_requests:,} opt-out requests → {out}"
@@ -103,9 +105,12 @@ def synth_export(
     out: Annotated[Path, typer.Option(help="Folder to write the export to.")] = Path("data/export"),
     posts: Annotated[int, typer.Option(min=1, help="Number of posts.")] = 300_000,
     seed: Annotated[int, typer.Option(help="Seed; same seed, same files.")] = 7,
+    video_sources: Annotated[
+        int, typer.Option(min=0, help="Real video files: sources (each with 12 edits) to make.")
+    ] = 0,
 ) -> None:
     """A platform export: posts, creators, opt-out requests, with planted bad rows."""
-    _export(out, posts, seed)
+    _export(out, posts, seed, video_sources)
 
 
 @synth_app.command("annotations")
@@ -203,6 +208,9 @@ def demo(
         "data/demo"
     ),
     posts: Annotated[int, typer.Option(min=1_000, help="Posts in the synthetic export.")] = 300_000,
+    video_sources: Annotated[
+        int, typer.Option(min=0, help="Sources of the small real-video corpus in the export.")
+    ] = 3,
 ) -> None:
     """End to end on the embedded defaults: synth export → curate → annotate → release → verify."""
     from flows.curate import curate as curate_flow
@@ -216,7 +224,7 @@ def demo(
             f"created a demo pseudonym key at {DEMO_KEY} (outside the repo; in "
             f"production give key_file or set ${KEY_ENV})"
         )
-    _export(export, posts, seed=7)
+    _export(export, posts, seed=7, video_sources=video_sources)
     cur = _run(lambda: curate_flow(CurateConfig(export_dir=export, output_dir=curation)))
     _run(lambda: _annotations(curation, export / "annotations", seed=7))
     rel = _run(

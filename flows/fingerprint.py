@@ -8,6 +8,7 @@ prefect-dask: a LocalCluster of `workers` processes by default, a remote schedul
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -55,6 +56,7 @@ def task_runner(config: VideoConfig) -> TaskRunner[Any]:
             "threads_per_worker": 1,
             "processes": True,
             "dashboard_address": None,
+            "silence_logs": logging.WARNING,  # the cluster's INFO lines drown the flow's own
         }
     )
 

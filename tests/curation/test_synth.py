@@ -155,3 +155,26 @@ def test_language_labels_mostly_confirm_the_platform_tag(tmp_path: Path) -> None
     truth = np.array(languages())[true_labels(posts, "language", seed=1)]
     wrong = float(np.mean(truth != posts["language"].to_numpy()))
     assert 0.005 < wrong < 0.03
+
+
+def test_an_export_can_carry_real_video_for_clean_posts(tmp_path: Path) -> None:
+    import hashlib
+
+    from curation.config import WindowConfig
+    from curation.window import flag_out_of_scope
+
+    synthesize_export(tmp_path, 5_000, seed=4, video_sources=1)
+    truth = pl.read_parquet(tmp_path / "media_truth.parquet")
+    assert truth.height == 1 + 12 + 3 and truth["source_id"].null_count() == 3
+    for sha in truth["media_sha256"]:
+        data = (tmp_path / "media" / f"{sha}.mp4").read_bytes()
+        assert hashlib.sha256(data).hexdigest() == sha
+    valid = flag_invalid_posts(scan_posts(tmp_path), languages())
+    with_media = (
+        flag_out_of_scope(valid, WindowConfig())
+        .collect()
+        .join(truth, on="media_sha256", suffix="_clip")
+    )
+    assert with_media.height == truth.height
+    assert with_media["exclusion_reason"].null_count() == truth.height  # all reach the video stage
+    assert (with_media["duration_s"] == with_media["duration_s_clip"]).all()

@@ -1,0 +1,118 @@
+from datetime import UTC, datetime
+
+import numpy as np
+import polars as pl
+import pytest
+
+from curation.exclusions import DETAIL, REASON
+from curation.fingerprint_store import STORE_SCHEMA
+from curation.neardup import NearDupSettings
+from curation.video_screen import match_known_media, screen_videos
+
+DAY = datetime(2021, 5, 1, tzinfo=UTC)
+
+
+def bag(seed: int, n: int = 8) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 2**64 - 1, n, dtype=np.uint64, endpoint=True)
+
+
+def noisy(hashes: np.ndarray, bits: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    out = hashes.copy()
+    for i in range(len(out)):
+        for b in rng.choice(64, bits, replace=False):
+            out[i] ^= np.uint64(1) << np.uint64(int(b))
+    return out
+
+
+def store_row(
+    post_id: int, status: str, h: np.ndarray | None = None, hm: np.ndarray | None = None
+) -> dict:
+    frames = (
+        []
+        if h is None
+        else [
+            {"t": float(i), "h": int(a), "hm": int(b)}
+            for i, (a, b) in enumerate(zip(h, hm if hm is not None else h[::-1], strict=True))
+        ]
+    )
+    return {"post_id": post_id, "media_sha256": f"m{post_id}", "status": status, "frames": frames}
+
+
+def posts(n: int, score: list[float] | None = None) -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "post_id": list(range(1, n + 1)),
+            "media_sha256": [f"m{i}" for i in range(1, n + 1)],
+            "engagement_score": score or [1.0] * n,
+            "created_ts": [DAY] * n,
+            "language": ["hi"] * n,
+        }
+    )
+
+
+def test_every_video_outcome_gets_its_reason() -> None:
+    base = bag(1)
+    sensitive = bag(2)
+    stored = pl.DataFrame(
+        [
+            store_row(1, "ok", base),
+            store_row(2, "ok", noisy(base, 2, 0)),  # a near-duplicate of 1, more engaging
+            store_row(3, "ok", bag(3)),  # unrelated
+            store_row(4, "truncated"),
+            store_row(5, "ok", bag(5), hm=noisy(sensitive, 1, 1)),  # a mirrored copy of known media
+            # post 6 has no media file, so no store row
+        ],
+        schema=STORE_SCHEMA,
+    )
+    known = pl.DataFrame({"hash": sensitive})
+    out, stats = screen_videos(
+        posts(6, [1.0, 5.0, 1.0, 1.0, 1.0, 1.0]),
+        stored,
+        known,
+        NearDupSettings(),
+        known_bits=4,
+        require_media=False,
+    )
+    result = {r["post_id"]: (r[REASON], r[DETAIL]) for r in out.iter_rows(named=True)}
+    assert result == {
+        1: ("near_duplicate", "2"),
+        2: (None, None),
+        3: (None, None),
+        4: ("video:truncated", None),
+        5: ("sensitive_media_hash", "distance 1"),
+        6: (None, None),
+    }
+    assert (stats.fingerprinted, stats.no_media, stats.unusable, stats.known_matches) == (
+        4,
+        1,
+        1,
+        1,
+    )
+    assert out.columns[: posts(1).width] == posts(1).columns  # the posts' own columns are kept
+
+
+def test_media_can_be_required() -> None:
+    out, _ = screen_videos(
+        posts(1),
+        pl.DataFrame(schema=STORE_SCHEMA),
+        pl.DataFrame({"hash": []}, schema={"hash": pl.UInt64}),
+        NearDupSettings(),
+        4,
+        require_media=True,
+    )
+    assert out[REASON].to_list() == ["video:missing_media"]
+
+
+@pytest.mark.parametrize("bits", [0, 2, 4])
+def test_known_media_matching_is_exact_within_its_bits(bits: int) -> None:
+    known = bag(7, 50)
+    frames = pl.DataFrame(
+        {
+            "video": np.repeat(np.arange(3), 50).astype(np.int32),
+            "h": np.concatenate([noisy(known, bits, 1), noisy(known, bits + 1, 2), bag(9, 50)]),
+            "hm": np.concatenate([bag(10, 50), bag(11, 50), bag(12, 50)]),
+        }
+    )
+    hits = match_known_media(frames, pl.DataFrame({"hash": known}), bits)
+    assert hits["video"].to_list() == [0] and hits["distance"].to_list() == [bits]
