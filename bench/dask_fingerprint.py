@@ -40,7 +40,7 @@ def main() -> None:
     for workers in (1, 2):
         store = DATA / f"dask-store-{workers}"
         shutil.rmtree(store, ignore_errors=True)
-        config = VideoConfig(media_root=root, store=store, workers=workers, batch_size=8)
+        config = VideoConfig(media_root=str(root), store=store, workers=workers, batch_size=8)
         start = time.perf_counter()
         result = fingerprint_videos(items, config)
         wall = time.perf_counter() - start

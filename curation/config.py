@@ -106,8 +106,9 @@ class VideoConfig(Strict):
     where the work runs (in process, a local Dask cluster, or a remote Dask scheduler)."""
 
     enabled: bool = True
-    # Media files named <media_sha256>.mp4; default: the export's media/ folder.
-    media_root: Path | None = None
+    # Media files named <media_sha256>.mp4, in a folder or under s3://bucket/prefix (boto3 reads
+    # AWS_ENDPOINT_URL and the AWS_* credentials); default: the export's media/ folder.
+    media_root: str | None = None
     store: Path | None = None  # default: <curate output_dir>.fingerprints
     require_media: bool = False  # True: a post whose media file is missing is excluded
     sample_fps: float = Field(1.0, gt=0)

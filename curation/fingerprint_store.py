@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO
 
 import polars as pl
 
+from curation.media import MediaOpener
 from curation.video_fingerprint import (
     ALGORITHM_VERSION,
     FingerprintSettings,
@@ -38,7 +37,6 @@ STORE_SCHEMA: dict[str, pl.DataType] = {
     "sampled": pl.Int32(),
     "frames": pl.List(FRAME),
 }
-MediaOpener = Callable[[str], "Path | BinaryIO"]
 
 
 def version_dir(store: Path, version: str = ALGORITHM_VERSION) -> Path:
@@ -127,8 +125,3 @@ def frames_for(posts: pl.DataFrame, store: Path, version: str = ALGORITHM_VERSIO
         .select("video", "frame", "h", "hm")
         .sort("video", "frame")
     )
-
-
-def open_local(root: Path) -> MediaOpener:
-    """Media stored as files under `root`, named by their location string."""
-    return lambda location: root / location

@@ -25,6 +25,7 @@ from curation.bundle import sha256_file
 from curation.config import CurateConfig, VideoConfig, config_hash
 from curation.exclusions import StageCount, check_balanced
 from curation.fingerprint_store import scan_store
+from curation.media import list_media
 from curation.neardup import NearDupSettings
 from curation.tables import count_rows, write_flagged, write_selection
 from curation.taxonomy import languages
@@ -77,9 +78,7 @@ def filter_posts(stage: str, flag: Flagger, source: Path, target: Path, work: Pa
 def media_items(posts: Path, video: VideoConfig) -> pl.DataFrame:
     """(post_id, media_sha256, location) of the posts whose media file is in the media root."""
     assert video.media_root is not None
-    present = (
-        {p.name for p in video.media_root.glob("*.mp4")} if video.media_root.is_dir() else set()
-    )
+    present = list_media(video.media_root)
     return (
         pl.read_parquet(posts, columns=["post_id", "media_sha256"])
         .with_columns((pl.col("media_sha256") + ".mp4").alias("location"))
@@ -191,7 +190,7 @@ def curate(config: CurateConfig = CurateConfig()) -> CurationResult:
     if config.video.enabled:
         video = config.video.model_copy(
             update={
-                "media_root": config.video.media_root or config.export_dir / "media",
+                "media_root": config.video.media_root or str(config.export_dir / "media"),
                 "store": config.video.store or out.with_name(out.name + ".fingerprints"),
             }
         )

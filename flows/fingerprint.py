@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -20,7 +19,8 @@ from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 from prefect_dask import DaskTaskRunner
 
 from curation.config import VideoConfig
-from curation.fingerprint_store import fingerprint_batch, missing_items, open_local, write_part
+from curation.fingerprint_store import fingerprint_batch, missing_items, write_part
+from curation.media import media_opener
 from curation.video_fingerprint import FingerprintSettings
 
 
@@ -41,7 +41,7 @@ def settings_of(config: VideoConfig) -> FingerprintSettings:
 def fingerprint_task(
     items: list[tuple[int, str, str]], media_root: str, settings: FingerprintSettings
 ) -> pl.DataFrame:
-    return fingerprint_batch(items, open_local(Path(media_root)), settings)
+    return fingerprint_batch(items, media_opener(media_root), settings)
 
 
 def task_runner(config: VideoConfig) -> TaskRunner[Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -9,6 +10,7 @@ import polars as pl
 import pytest
 
 from curation.ingest import EXPORT_COLUMNS, TIMESTAMP_FORMAT
+from tests.s3server import S3Server, seaweedfs
 
 BASE_POST: dict[str, Any] = {
     "post_id": 1,
@@ -52,3 +54,10 @@ def ts(text: str) -> datetime:
 def _no_real_key(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests never see a pseudonym key from the developer's environment."""
     monkeypatch.delenv("MASSIV_PSEUDONYM_KEY", raising=False)
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    """A real S3 server (SeaweedFS) on 127.0.0.1 for the whole session, with credentials."""
+    with seaweedfs(tmp_path_factory.mktemp("seaweedfs")) as server:
+        yield server

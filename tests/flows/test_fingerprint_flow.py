@@ -39,7 +39,7 @@ def test_fingerprints_on_dask_then_incrementally(harness: None, tmp_path: Path) 
             "location": ["a.mp4", "a_reencoded.mp4", "b.mp4", "c.mp4", "broken.mp4", "gone.mp4"],
         }
     )
-    config = VideoConfig(media_root=media, store=tmp_path / "store", workers=2, batch_size=2)
+    config = VideoConfig(media_root=str(media), store=tmp_path / "store", workers=2, batch_size=2)
     first = fingerprint_videos(items, config)
     assert first.fingerprinted == 6
     assert first.by_status == {"ok": 4, "unreadable_container": 1, "missing_file": 1}
