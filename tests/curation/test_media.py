@@ -1,5 +1,6 @@
 """Media from a local folder or a real S3 server (SeaweedFS), fingerprinted the same way."""
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
@@ -15,7 +16,7 @@ from tests.s3server import S3Server
 
 
 @pytest.fixture
-def s3_env(s3_server: S3Server, monkeypatch: pytest.MonkeyPatch) -> S3Server:
+def s3_env(s3_server: S3Server, monkeypatch: pytest.MonkeyPatch) -> Iterator[S3Server]:
     for name, value in s3_server.env(s3_server.reader).items():
         monkeypatch.setenv(name, value)
     media.s3_client.cache_clear()
