@@ -26,6 +26,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--clips", type=int, default=240)
     parser.add_argument("--corpus", default="corpus-40-300")
+    parser.add_argument("--batch", type=int, default=8)
     args = parser.parse_args()
     root = DATA / args.corpus
     corpus = pl.read_parquet(root / "corpus.parquet").sort("clip_id").head(args.clips)
@@ -40,7 +41,9 @@ def main() -> None:
     for workers in (1, 2):
         store = DATA / f"dask-store-{workers}"
         shutil.rmtree(store, ignore_errors=True)
-        config = VideoConfig(media_root=str(root), store=store, workers=workers, batch_size=8)
+        config = VideoConfig(
+            media_root=str(root), store=store, workers=workers, batch_size=args.batch
+        )
         start = time.perf_counter()
         result = fingerprint_videos(items, config)
         wall = time.perf_counter() - start

@@ -17,6 +17,7 @@ Targets (issue 3): precision ≥ 0.999 with recall ≥ 0.95; ≤ 0.25 CPU-s per 
 from __future__ import annotations
 
 import argparse
+import json
 import resource
 import time
 from itertools import combinations
@@ -27,7 +28,7 @@ import imagehash
 import numpy as np
 import polars as pl
 
-from bench.common import DATA, write_result
+from bench.common import DATA, RESULTS, write_result
 
 THRESHOLD_BITS = 10
 
@@ -129,8 +130,15 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sources", type=int, default=40)
     parser.add_argument("--distractors", type=int, default=300)
+    parser.add_argument("--speed-only", action="store_true", help="re-measure speed only")
     args = parser.parse_args()
     root = DATA / f"corpus-{args.sources}-{args.distractors}"
+    if args.speed_only:
+        previous = json.loads((RESULTS / "neardup_accuracy.json").read_text())
+        previous.pop("benchmark", None)
+        previous.pop("machine", None)
+        write_result("neardup_accuracy", previous | {"speed": speed(root)})
+        return
     if not (root / "corpus.parquet").is_file():
         start = time.perf_counter()
         synthesize_corpus(

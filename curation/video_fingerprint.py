@@ -47,6 +47,9 @@ class FingerprintSettings:
     black_level: int = 20  # a bar row/column is darker than this in every sampled frame
     min_texture: float = 6.0  # grey-level standard deviation below which a frame is flat
     repeat_bits: int = 4  # a frame within this many bits of the previous kept one is a repeat
+    # FFmpeg threads per decode. 1: parallelism comes from running videos side by side (Dask
+    # workers); FFmpeg's default (one per core) made 2 workers fight over the same cores.
+    decoder_threads: int = 1
 
 
 @dataclass(frozen=True)
@@ -128,6 +131,7 @@ def _sample_frames(
     # Hashes of 32×32 thumbnails do not need deblocking or non-reference frames: skipping both
     # cuts decoding time by about 40% (docs/benchmarks.md).
     ctx.options = {"skip_loop_filter": "all"}
+    ctx.thread_count = settings.decoder_threads
     ctx.skip_frame = "NONKEY" if settings.mode == "keyframes" else "NONREF"
     width, height = ctx.width, ctx.height
     work_h = max(2, round(settings.work_width * height / max(width, 1) / 2) * 2)
