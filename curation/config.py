@@ -121,7 +121,7 @@ class VideoConfig(Strict):
     # a pair is a duplicate when min_share of each video's frames are within frame_bits.
     blocks: int = Field(4, ge=2, le=16)
     strict_bits: int = Field(2, ge=0)
-    frame_bits: int = Field(10, ge=0, le=32)
+    frame_bits: int = Field(12, ge=0, le=32)
     min_share: float = Field(0.5, gt=0, le=1)
     max_bucket: int = Field(1_000, gt=1)
     # Known sensitive media: a Parquet file with a `hash` column of 64-bit frame pHashes.

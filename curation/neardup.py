@@ -31,7 +31,7 @@ from curation.sqlrun import build_table
 class NearDupSettings:
     blocks: int = 4  # the band join's guarantee: every frame pair within strict_bits is found
     strict_bits: int = 2
-    frame_bits: int = 10  # frames this close match when a candidate pair is verified
+    frame_bits: int = 12  # frames this close match when a candidate pair is verified
     min_share: float = 0.5  # share of each video's frames that must match
     max_bucket: int = 1_000  # keys shared by more hashes than this are skipped (flat frames …)
     memory_limit: str = "2GB"  # DuckDB's share: verification only
