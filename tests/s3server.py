@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ADMIN = ("massivadmin", "massiv-admin-secret")
 READER = ("massivreader", "massiv-reader-secret")
@@ -25,6 +26,18 @@ class S3Server:
     endpoint: str
     admin: tuple[str, str]
     reader: tuple[str, str]
+
+    def client(self, identity: tuple[str, str]) -> Any:
+        """A boto3 S3 client for one identity (access key, secret)."""
+        import boto3
+
+        return boto3.client(
+            "s3",
+            endpoint_url=self.endpoint,
+            aws_access_key_id=identity[0],
+            aws_secret_access_key=identity[1],
+            region_name="us-east-1",
+        )
 
     def env(self, identity: tuple[str, str]) -> dict[str, str]:
         """boto3's standard environment for one identity."""

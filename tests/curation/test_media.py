@@ -3,7 +3,6 @@
 from collections.abc import Iterator
 from pathlib import Path
 
-import boto3
 import botocore.exceptions
 import numpy as np
 import pytest
@@ -25,13 +24,7 @@ def s3_env(s3_server: S3Server, monkeypatch: pytest.MonkeyPatch) -> Iterator[S3S
 
 
 def upload(server: S3Server, bucket: str, files: dict[str, bytes]) -> None:
-    admin = boto3.client(
-        "s3",
-        endpoint_url=server.endpoint,
-        aws_access_key_id=server.admin[0],
-        aws_secret_access_key=server.admin[1],
-        region_name="us-east-1",
-    )
+    admin = server.client(server.admin)
     admin.create_bucket(Bucket=bucket)
     for key, data in files.items():
         admin.put_object(Bucket=bucket, Key=key, Body=data)
@@ -58,22 +51,10 @@ def test_a_missing_object_is_a_reason_not_a_crash(s3_env: S3Server) -> None:
 
 def test_the_server_enforces_credentials(s3_server: S3Server) -> None:
     upload(s3_server, "media-c", {"a.mp4": b"x"})
-    intruder = boto3.client(
-        "s3",
-        endpoint_url=s3_server.endpoint,
-        aws_access_key_id="nobody",
-        aws_secret_access_key="wrong",
-        region_name="us-east-1",
-    )
+    intruder = s3_server.client(("nobody", "wrong"))
     with pytest.raises(botocore.exceptions.ClientError):
         intruder.get_object(Bucket="media-c", Key="a.mp4")
-    reader = boto3.client(
-        "s3",
-        endpoint_url=s3_server.endpoint,
-        aws_access_key_id=s3_server.reader[0],
-        aws_secret_access_key=s3_server.reader[1],
-        region_name="us-east-1",
-    )
+    reader = s3_server.client(s3_server.reader)
     assert reader.get_object(Bucket="media-c", Key="a.mp4")["Body"].read() == b"x"
     with pytest.raises(botocore.exceptions.ClientError):
         reader.put_object(Bucket="media-c", Key="b.mp4", Body=b"y")  # read-only identity
