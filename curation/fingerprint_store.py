@@ -11,7 +11,11 @@ and renamed, so a crash leaves no half part.
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
 import os
+import time
 import uuid
 from pathlib import Path
 
@@ -37,6 +41,17 @@ STORE_SCHEMA: dict[str, pl.DataType] = {
     "sampled": pl.Int32(),
     "frames": pl.List(FRAME),
 }
+
+
+# Outcomes worth trying again next run (the file may arrive, the store may answer): not stored.
+TRANSIENT = {"media_unavailable", "missing_file"}
+
+
+def store_version(settings: FingerprintSettings) -> str:
+    """The store folder for fingerprints made by this algorithm with these settings: changing
+    the sampling (rate, cap, mode…) must not reuse bags sampled another way."""
+    canonical = json.dumps(dataclasses.asdict(settings), sort_keys=True)
+    return f"{ALGORITHM_VERSION}-{hashlib.sha256(canonical.encode()).hexdigest()[:10]}"
 
 
 def version_dir(store: Path, version: str = ALGORITHM_VERSION) -> Path:
@@ -74,8 +89,8 @@ def fingerprint_batch(
             fp = fingerprint_video(open_media(location), settings)
         except VideoError as exc:
             row |= {"status": exc.reason, "detail": str(exc), "frames": []}
-        except OSError as exc:  # the media store could not give the file
-            row |= {"status": "media_unavailable", "detail": type(exc).__name__, "frames": []}
+        except OSError as exc:  # the media store could not give the file (maybe for now)
+            row |= {"status": "media_unavailable", "detail": str(exc)[:300], "frames": []}
         else:
             row |= {
                 "status": "ok",
@@ -95,11 +110,13 @@ def fingerprint_batch(
 
 def write_part(store: Path, rows: pl.DataFrame, version: str = ALGORITHM_VERSION) -> Path | None:
     """Add rows to the store as one new part (atomically); None when there is nothing to add."""
+    rows = rows.filter(~pl.col("status").is_in(list(TRANSIENT)))
     if rows.is_empty():
         return None
     folder = version_dir(store, version)
     folder.mkdir(parents=True, exist_ok=True)
-    name = f"part-{uuid.uuid4().hex}.parquet"
+    # Named by write time first, so "the latest row wins" means the latest written.
+    name = f"part-{time.time_ns():020d}-{uuid.uuid4().hex[:8]}.parquet"
     tmp = folder / f".{name}.tmp"
     rows.sort("post_id", "media_sha256").write_parquet(tmp)
     os.replace(tmp, folder / name)

@@ -142,24 +142,31 @@ def _sample_frames(
     )
     times: list[float] = []
     greys: list[np.ndarray] = []
-    step = 1.0 / settings.sample_fps
-    next_t = 0.0
+    # Sample k is the first frame at or after k / sample_fps seconds from the stream's start:
+    # an integer counter (a float grid drifts for rates like 10/s), relative times (a copy whose
+    # timestamps start at 1.5 s samples the same content as one starting at 0).
+    start = (
+        float(stream.start_time * stream.time_base)
+        if (stream.start_time is not None and stream.time_base is not None)
+        else 0.0
+    )
+    next_k = 0
     last_packet_t = 0.0  # demuxed packets arrive whatever the decoder skips: truncation shows
     full = False
     try:
         for packet in container.demux(stream):
             if packet.pts is not None and packet.time_base is not None:
-                last_packet_t = max(last_packet_t, float(packet.pts * packet.time_base))
+                last_packet_t = max(last_packet_t, float(packet.pts * packet.time_base) - start)
             for frame in packet.decode():
-                t = float(frame.time) if frame.time is not None else last_packet_t
-                if t + 1e-6 < next_t:
+                t = float(frame.time) - start if frame.time is not None else last_packet_t
+                if t * settings.sample_fps + 1e-6 < next_k:
                     continue
                 grey = frame.reformat(
                     width=settings.work_width, height=work_h, format="gray", interpolation="AREA"
                 ).to_ndarray()
                 times.append(t)
                 greys.append(grey)
-                next_t = (np.floor(t / step) + 1) * step
+                next_k = int(np.floor(t * settings.sample_fps + 1e-6)) + 1
                 full = len(times) >= settings.max_frames
                 if full:
                     break

@@ -46,7 +46,15 @@ def match_known_media(frames: pl.DataFrame, known: pl.DataFrame, max_bits: int) 
     keeps all but `max_bits` of them (so max_bits ≤ 5)."""
     if known.is_empty() or frames.is_empty():
         return pl.DataFrame(schema={"video": pl.Int32, "distance": pl.UInt32})
-    known_h = known.select(pl.col("hash").cast(pl.UInt64).alias("k"))
+    hashes = known["hash"]
+    # Lists often store 64-bit hashes as signed BIGINT: same bits, reinterpreted.
+    known_h = pl.DataFrame(
+        {
+            "k": hashes.reinterpret(signed=False)
+            if hashes.dtype == pl.Int64
+            else hashes.cast(pl.UInt64)
+        }
+    )
     both = pl.concat(
         [frames.select("video", pl.col("h")), frames.select("video", pl.col("hm").alias("h"))]
     )
@@ -75,7 +83,9 @@ def screen_videos(
     rows (post_id, media_sha256, status, detail, frames). Returns posts + exclusion columns."""
     latest = stored.unique(["post_id", "media_sha256"], keep="last")
     with_status = posts.join(
-        latest.select("post_id", "media_sha256", "status", "frames"),
+        latest.select(
+            "post_id", "media_sha256", "status", "frames", pl.col("detail").alias("_store_detail")
+        ),
         on=["post_id", "media_sha256"],
         how="left",
     )
@@ -119,9 +129,12 @@ def screen_videos(
             .then(pl.lit("video:") + pl.col("status"))
             .otherwise(pl.col("_reason"))
             .alias(REASON),
-            pl.col("_detail").alias(DETAIL),
+            pl.when(pl.col("status").is_not_null() & (pl.col("status") != "ok"))
+            .then(pl.col("_store_detail"))
+            .otherwise(pl.col("_detail"))
+            .alias(DETAIL),
         )
-        .drop("_reason", "_detail", "status")
+        .drop("_reason", "_detail", "_store_detail", "status")
     )
     dup = result.pairs.filter(pl.col("duplicate"))
     stats = VideoScreenStats(

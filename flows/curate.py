@@ -24,14 +24,14 @@ from curation import dedup, engagement, ingest, sampling, sensitive, shortlist, 
 from curation.bundle import sha256_file
 from curation.config import CurateConfig, VideoConfig, config_hash
 from curation.exclusions import StageCount, check_balanced
-from curation.fingerprint_store import scan_store
+from curation.fingerprint_store import scan_store, store_version
 from curation.media import list_media
 from curation.neardup import NearDupSettings
 from curation.tables import count_rows, write_flagged, write_selection
 from curation.taxonomy import languages
 from curation.video_screen import screen_videos
 from flows.common import RUN_MARKER, new_run_dir, point_to_run
-from flows.fingerprint import fingerprint_videos
+from flows.fingerprint import fingerprint_videos, settings_of
 
 Flagger = Callable[[pl.LazyFrame], pl.LazyFrame]
 
@@ -91,7 +91,7 @@ def screen_video(video: VideoConfig, source: Path, work: Path) -> StageCount:
     posts = pl.read_parquet(source)
     if video.store is None:
         raise ValueError("the fingerprint store must be set")
-    stored = scan_store(video.store).collect()
+    stored = scan_store(video.store, store_version(settings_of(video))).collect()
     known = (
         pl.read_parquet(video.known_hashes)
         if video.known_hashes

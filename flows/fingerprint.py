@@ -19,7 +19,12 @@ from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 from prefect_dask import DaskTaskRunner
 
 from curation.config import VideoConfig
-from curation.fingerprint_store import fingerprint_batch, missing_items, write_part
+from curation.fingerprint_store import (
+    fingerprint_batch,
+    missing_items,
+    store_version,
+    write_part,
+)
 from curation.media import media_opener
 from curation.video_fingerprint import FingerprintSettings
 
@@ -71,13 +76,18 @@ def fingerprint_flow(items: pl.DataFrame, config: VideoConfig) -> FingerprintRes
     """`items`: post_id, media_sha256, location (relative to config.media_root)."""
     if config.store is None:
         raise ValueError("the fingerprint store must be set")
-    todo = missing_items(items, config.store)
-    rows = todo.select("post_id", "media_sha256", "location").rows()
-    batches = [rows[i : i + config.batch_size] for i in range(0, len(rows), config.batch_size)]
-    futures = fingerprint_task.map(batches, str(config.media_root), settings_of(config))
-    done = [f.result() for f in futures]
-    new = pl.concat(done) if done else pl.DataFrame()
-    write_part(config.store, new)
-    by_status = dict(new.group_by("status").len().iter_rows()) if not new.is_empty() else {}
-    print(f"fingerprints: {len(rows):,} new of {items.height:,}; {by_status}")
-    return FingerprintResult(items.height, len(rows), by_status)
+    settings = settings_of(config)
+    version = store_version(settings)
+    todo = missing_items(items, config.store, version)
+    work = todo.select("post_id", "media_sha256", "location").rows()
+    batches = [work[i : i + config.batch_size] for i in range(0, len(work), config.batch_size)]
+    futures = fingerprint_task.map(batches, str(config.media_root), settings)
+    by_status: dict[str, int] = {}
+    for future in futures:
+        # Each finished batch is stored at once: a later failure loses no finished work.
+        done = future.result()
+        write_part(config.store, done, version)
+        for status, n in done.group_by("status").len().iter_rows():
+            by_status[status] = by_status.get(status, 0) + n
+    print(f"fingerprints: {len(work):,} new of {items.height:,}; {by_status}")
+    return FingerprintResult(items.height, len(work), by_status)

@@ -162,3 +162,11 @@ def test_a_truncated_file_is_refused(tmp_path: Path) -> None:
     with pytest.raises(VideoError) as info:
         fingerprint_video(tmp_path / "cut.mkv")
     assert info.value.reason == "truncated"
+
+
+@pytest.mark.parametrize("rate", [0.5, 2.0, 5.0])
+def test_the_sampling_grid_holds_at_any_rate(tmp_path: Path, rate: float) -> None:
+    settings = FingerprintSettings(sample_fps=rate, min_texture=0, repeat_bits=-1)
+    fp = fingerprint_video(write_clip(tmp_path / "a.mp4", seconds=4, fps=15), settings)
+    assert fp.sampled == int(4 * rate)  # one frame per 1/rate seconds, no drift
+    assert np.all(np.diff(fp.times) >= 1 / rate - 1 / 15)

@@ -116,3 +116,25 @@ def test_known_media_matching_is_exact_within_its_bits(bits: int) -> None:
     )
     hits = match_known_media(frames, pl.DataFrame({"hash": known}), bits)
     assert hits["video"].to_list() == [0] and hits["distance"].to_list() == [bits]
+
+
+def test_known_hashes_stored_as_signed_integers_are_read_as_bits() -> None:
+    known = bag(7, 5)
+    frames = pl.DataFrame({"video": np.zeros(5, np.int32), "h": known, "hm": bag(8, 5)})
+    signed = pl.DataFrame({"hash": pl.Series(known).reinterpret(signed=True)})
+    assert match_known_media(frames, signed, 0)["video"].to_list() == [0]
+
+
+def test_a_video_error_keeps_the_store_detail() -> None:
+    stored = pl.DataFrame(
+        [store_row(1, "truncated") | {"detail": "data ends at 3.0s of 9.0s"}], schema=STORE_SCHEMA
+    )
+    out, _ = screen_videos(
+        posts(1),
+        stored,
+        pl.DataFrame({"hash": []}, schema={"hash": pl.UInt64}),
+        NearDupSettings(),
+        4,
+        require_media=False,
+    )
+    assert out.select(REASON, DETAIL).row(0) == ("video:truncated", "data ends at 3.0s of 9.0s")

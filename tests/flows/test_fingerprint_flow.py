@@ -10,9 +10,9 @@ import pytest
 from prefect.testing.utilities import prefect_test_harness
 
 from curation.config import VideoConfig
-from curation.fingerprint_store import frames_for, scan_store
+from curation.fingerprint_store import frames_for, scan_store, store_version
 from curation.neardup import NearDupSettings, find_near_duplicates
-from flows.fingerprint import fingerprint_videos
+from flows.fingerprint import fingerprint_videos, settings_of
 from tests.curation.test_video_fingerprint import write_clip
 
 pytestmark = pytest.mark.slow
@@ -45,7 +45,8 @@ def test_fingerprints_on_dask_then_incrementally(harness: None, tmp_path: Path) 
     assert first.by_status == {"ok": 4, "unreadable_container": 1, "missing_file": 1}
 
     again = fingerprint_videos(items, config)
-    assert again.fingerprinted == 0  # everything is in the store
+    # Everything is in the store but the missing file, which is tried again (it may arrive).
+    assert again.fingerprinted == 1 and again.by_status == {"missing_file": 1}
 
     changed = items.with_columns(
         pl.when(pl.col("post_id") == 4)
@@ -53,11 +54,12 @@ def test_fingerprints_on_dask_then_incrementally(harness: None, tmp_path: Path) 
         .otherwise("media_sha256")
         .alias("media_sha256")
     )
-    assert fingerprint_videos(changed, config).fingerprinted == 1  # only the replaced media
-    assert scan_store(tmp_path / "store").collect().height == 7
+    assert fingerprint_videos(changed, config).fingerprinted == 2  # replaced media + missing
+    version = store_version(settings_of(config))
+    assert scan_store(tmp_path / "store", version).collect().height == 6  # the missing file: kept
 
     posts = changed.with_row_index("video")
-    frames = frames_for(posts, tmp_path / "store")
+    frames = frames_for(posts, tmp_path / "store", version)
     result = find_near_duplicates(frames, NearDupSettings())
     duplicates = result.pairs.filter(pl.col("duplicate")).select("video_a", "video_b").rows()
     assert duplicates == [(0, 1)]  # a and its re-encode, nothing else
