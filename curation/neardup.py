@@ -6,8 +6,9 @@
 2. Verification (sql/marts/neardup_pairs.sql): each candidate's whole bags, with the looser
    `frame_bits` threshold; the share of each video's frames that match, both directions.
 3. Decision (here): a pair is a near-duplicate when both shares reach `min_share`.
-4. Clusters: connected components of the near-duplicate pairs; the representative is the
-   highest-engagement member (ties: earliest, then lowest post ID), as in exact dedup.
+4. Clusters: greedy stars around the highest-engagement posts (ties: earliest, then lowest
+   post ID, as in exact dedup): a post is folded only into a post it directly matches.
+   `cluster_videos` (connected components) is kept for reporting.
 
 Frames come in as (video INT, frame INT, h UBIGINT, hm UBIGINT): `video` a dense index the caller
 maps to posts, `hm` the hash of the mirrored frame.
@@ -153,18 +154,33 @@ def cluster_videos(pairs: pl.DataFrame, n_videos: int) -> np.ndarray:
     return labels
 
 
-def flag_near_duplicates(posts: pl.DataFrame, labels: np.ndarray) -> pl.DataFrame:
-    """Given posts (video, post_id, engagement_score, created_ts) and cluster labels per video,
-    add `cluster`, `representative` and `exclusion_reason` ('near_duplicate' for all but the
-    representative; detail = the representative's post ID)."""
-    ranked = posts.with_columns(pl.Series("cluster", labels[posts["video"].to_numpy()]))
-    rep = (
-        pl.col("post_id")
-        .sort_by(["engagement_score", "created_ts", "post_id"], descending=[True, False, False])
-        .first()
-        .over("cluster")
+def flag_near_duplicates(posts: pl.DataFrame, pairs: pl.DataFrame) -> pl.DataFrame:
+    """Given posts (video, post_id, engagement_score, created_ts) and the verified pairs, add
+    `representative` and the exclusion columns ('near_duplicate', detail = the representative).
+
+    Greedy star clustering: posts are taken by priority (highest engagement, then earliest, then
+    lowest ID); each post not yet assigned becomes a representative and takes its own direct
+    near-duplicates. So every excluded post matches the post it is folded into, directly: a
+    short clip inside a long one, chained to a third clip, cannot remove an unrelated video.
+    """
+    dup = pairs.filter(pl.col("duplicate")).select("video_a", "video_b").unique()
+    neighbours: dict[int, list[int]] = {}
+    for a, b in dup.iter_rows():
+        neighbours.setdefault(a, []).append(b)
+        neighbours.setdefault(b, []).append(a)
+    order = posts.filter(pl.col("video").is_in(list(neighbours))).sort(
+        ["engagement_score", "created_ts", "post_id"], descending=[True, False, False]
     )
-    return ranked.with_columns(rep.alias("representative")).with_columns(
+    post_of = dict(zip(posts["video"].to_list(), posts["post_id"].to_list(), strict=True))
+    representative: dict[int, int] = {}
+    for video in order["video"].to_list():
+        if video in representative:
+            continue
+        representative[video] = video
+        for other in neighbours[video]:
+            representative.setdefault(other, video)
+    rep_post = [post_of[representative.get(v, v)] for v in posts["video"].to_list()]
+    return posts.with_columns(pl.Series("representative", rep_post, dtype=pl.Int64)).with_columns(
         pl.when(pl.col("post_id") != pl.col("representative"))
         .then(pl.lit("near_duplicate"))
         .alias("exclusion_reason"),

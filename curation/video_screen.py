@@ -104,9 +104,9 @@ def screen_videos(
     known_hits = match_known_media(frames, known, known_bits)
     screened = frames.join(known_hits.select("video"), on="video", how="anti")
     result = find_near_duplicates(screened, settings)
-    labels = cluster_videos(result.pairs, usable.height)
+    labels = cluster_videos(result.pairs, usable.height)  # for the stats only
     flagged = flag_near_duplicates(
-        usable.select("video", "post_id", "engagement_score", "created_ts"), labels
+        usable.select("video", "post_id", "engagement_score", "created_ts"), result.pairs
     )
     decided = flagged.join(known_hits, on="video", how="left").select(
         "post_id",

@@ -116,12 +116,25 @@ def test_clusters_keep_the_most_engaging_member() -> None:
             "created_ts": [day, day.replace(day=3), day.replace(day=2), day, day],
         }
     )
-    out = flag_near_duplicates(posts, labels).sort("video")
-    assert out["exclusion_reason"].to_list() == [
-        "near_duplicate",
-        "near_duplicate",
-        None,
-        None,
-        None,
-    ]
-    assert out["exclusion_detail"].to_list() == ["12", "12", None, None, None]  # 5.0, earlier
+    out = flag_near_duplicates(posts, pairs).sort("video")
+    # 12 leads (5.0, and earlier than 11); 11 matches it directly and is folded into it. 10
+    # matches only 11, which is no representative, so 10 stays: it never matched 12 itself.
+    assert out["exclusion_reason"].to_list() == [None, "near_duplicate", None, None, None]
+    assert out["exclusion_detail"].to_list() == [None, "12", None, None, None]
+
+
+def test_a_chain_does_not_remove_a_video_that_matches_nothing_it_is_folded_into() -> None:
+    # A (short) ⊂ B (long) and B ~ C: A and C share no frame; only B may be folded into C.
+    pairs = pl.DataFrame({"video_a": [0, 1], "video_b": [1, 2], "duplicate": [True, True]})
+    day = datetime(2021, 5, 1, tzinfo=UTC)
+    posts = pl.DataFrame(
+        {
+            "video": [0, 1, 2],
+            "post_id": [1, 2, 3],
+            "engagement_score": [1.0, 2.0, 9.0],
+            "created_ts": [day] * 3,
+        }
+    )
+    out = flag_near_duplicates(posts, pairs).sort("video")
+    assert out["exclusion_reason"].to_list() == [None, "near_duplicate", None]
+    assert out["exclusion_detail"].to_list() == [None, "3", None]
