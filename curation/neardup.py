@@ -95,14 +95,21 @@ def band_candidates(
     too_common = counts.filter(pl.col("plain") > settings.max_bucket)
     shared = counts.filter(pl.col("plain") <= settings.max_bucket).select("key")
     colliding = keyed.join(shared.lazy(), on="key", how="semi").collect()
-    plain = colliding.filter(~pl.col("mirrored")).select("video", "h", "key")
+    # Plain against plain, and either side's mirrored hash against the other's plain one, so
+    # the result does not depend on which video has the lower index (mirrored against mirrored
+    # is plain against plain again).
     pairs = (
-        plain.join(colliding, on="key", suffix="_b")
+        colliding.join(colliding, on="key", suffix="_b")
         .filter(
             (pl.col("video_b") > pl.col("video"))
+            & ~(pl.col("mirrored") & pl.col("mirrored_b"))
             & ((pl.col("h") ^ pl.col("h_b")).bitwise_count_ones() <= settings.strict_bits)
         )
-        .select(pl.col("video").alias("video_a"), "video_b", "mirrored")
+        .select(
+            pl.col("video").alias("video_a"),
+            "video_b",
+            (pl.col("mirrored") | pl.col("mirrored_b")).alias("mirrored"),
+        )
         .unique()
     )
     return pairs, too_common

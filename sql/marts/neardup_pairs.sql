@@ -1,6 +1,7 @@
 -- neardup_pairs: candidate video pairs verified on their whole bags of frame hashes.
--- For every frame of each video, the nearest frame of the other (plain or mirrored, as the
--- candidate says); a frame matches within $frame_bits bits. share_a / share_b: the share of
+-- For every frame of each video, the nearest frame of the other (for a mirrored candidate, the
+-- closer of a's plain vs b's mirrored and a's mirrored vs b's plain hash, so the result does not
+-- depend on which video is a); a frame matches within $frame_bits bits. share_a / share_b: the share of
 -- each video's frames that match (vPDQ-style: both directions, so a short clip inside a long
 -- one shows as a high share on one side only). Unique key: (video_a, video_b, mirrored).
 -- Needs: neardup_candidates, frames(video, h, hm).
@@ -8,7 +9,10 @@ with pairs as (
     select
         c.video_a, c.video_b, c.mirrored,
         fa.h as ha, fa.frame as frame_a, fb.frame as frame_b,
-        bit_count(xor(fa.h, case when c.mirrored then fb.hm else fb.h end)) as distance
+        case
+            when c.mirrored then least(bit_count(xor(fa.h, fb.hm)), bit_count(xor(fa.hm, fb.h)))
+            else bit_count(xor(fa.h, fb.h))
+        end as distance
     from neardup_candidates as c
     join frames as fa on fa.video = c.video_a
     join frames as fb on fb.video = c.video_b

@@ -32,8 +32,9 @@ def brute_force(h: np.ndarray, hm: np.ndarray, k: int) -> set[tuple[int, int, bo
     video = np.repeat(np.arange(n), per)
     plain, mirror = h.ravel(), hm.ravel()
     found = set()
-    for mirrored, other in ((False, plain), (True, mirror)):
-        close = np.bitwise_count(plain[:, None] ^ other[None, :]) <= k
+    directions = ((False, plain, plain), (True, plain, mirror), (True, mirror, plain))
+    for mirrored, mine, other in directions:
+        close = np.bitwise_count(mine[:, None] ^ other[None, :]) <= k
         found |= {
             (int(video[x]), int(video[y]), mirrored)
             for x, y in zip(*np.nonzero(close), strict=True)
