@@ -112,7 +112,7 @@ class VideoConfig(Strict):
     store: Path | None = None  # default: <curate output_dir>.fingerprints
     require_media: bool = False  # True: a post whose media file is missing is excluded
     sample_fps: float = Field(1.0, gt=0)
-    max_frames: int = Field(60, gt=0)
+    max_frames: int = Field(60, gt=0, le=3_600)
     mode: Literal["fixed", "keyframes"] = "fixed"
     batch_size: int = Field(16, gt=0)
     workers: int = Field(2, ge=0)  # 0: fingerprint in the flow's own process

@@ -91,7 +91,16 @@ def screen_video(video: VideoConfig, source: Path, work: Path) -> StageCount:
     posts = pl.read_parquet(source)
     if video.store is None:
         raise ValueError("the fingerprint store must be set")
-    stored = scan_store(video.store, store_version(settings_of(video))).collect()
+    # Only these posts' rows: the store keeps every run's history.
+    stored = (
+        scan_store(video.store, store_version(settings_of(video)))
+        .join(
+            posts.lazy().select("post_id", "media_sha256"),
+            on=["post_id", "media_sha256"],
+            how="semi",
+        )
+        .collect()
+    )
     known = (
         pl.read_parquet(video.known_hashes)
         if video.known_hashes
