@@ -46,7 +46,7 @@ def test_a_missing_object_is_a_reason_not_a_crash(s3_env: S3Server) -> None:
         [(1, "x", "gone.mp4")], media.media_opener("s3://media-b"), FingerprintSettings()
     )
     assert rows["status"].to_list() == ["media_unavailable"]
-    assert rows["detail"].to_list() == ["OSError"]
+    assert rows["detail"].to_list() == ["s3://media-b/gone.mp4: NoSuchKey"]
 
 
 def test_the_server_enforces_credentials(s3_server: S3Server) -> None:
