@@ -27,13 +27,5 @@ def build_table(
     return row_count(con, name)
 
 
-def append_to_table(
-    con: duckdb.DuckDBPyConnection, name: str, params: dict[str, Any] | None = None
-) -> int:
-    """Run `name`'s SQL again (e.g. for the next band) and append its rows; return the total."""
-    con.execute(f'insert into "{name}" {table_query(name)}', params or {}).fetchall()
-    return row_count(con, name)
-
-
 def row_count(con: duckdb.DuckDBPyConnection, name: str) -> int:
     return int(con.execute(f'select count(*) from "{name}"').fetchall()[0][0])
