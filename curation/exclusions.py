@@ -49,9 +49,12 @@ class StageCount:
     def balanced(self) -> bool:
         return self.input == self.kept + self.excluded
 
+    def top_reasons(self, n: int = 3) -> str:
+        top = sorted(self.by_reason.items(), key=lambda kv: -kv[1])[:n]
+        return ", ".join(f"{reason} {count:,}" for reason, count in top)
+
     def summary(self) -> str:
-        top = sorted(self.by_reason.items(), key=lambda kv: -kv[1])[:3]
-        reasons = ", ".join(f"{reason} {n:,}" for reason, n in top)
+        reasons = self.top_reasons()
         return (
             f"{self.stage}: {self.input:,} in → {self.kept:,} kept, {self.excluded:,} excluded"
             + (f" ({reasons})" if reasons else "")

@@ -55,6 +55,11 @@ class LocalStore:
         found = [p.name for p in base.iterdir() if p.is_dir() and VERSION_RE.match(p.name)]
         return sorted(found, key=lambda v: tuple(int(x) for x in v.split(".")))
 
+    def check_unpublished(self, dataset: str, version: str) -> None:
+        """Raise VersionExistsError if the version is already published."""
+        if self.version_dir(dataset, version).exists():
+            raise self._exists_error(dataset, version)
+
     def _exists_error(self, dataset: str, version: str) -> VersionExistsError:
         return VersionExistsError(
             f"{dataset} {version} is already published at {self.version_dir(dataset, version)}; "
@@ -63,8 +68,7 @@ class LocalStore:
 
     def stage(self, dataset: str, version: str) -> Path:
         """A fresh, private folder to build the version in."""
-        if self.version_dir(dataset, version).exists():
-            raise self._exists_error(dataset, version)
+        self.check_unpublished(dataset, version)
         staging = self.root / dataset / ".staging" / f"{version}-{uuid.uuid4().hex[:12]}"
         staging.mkdir(parents=True)
         return staging

@@ -17,7 +17,7 @@ from rich.table import Table
 from curation.annotations import AnnotationMismatchError
 from curation.bundle import verify_bundle
 from curation.config import ConfigError, CurateConfig, ReleaseConfig, load_config
-from curation.exclusions import FunnelError
+from curation.exclusions import FunnelError, StageCount
 from curation.ingest import ExportError
 from curation.store import VersionExistsError
 from curation.synth import synthesize_annotations, synthesize_export
@@ -128,17 +128,12 @@ def synth_annotations(
         _annotations(curation_dir, out, seed)
 
 
-def _funnel_table(funnel: list[dict[str, object]]) -> Table:
+def _funnel_table(funnel: list[StageCount]) -> Table:
     table = Table(title="curation funnel")
     for col in ("stage", "input", "kept", "excluded", "top reasons"):
         table.add_column(col, justify="right" if col in ("input", "kept", "excluded") else "left")
-    for row in funnel:
-        reasons = row["by_reason"]
-        assert isinstance(reasons, dict)
-        top = ", ".join(f"{k} {v:,}" for k, v in sorted(reasons.items(), key=lambda kv: -kv[1])[:3])
-        table.add_row(
-            str(row["stage"]), f"{row['input']:,}", f"{row['kept']:,}", f"{row['excluded']:,}", top
-        )
+    for c in funnel:
+        table.add_row(c.stage, f"{c.input:,}", f"{c.kept:,}", f"{c.excluded:,}", c.top_reasons())
     return table
 
 
@@ -162,7 +157,7 @@ def curate(
     cfg = _run(lambda: load_config(CurateConfig, config, export_dir=export, output_dir=output))
     _run(lambda: preflight(cfg))
     result = _run(lambda: curate_flow(cfg))
-    console.print(_funnel_table([c.as_dict() for c in result.funnel]))
+    console.print(_funnel_table(result.funnel))
 
 
 @app.command()
@@ -237,7 +232,7 @@ def demo(
             )
         )
     )
-    console.print(_funnel_table([c.as_dict() for c in cur.funnel]))
+    console.print(_funnel_table(cur.funnel))
     console.print(
         f"shortlist {cur.shortlist:,} · companion {cur.companion:,} · released "
         f"{rel.counts['labeled']:,} labeled (train {rel.counts['train']:,} / validation "

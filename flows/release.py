@@ -20,7 +20,7 @@ from curation import bundle
 from curation.annotations import VoteResult, check_annotations_match, vote_labels
 from curation.config import ReleaseConfig, config_hash
 from curation.splits import SPLITS, assign_splits
-from curation.store import LocalStore, VersionExistsError
+from curation.store import LocalStore
 from curation.tables import read_parquet_once
 from curation.taxonomy import ANNOTATED_TASKS, TAXONOMY_PATH, taxonomy_table, taxonomy_version
 from flows.common import git_commit
@@ -66,12 +66,7 @@ def preflight(config: ReleaseConfig) -> None:
     if missing:
         raise FileNotFoundError(f"release input missing: {', '.join(missing)}")
     store = LocalStore(config.store)
-    if store.version_dir(config.dataset, config.version).exists():
-        raise VersionExistsError(
-            f"{config.dataset} {config.version} is already published at "
-            f"{store.version_dir(config.dataset, config.version)}; published versions are "
-            "immutable: release a new version instead"
-        )
+    store.check_unpublished(config.dataset, config.version)
     if config.parent and not store.version_dir(config.dataset, config.parent).is_dir():
         raise FileNotFoundError(f"parent version {config.parent} not found in {config.store}")
 
