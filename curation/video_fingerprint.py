@@ -1,7 +1,8 @@
 """Video fingerprints: a bag of 64-bit perceptual hashes of frames sampled at fixed times.
 
 Decodes with PyAV (FFmpeg inside its wheel, no system ffmpeg). Frames are taken at fixed sample
-times (1 per second by default, capped), or only at keyframes (much cheaper to decode). Each
+times (1 per second by default, capped), or only at keyframes (much cheaper to decode). In fixed
+mode the tail of each GOP after its last sample time is never decoded. Each
 frame is turned grey at a reduced size, black bars are cropped (found once per video), and the
 frame gets a 64-bit pHash equal to `imagehash.phash` on that grey frame, plus the pHash of its
 mirror image (so a flipped re-upload still matches). Flat frames (no texture: their hashes are
@@ -16,6 +17,7 @@ No framework imports: this runs inside Prefect tasks and Dask workers alike.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 from typing import BinaryIO, Literal
 
@@ -150,28 +152,57 @@ def _sample_frames(
         if (stream.start_time is not None and stream.time_base is not None)
         else 0.0
     )
+    base = stream.time_base or Fraction(1, 1)
     next_k = 0
     last_packet_t = 0.0  # demuxed packets arrive whatever the decoder skips: truncation shows
     full = False
+
+    def take(frames: list[av.VideoFrame]) -> None:
+        nonlocal next_k, full
+        for frame in frames:
+            if full:
+                return
+            # frame.pts in the stream's time base: frames flushed at the end have no `time`
+            t = float(frame.pts * base) - start if frame.pts is not None else last_packet_t
+            if t * settings.sample_fps + 1e-6 < next_k:
+                continue
+            grey = frame.reformat(
+                width=settings.work_width, height=work_h, format="gray", interpolation="AREA"
+            ).to_ndarray()
+            times.append(t)
+            greys.append(grey)
+            next_k = int(np.floor(t * settings.sample_fps + 1e-6)) + 1
+            full = len(times) >= settings.max_frames
+
+    # Packets are held back one GOP (keyframe to keyframe) at a time. Within a GOP, packets are
+    # decoded only until the decoder has passed the GOP's last sample time: the GOP's tail is
+    # never decoded (with a 2 s GOP at 1 frame/s that is about half of all frames), and a GOP
+    # with no sample time in it is skipped whole. Every GOP starts at a keyframe, so skipping
+    # a tail leaves the next GOP decodable. Without timestamps every packet is decoded.
+    gop: list[av.Packet] = []
+
+    def decode_gop(end_t: float | None) -> None:
+        for packet in gop:
+            if full or (end_t is not None and next_k / settings.sample_fps >= end_t - 1e-6):
+                return
+            take(packet.decode())
+
     try:
         for packet in container.demux(stream):
-            if packet.pts is not None and packet.time_base is not None:
-                last_packet_t = max(last_packet_t, float(packet.pts * packet.time_base) - start)
-            for frame in packet.decode():
-                t = float(frame.time) - start if frame.time is not None else last_packet_t
-                if t * settings.sample_fps + 1e-6 < next_k:
-                    continue
-                grey = frame.reformat(
-                    width=settings.work_width, height=work_h, format="gray", interpolation="AREA"
-                ).to_ndarray()
-                times.append(t)
-                greys.append(grey)
-                next_k = int(np.floor(t * settings.sample_fps + 1e-6)) + 1
-                full = len(times) >= settings.max_frames
-                if full:
-                    break
             if full:
                 break
+            timed = packet.pts is not None and packet.time_base is not None
+            packet_t = float(packet.pts * packet.time_base) - start if timed else None
+            if packet_t is not None:
+                last_packet_t = max(last_packet_t, packet_t)
+            if packet.is_keyframe and gop:
+                decode_gop(packet_t)
+                gop = []
+            if packet.size or packet_t is not None:
+                gop.append(packet)
+        if not full:
+            decode_gop(None)
+            take(stream.decode(None))  # flush frames the decoder still holds
     except av.error.FFmpegError as exc:
         if not times:
             raise VideoError("no_decodable_frames", type(exc).__name__) from None

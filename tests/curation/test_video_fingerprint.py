@@ -170,3 +170,33 @@ def test_the_sampling_grid_holds_at_any_rate(tmp_path: Path, rate: float) -> Non
     fp = fingerprint_video(write_clip(tmp_path / "a.mp4", seconds=4, fps=15), settings)
     assert fp.sampled == int(4 * rate)  # one frame per 1/rate seconds, no drift
     assert np.all(np.diff(fp.times) >= 1 / rate - 1 / 15)
+
+
+@pytest.mark.parametrize("gop", [5, 15, 40])
+def test_skipping_gop_tails_samples_the_frames_a_full_decode_would(tmp_path: Path, gop: int) -> None:
+    path = tmp_path / "b.mp4"
+    rng = np.random.default_rng(gop)
+    with av.open(str(path), "w") as out:  # B-frames and a short GOP: frames arrive reordered
+        stream = out.add_stream("libx264", rate=15)
+        stream.width, stream.height, stream.pix_fmt = 96, 160, "yuv420p"
+        stream.options = {"preset": "veryfast", "bf": "3", "g": str(gop), "keyint_min": str(gop)}
+        for _ in range(90):
+            noise = rng.integers(0, 255, (160, 96, 3), dtype=np.uint8)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(noise, format="bgr24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    settings = FingerprintSettings(sample_fps=2.0, min_texture=0, repeat_bits=-1)
+    fp = fingerprint_video(path, settings)
+    with av.open(str(path)) as c:  # every packet decoded, the same decoder options
+        c.streams.video[0].codec_context.options = {"skip_loop_filter": "all"}
+        c.streams.video[0].codec_context.skip_frame = "NONREF"
+        frames = sorted(c.decode(video=0), key=lambda f: f.pts)
+        picked = [next(f for f in frames if float(f.time) * 2 + 1e-6 >= k) for k in range(12)]
+        expected = [float(f.time) for f in picked]
+        greys = [
+            f.reformat(width=128, height=214, format="gray", interpolation="AREA").to_ndarray()
+            for f in picked
+        ]
+    assert fp.times.tolist() == pytest.approx(expected)
+    assert fp.hashes.tolist() == phash_bits(np.stack(greys)).tolist()
