@@ -173,7 +173,7 @@ def test_the_sampling_grid_holds_at_any_rate(tmp_path: Path, rate: float) -> Non
 
 
 @pytest.mark.parametrize("gop", [5, 15, 40])
-def test_skipping_gop_tails_samples_the_frames_a_full_decode_would(tmp_path: Path, gop: int) -> None:
+def test_skipping_gop_tails_samples_what_a_full_decode_would(tmp_path: Path, gop: int) -> None:
     path = tmp_path / "b.mp4"
     rng = np.random.default_rng(gop)
     with av.open(str(path), "w") as out:  # B-frames and a short GOP: frames arrive reordered
