@@ -191,8 +191,12 @@ def _sample_frames(
         for packet in container.demux(stream):
             if full:
                 break
-            timed = packet.pts is not None and packet.time_base is not None
-            packet_t = float(packet.pts * packet.time_base) - start if timed else None
+            pts, packet_base = packet.pts, packet.time_base
+            packet_t = (
+                float(pts * packet_base) - start
+                if pts is not None and packet_base is not None
+                else None
+            )
             if packet_t is not None:
                 last_packet_t = max(last_packet_t, packet_t)
             if packet.is_keyframe and gop:
