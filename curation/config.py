@@ -114,6 +114,10 @@ class VideoConfig(Strict):
     sample_fps: float = Field(1.0, gt=0)
     max_frames: int = Field(60, gt=0, le=3_600)
     mode: Literal["fixed", "keyframes"] = "fixed"
+    # Region hashes per frame: 90% crop windows on a crop_grid × crop_grid grid (0: none), and
+    # up to max_insets split-screen / picture-in-picture rectangles (0: none).
+    crop_grid: int = Field(3, ge=0, le=5)
+    max_insets: int = Field(6, ge=0, le=16)
     batch_size: int = Field(16, gt=0)
     workers: int = Field(2, ge=0)  # 0: fingerprint in the flow's own process
     dask_address: str | None = None  # e.g. tcp://scheduler:8786; overrides `workers`
@@ -124,6 +128,7 @@ class VideoConfig(Strict):
     frame_bits: int = Field(12, ge=0, le=32)
     min_share: float = Field(0.5, gt=0, le=1)
     max_bucket: int = Field(1_000, gt=1)
+    probe_frames: int = Field(6, ge=0, le=60)  # frames per video whose regions join the search
     # Known sensitive media: a Parquet file with a `hash` column of 64-bit frame pHashes.
     known_hashes: Path | None = None
     known_max_bits: int = Field(4, ge=0, le=5)

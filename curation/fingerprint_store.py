@@ -2,7 +2,7 @@
 
 Layout: <store>/<algorithm version>/part-<id>.parquet, one row per (post_id, media_sha256):
 status ('ok' or the quarantine reason), detail, duration, size, frames sampled, and the kept
-frames as a list of (t, h, hm). A scheduled run looks up which (post, checksum) pairs the
+frames as a list of (t, h, hm, p). A scheduled run looks up which (post, checksum) pairs the
 current version already holds and fingerprints only the rest; a post whose media changed has a
 new checksum, so it is fingerprinted again. A new algorithm version starts an empty folder,
 which invalidates every older row without touching it. Parts are written to a temporary name
@@ -29,7 +29,8 @@ from curation.video_fingerprint import (
     fingerprint_video,
 )
 
-FRAME = pl.Struct({"t": pl.Float64, "h": pl.UInt64, "hm": pl.UInt64})
+# h: the frame's pHash, hm: its mirror image's, p: region hashes (crop windows, then insets)
+FRAME = pl.Struct({"t": pl.Float64, "h": pl.UInt64, "hm": pl.UInt64, "p": pl.List(pl.UInt64)})
 STORE_SCHEMA: dict[str, pl.DataType] = {
     "post_id": pl.Int64(),
     "media_sha256": pl.String(),
@@ -100,8 +101,8 @@ def fingerprint_batch(
                 "height": fp.height,
                 "sampled": fp.sampled,
                 "frames": [
-                    {"t": float(t), "h": int(h), "hm": int(m)}
-                    for t, h, m in zip(fp.times, fp.hashes, fp.mirrored, strict=True)
+                    {"t": float(t), "h": int(h), "hm": int(m), "p": p.tolist()}
+                    for t, h, m, p in zip(fp.times, fp.hashes, fp.mirrored, fp.probes, strict=True)
                 ],
             }
         rows.append(row)
@@ -124,7 +125,7 @@ def write_part(store: Path, rows: pl.DataFrame, version: str = ALGORITHM_VERSION
 
 
 def frames_for(posts: pl.DataFrame, store: Path, version: str = ALGORITHM_VERSION) -> pl.DataFrame:
-    """Long frame table (video, frame, h, hm) for `posts` (with a dense `video` index column),
+    """Long frame table (video, frame, h, hm, p) for `posts` (with a dense `video` index column),
     from the store's 'ok' rows; the latest row wins when a pair was stored twice."""
     stored = (
         scan_store(store, version)
@@ -139,6 +140,6 @@ def frames_for(posts: pl.DataFrame, store: Path, version: str = ALGORITHM_VERSIO
         .explode("frames")
         .with_columns(pl.int_range(pl.len()).over("video").alias("frame"))
         .unnest("frames")
-        .select("video", "frame", "h", "hm")
+        .select("video", "frame", "h", "hm", "p")
         .sort("video", "frame")
     )

@@ -1,17 +1,22 @@
 """Near-duplicate videos from bags of frame hashes: candidates → verified pairs → clusters.
 
 1. Candidates (polars, `band_candidates`): an exact band join. The 64 bits are split into
-   `blocks` blocks; each band keeps all but `strict_bits` of them, so every frame pair within
-   `strict_bits` bits shares a band key. One close frame pair is enough to surface a video pair.
+   `blocks` blocks; each band keeps all but `strict_bits` of them, so every pair of hashes
+   within `strict_bits` bits shares a band key. A frame's plain hash meets the other video's
+   plain hash, its mirrored hash, and the region hashes (crop windows, insets) of up to
+   `probe_frames` of its frames, spread over the video. One close pair surfaces a video pair.
 2. Verification (sql/marts/neardup_pairs.sql): each candidate's whole bags, with the looser
-   `frame_bits` threshold; the share of each video's frames that match, both directions.
+   `frame_bits` threshold, every frame against every frame of the other video (plain, mirrored,
+   and each side's regions against the other's plain hash); the share of each video's frames
+   that match, both directions.
 3. Decision (here): a pair is a near-duplicate when both shares reach `min_share`.
 4. Clusters: greedy stars around the highest-engagement posts (ties: earliest, then lowest
    post ID, as in exact dedup): a post is folded only into a post it directly matches.
    `cluster_videos` (connected components) is kept for reporting.
 
-Frames come in as (video INT, frame INT, h UBIGINT, hm UBIGINT): `video` a dense index the caller
-maps to posts, `hm` the hash of the mirrored frame.
+Frames come in as (video INT, frame INT, h UBIGINT, hm UBIGINT, p UBIGINT[]): `video` a dense
+index the caller maps to posts, `hm` the hash of the mirrored frame, `p` the region hashes
+(optional: without it, no region matching).
 """
 
 from __future__ import annotations
@@ -30,11 +35,12 @@ from curation.sqlrun import build_table
 
 @dataclass(frozen=True)
 class NearDupSettings:
-    blocks: int = 4  # the band join's guarantee: every frame pair within strict_bits is found
+    blocks: int = 4  # the band join's guarantee: every hash pair within strict_bits is found
     strict_bits: int = 2
     frame_bits: int = 12  # frames this close match when a candidate pair is verified
     min_share: float = 0.5  # share of each video's frames that must match
     max_bucket: int = 1_000  # keys shared by more hashes than this are skipped (flat frames …)
+    probe_frames: int = 6  # frames per video whose region hashes take part in the band join
     memory_limit: str = "2GB"  # DuckDB's share: verification only
     threads: int = 2
 
@@ -66,79 +72,111 @@ def band_masks(blocks: int, strict_bits: int) -> pl.DataFrame:
     )
 
 
-def band_candidates(
-    frames: pl.LazyFrame, mask: int, settings: NearDupSettings
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Video pairs with a frame pair within `strict_bits` that agree on `mask`'s bits, and the
-    band keys skipped as too common. A frame's plain hash meets the other video's plain and
-    mirrored hashes (a flipped re-upload still matches); only keys seen twice are joined."""
-    m = pl.lit(mask, dtype=pl.UInt64)
-    keyed = pl.concat(
-        [
-            frames.select(
-                "video", "h", (pl.col("h") & m).alias("key"), pl.lit(False).alias("mirrored")
-            ),
-            frames.select(
-                "video",
-                pl.col("hm").alias("h"),
-                (pl.col("hm") & m).alias("key"),
-                pl.lit(True).alias("mirrored"),
-            ),
-        ]
+def with_regions(frames: pl.LazyFrame) -> pl.LazyFrame:
+    """Frames with a `p` column (an empty list when the caller had no region hashes)."""
+    if "p" in frames.collect_schema().names():
+        return frames
+    return frames.with_columns(pl.lit([], dtype=pl.List(pl.UInt64)).alias("p"))
+
+
+def join_sides(frames: pl.LazyFrame, probe_frames: int) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The band join's two sides, as (video, h): every frame's plain hash; and the hashes a
+    plain hash may meet besides another plain one: mirrored hashes of all frames, region hashes
+    of `probe_frames` frames per video (the first frame of each of that many equal slices)."""
+    frames = with_regions(frames)
+    n = pl.len().over("video")
+    first_of_slice = (pl.col("frame") * probe_frames // n) != (
+        (pl.col("frame") - 1) * probe_frames // n
     )
-    counts = (
-        keyed.group_by("key")
-        .agg(pl.len().alias("n"), (~pl.col("mirrored")).sum().alias("plain"))
-        .filter((pl.col("n") > 1) & (pl.col("plain") > 0))
+    plain = frames.select("video", "h").collect()
+    others = pl.concat(
+        [
+            frames.select("video", pl.col("hm").alias("h")),
+            frames.filter(first_of_slice | (pl.col("frame") == 0))
+            .select("video", pl.col("p").alias("h"))
+            .explode("h")
+            .drop_nulls(),
+        ]
+    ).collect()
+    return plain, others
+
+
+def band_candidates(
+    plain: pl.DataFrame, others: pl.DataFrame, mask: int, settings: NearDupSettings
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Video pairs (video_a < video_b) with a plain hash within `strict_bits` of the other
+    video's plain, mirrored or region hash, among those agreeing on `mask`'s bits; and the band
+    keys skipped as too common. Only keys that occur on both sides are joined."""
+    m = pl.lit(mask, dtype=pl.UInt64)
+    left = plain.lazy().with_columns((pl.col("h") & m).alias("key"))
+    counts = left.group_by("key").agg(pl.len().alias("n")).collect()
+    too_common = counts.filter(pl.col("n") > settings.max_bucket)
+    usable = counts.filter(pl.col("n") <= settings.max_bucket)
+    right_others = (
+        others.lazy()
+        .with_columns((pl.col("h") & m).alias("key"))
+        .join(usable.lazy().select("key"), on="key", how="semi")
         .collect()
     )
-    too_common = counts.filter(pl.col("plain") > settings.max_bucket)
-    shared = counts.filter(pl.col("plain") <= settings.max_bucket).select("key")
-    colliding = keyed.join(shared.lazy(), on="key", how="semi").collect()
-    # Plain against plain, and either side's mirrored hash against the other's plain one, so
-    # the result does not depend on which video has the lower index (mirrored against mirrored
-    # is plain against plain again).
+    busy = (
+        right_others.group_by("key")
+        .agg(pl.len().alias("n"))
+        .filter(pl.col("n") > settings.max_bucket)
+    )
+    right_others = right_others.join(busy, on="key", how="anti")
+    needed = pl.concat(
+        [usable.filter(pl.col("n") > 1).select("key"), right_others.select("key").unique()]
+    ).unique()
+    left_rows = left.join(needed.lazy(), on="key", how="semi").collect()
+    right = pl.concat([left_rows, right_others])
     pairs = (
-        colliding.join(colliding, on="key", suffix="_b")
+        left_rows.join(right, on="key", suffix="_b")
         .filter(
-            (pl.col("video_b") > pl.col("video"))
-            & ~(pl.col("mirrored") & pl.col("mirrored_b"))
+            (pl.col("video") != pl.col("video_b"))
             & ((pl.col("h") ^ pl.col("h_b")).bitwise_count_ones() <= settings.strict_bits)
         )
         .select(
-            pl.col("video").alias("video_a"),
-            "video_b",
-            (pl.col("mirrored") | pl.col("mirrored_b")).alias("mirrored"),
+            pl.min_horizontal("video", "video_b").alias("video_a"),
+            pl.max_horizontal("video", "video_b").alias("video_b"),
         )
         .unique()
     )
-    return pairs, too_common
+    return pairs, pl.concat([too_common, busy])
 
 
-def find_near_duplicates(frames: pl.DataFrame, settings: NearDupSettings) -> NearDupResult:
+def find_near_duplicates(
+    frames: pl.DataFrame | pl.LazyFrame, settings: NearDupSettings
+) -> NearDupResult:
     """Candidate search (polars, band by band) and bag verification (DuckDB SQL)."""
-    frames = frames.select(
+    frames = with_regions(frames.lazy()).select(
         pl.col("video").cast(pl.Int32),
         pl.col("frame").cast(pl.Int16),
         pl.col("h").cast(pl.UInt64),
         pl.col("hm").cast(pl.UInt64),
+        pl.col("p").cast(pl.List(pl.UInt64)),
     )
+    plain, others = join_sides(frames, settings.probe_frames)
     found, skipped = [], []
     for mask in band_masks(settings.blocks, settings.strict_bits)["mask"]:
-        pairs, too_common = band_candidates(frames.lazy(), int(mask), settings)
+        pairs, too_common = band_candidates(plain, others, int(mask), settings)
         found.append(pairs)
         skipped.append(too_common)
-    candidates = pl.concat(found).unique().sort("video_a", "video_b", "mirrored")
+    del plain, others
+    candidates = pl.concat(found).unique().sort("video_a", "video_b")
     too_common = pl.concat(skipped)
+    involved = pl.concat(
+        [candidates.select(pl.col("video_a").alias("video")), candidates.select(video="video_b")]
+    ).unique()
+    bags = frames.join(involved.lazy(), on="video", how="semi").collect()
     con = duckdb.connect(
         config={"memory_limit": settings.memory_limit, "threads": settings.threads}
     )
     con.execute("set enable_progress_bar = false").fetchall()
     try:
-        con.register("frames", frames.to_arrow())
+        con.register("frames", bags.to_arrow())
         con.register("neardup_candidates", candidates.to_arrow())
         build_table(con, "neardup_pairs", {"frame_bits": settings.frame_bits})
-        pairs = con.sql("select * from neardup_pairs order by video_a, video_b, mirrored").pl()
+        pairs = con.sql("select * from neardup_pairs order by video_a, video_b").pl()
     finally:
         con.close()
     pairs = pairs.with_columns(
@@ -146,9 +184,7 @@ def find_near_duplicates(frames: pl.DataFrame, settings: NearDupSettings) -> Nea
             (pl.col("share_a") >= settings.min_share) & (pl.col("share_b") >= settings.min_share)
         ).alias("duplicate")
     )
-    return NearDupResult(
-        candidates.height, pairs, too_common.height, int(too_common["plain"].sum())
-    )
+    return NearDupResult(candidates.height, pairs, too_common.height, int(too_common["n"].sum()))
 
 
 def cluster_videos(pairs: pl.DataFrame, n_videos: int) -> np.ndarray:

@@ -41,7 +41,7 @@ class VideoScreenStats:
 
 
 def match_known_media(frames: pl.DataFrame, known: pl.DataFrame, max_bits: int) -> pl.DataFrame:
-    """(video, distance) of videos with a frame (plain or mirrored) within `max_bits` bits of
+    """(video, distance) of videos with a frame (plain, mirrored or a region) within `max_bits` of
     a known hash. Exact by the same pigeonhole as the near-duplicate join: 6 blocks, each band
     keeps all but `max_bits` of them (so max_bits ≤ 5)."""
     if known.is_empty() or frames.is_empty():
@@ -55,9 +55,10 @@ def match_known_media(frames: pl.DataFrame, known: pl.DataFrame, max_bits: int) 
             else hashes.cast(pl.UInt64)
         }
     )
-    both = pl.concat(
-        [frames.select("video", pl.col("h")), frames.select("video", pl.col("hm").alias("h"))]
-    )
+    views = [frames.select("video", pl.col("h")), frames.select("video", pl.col("hm").alias("h"))]
+    if "p" in frames.columns:  # crop windows and insets: known media shown inside another video
+        views.append(frames.select("video", pl.col("p").alias("h")).explode("h").drop_nulls())
+    both = pl.concat(views)
     hits = []
     for mask in band_masks(6, max_bits)["mask"]:
         m = pl.lit(int(mask), dtype=pl.UInt64)
@@ -99,7 +100,7 @@ def screen_videos(
         .explode("frames")
         .with_columns(pl.int_range(pl.len()).over("video").alias("frame"))
         .unnest("frames")
-        .select("video", "frame", "h", "hm")
+        .select("video", "frame", "h", "hm", "p")
     )
     known_hits = match_known_media(frames, known, known_bits)
     screened = frames.join(known_hits.select("video"), on="video", how="anti")

@@ -112,6 +112,7 @@ def screen_video(video: VideoConfig, source: Path, work: Path) -> StageCount:
         frame_bits=video.frame_bits,
         min_share=video.min_share,
         max_bucket=video.max_bucket,
+        probe_frames=video.probe_frames,
     )
     flagged, stats = screen_videos(
         posts, stored, known, settings, video.known_max_bits, video.require_media

@@ -38,7 +38,11 @@ class FingerprintResult:
 
 def settings_of(config: VideoConfig) -> FingerprintSettings:
     return FingerprintSettings(
-        sample_fps=config.sample_fps, max_frames=config.max_frames, mode=config.mode
+        sample_fps=config.sample_fps,
+        max_frames=config.max_frames,
+        mode=config.mode,
+        crop_grid=config.crop_grid,
+        max_insets=config.max_insets,
     )
 
 

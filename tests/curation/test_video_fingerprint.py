@@ -110,6 +110,42 @@ def test_edits_stay_close_and_other_videos_do_not(tmp_path: Path) -> None:
     assert np.median(distance(other.hashes, base.hashes)) >= 16
 
 
+def nearest_region(copy: np.ndarray, regions: np.ndarray) -> np.ndarray:
+    """Per frame of `copy`, the distance to the nearest region hash of the same frame."""
+    return np.bitwise_count(copy[:, None] ^ regions).min(axis=1)
+
+
+def test_a_cropped_copy_is_close_to_one_of_the_crop_windows(tmp_path: Path) -> None:
+    base = fingerprint_video(write_clip(tmp_path / "a.mp4", seconds=6))
+    cropped = fingerprint_video(
+        write_clip(
+            tmp_path / "b.mp4",
+            seconds=6,
+            transform=lambda f: cv2.resize(f[4:292, 14:176], (180, 320)),  # 90%, off centre
+        )
+    )
+    n = min(len(base.hashes), len(cropped.hashes))
+    assert base.probes.shape[1] == 9  # a 3×3 grid of 90% windows, no insets in a plain clip
+    whole = np.median(distance(cropped.hashes[:n], base.hashes[:n]))
+    windows = np.median(nearest_region(cropped.hashes[:n], base.probes[:n, :9]))
+    assert windows <= 6 and windows < whole
+
+
+def test_an_inset_is_found_and_hashes_like_the_video_inside(tmp_path: Path) -> None:
+    inside = fingerprint_video(write_clip(tmp_path / "a.mp4", seconds=6))
+
+    def window(frame: np.ndarray) -> np.ndarray:  # the clip, half size, over a flat background
+        out = np.full_like(frame, 90)
+        out[80:240, 80:170] = cv2.resize(frame, (90, 160), interpolation=cv2.INTER_AREA)
+        return out
+
+    host = fingerprint_video(write_clip(tmp_path / "b.mp4", seconds=6, transform=window))
+    assert host.insets, "the window should be found"
+    n = min(len(inside.hashes), len(host.hashes))
+    assert np.median(nearest_region(inside.hashes[:n], host.probes[:n, 9:])) <= 6
+    assert np.median(distance(inside.hashes[:n], host.hashes[:n])) > 12
+
+
 def test_keyframe_mode_decodes_only_keyframes(tmp_path: Path) -> None:
     fp = fingerprint_video(write_clip(tmp_path / "a.mp4"), FingerprintSettings(mode="keyframes"))
     assert fp.sampled >= 1 and len(fp.hashes) <= fp.sampled
