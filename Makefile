@@ -19,8 +19,8 @@ install: .venv/.installed
 demo: install  ## the main job end to end on the embedded default (small synthetic export)
 	$(RUN) massiv demo
 
-test: install  ## the whole suite
-	$(RUN) pytest -n 2 --dist loadfile -q
+test: install  ## the whole suite (with the optional NudeNet extra, so its screening is tested)
+	$(RUN) --extra nudity pytest -n 2 --dist loadfile -q
 
 check: install  ## lint, format check, types
 	$(RUN) ruff check .

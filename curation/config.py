@@ -132,6 +132,10 @@ class VideoConfig(Strict):
     # Known sensitive media: a Parquet file with a `hash` column of 64-bit frame pHashes.
     known_hashes: Path | None = None
     known_max_bits: int = Field(4, ge=0, le=5)
+    # Optional NudeNet screening (extra `nudity`, AGPL-3.0 inside: off by default). When set,
+    # nudity_frames colour frames per video are scored; a score ≥ the threshold excludes it.
+    nudity_threshold: float | None = Field(None, gt=0, le=1)
+    nudity_frames: int = Field(8, gt=0, le=60)
 
     @model_validator(mode="after")
     def _bands(self) -> VideoConfig:

@@ -22,6 +22,7 @@ from pathlib import Path
 import polars as pl
 
 from curation.media import MediaOpener
+from curation.nudity import nudity_score
 from curation.video_fingerprint import (
     ALGORITHM_VERSION,
     FingerprintSettings,
@@ -41,6 +42,9 @@ STORE_SCHEMA: dict[str, pl.DataType] = {
     "height": pl.Int32(),
     "sampled": pl.Int32(),
     "frames": pl.List(FRAME),
+    # NudeNet's highest exposed-body score and label (null when the detector was not run)
+    "nudity_score": pl.Float64(),
+    "nudity_label": pl.String(),
 }
 
 
@@ -93,6 +97,9 @@ def fingerprint_batch(
         except OSError as exc:  # the media store could not give the file (maybe for now)
             row |= {"status": "media_unavailable", "detail": str(exc)[:300], "frames": []}
         else:
+            if settings.colour_frames > 0:
+                score, label = nudity_score(fp.colour)
+                row |= {"nudity_score": score, "nudity_label": label}
             row |= {
                 "status": "ok",
                 "detail": None,

@@ -68,6 +68,8 @@ class FingerprintSettings:
     crop_grid: int = 3  # … at grid × grid offsets (0: no crop windows)
     inset_edge: float = 6.0  # grey-level step an inset's border keeps in most frames
     max_insets: int = 6  # at most this many inset rectangles per video (0: none)
+    colour_frames: int = 0  # keep this many sampled frames in colour (for a nudity detector)
+    colour_width: int = 320
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,7 @@ class Fingerprint:
     height: int
     sampled: int  # frames sampled before flat frames and repeats were dropped
     insets: tuple[Box, ...] = ()  # (top, bottom, left, right) in the black-bar-cropped frame
+    colour: tuple[np.ndarray, ...] = ()  # BGR frames, evenly spread (settings.colour_frames)
 
 
 def _thumbnails(grey: np.ndarray) -> np.ndarray:
@@ -265,7 +268,7 @@ def _open(source: Path | BinaryIO) -> av.container.InputContainer:
 
 def _sample_frames(
     container: av.container.InputContainer, settings: FingerprintSettings
-) -> tuple[list[float], list[np.ndarray], float, int, int]:
+) -> tuple[list[float], list[np.ndarray], list[np.ndarray], float, int, int]:
     if not container.streams.video:
         raise VideoError("no_video_stream")
     stream = container.streams.video[0]
@@ -286,6 +289,7 @@ def _sample_frames(
     )
     times: list[float] = []
     greys: list[np.ndarray] = []
+    colour: list[np.ndarray] = []
     # Sample k is the first frame at or after k / sample_fps seconds from the stream's start:
     # an integer counter (a float grid drifts for rates like 10/s), relative times (a copy whose
     # timestamps start at 1.5 s samples the same content as one starting at 0).
@@ -313,6 +317,14 @@ def _sample_frames(
             ).to_ndarray()
             times.append(t)
             greys.append(grey)
+            if settings.colour_frames > 0:
+                colour.append(
+                    frame.reformat(
+                        width=settings.colour_width,
+                        height=max(2, round(settings.colour_width * height / max(width, 1))),
+                        format="bgr24",
+                    ).to_ndarray()
+                )
             next_k = int(np.floor(t * settings.sample_fps + 1e-6)) + 1
             full = len(times) >= settings.max_frames
 
@@ -357,7 +369,14 @@ def _sample_frames(
         raise VideoError("no_decodable_frames")
     if not full and duration > 0 and last_packet_t < duration - max(2.0, 0.1 * duration):
         raise VideoError("truncated", f"data ends at {last_packet_t:.1f}s of {duration:.1f}s")
-    return times, greys, duration, width, height
+    return times, greys, colour, duration, width, height
+
+
+def _evenly(items: list[np.ndarray], k: int) -> list[np.ndarray]:
+    """At most k items, evenly spread, first included."""
+    if len(items) <= k:
+        return items
+    return [items[i * len(items) // k] for i in range(k)]
 
 
 def fingerprint_video(
@@ -366,7 +385,7 @@ def fingerprint_video(
     """Fingerprint one video file (path or readable binary file object)."""
     settings = settings or FingerprintSettings()
     with _open(source) as container:
-        times, greys, duration, width, height = _sample_frames(container, settings)
+        times, greys, colour, duration, width, height = _sample_frames(container, settings)
     frames = np.stack(greys)
     top, bottom, left, right = _content_box(frames, settings.black_level)
     cropped = frames[:, top:bottom, left:right]
@@ -405,4 +424,5 @@ def fingerprint_video(
         height,
         len(times),
         tuple(insets),
+        tuple(_evenly(colour, settings.colour_frames)),
     )

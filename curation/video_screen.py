@@ -4,8 +4,10 @@ For the posts that survived exact dedup, given their fingerprint store rows:
   - a video that could not be fingerprinted is excluded as `video:<reason>` (corrupt, truncated,
     empty, audio-only, unsupported…);
   - a video with a frame within `known_bits` bits of a known sensitive media hash (the lists
-    platforms share), plain or mirrored, is excluded as `sensitive_media_hash`; the media
-    themselves are never copied anywhere;
+    platforms share), plain, mirrored or a region (cropped, inside a split screen), is excluded
+    as `sensitive_media_hash`; the media themselves are never copied anywhere;
+  - with the optional NudeNet detector on, a video whose score reaches `nudity_threshold` is
+    excluded as `sensitive_nudity` (detail: label and score);
   - near-duplicates are clustered and all but the representative are excluded as
     `near_duplicate` (detail: the representative's post ID);
   - posts without a media file are kept and counted (`no_media`), unless the config requires media.
@@ -35,6 +37,7 @@ class VideoScreenStats:
     no_media: int
     unusable: int
     known_matches: int
+    nudity_matches: int
     candidates: int
     duplicate_pairs: int
     clusters: int
@@ -79,13 +82,20 @@ def screen_videos(
     settings: NearDupSettings,
     known_bits: int,
     require_media: bool,
+    nudity_threshold: float | None = None,
 ) -> tuple[pl.DataFrame, VideoScreenStats]:
     """Flag `posts` (post_id, media_sha256, engagement_score, created_ts, …) from their store
     rows (post_id, media_sha256, status, detail, frames). Returns posts + exclusion columns."""
     latest = stored.unique(["post_id", "media_sha256"], keep="last")
     with_status = posts.join(
         latest.select(
-            "post_id", "media_sha256", "status", "frames", pl.col("detail").alias("_store_detail")
+            "post_id",
+            "media_sha256",
+            "status",
+            "frames",
+            pl.col("detail").alias("_store_detail"),
+            "nudity_score",
+            "nudity_label",
         ),
         on=["post_id", "media_sha256"],
         how="left",
@@ -103,22 +113,42 @@ def screen_videos(
         .select("video", "frame", "h", "hm", "p")
     )
     known_hits = match_known_media(frames, known, known_bits)
-    screened = frames.join(known_hits.select("video"), on="video", how="anti")
+    nudity_hits = (
+        usable.filter(pl.col("nudity_score") >= nudity_threshold).select(
+            "video",
+            (pl.col("nudity_label") + pl.lit(" ") + pl.col("nudity_score").round(2).cast(pl.String))
+            .alias("_nudity"),
+        )
+        if nudity_threshold is not None
+        else pl.DataFrame(schema={"video": pl.Int32, "_nudity": pl.String})
+    )
+    # Sensitive videos leave before near-duplicate search: none can be a kept representative.
+    screened = frames.join(known_hits.select("video"), on="video", how="anti").join(
+        nudity_hits, on="video", how="anti"
+    )
     result = find_near_duplicates(screened, settings)
     labels = cluster_videos(result.pairs, usable.height)  # for the stats only
     flagged = flag_near_duplicates(
         usable.select("video", "post_id", "engagement_score", "created_ts"), result.pairs
     )
-    decided = flagged.join(known_hits, on="video", how="left").select(
-        "post_id",
-        pl.when(pl.col("distance").is_not_null())
-        .then(pl.lit("sensitive_media_hash"))
-        .otherwise(pl.col(REASON))
-        .alias("_reason"),
-        pl.when(pl.col("distance").is_not_null())
-        .then(pl.lit("distance ") + pl.col("distance").cast(pl.String))
-        .otherwise(pl.col(DETAIL))
-        .alias("_detail"),
+    decided = (
+        flagged.join(known_hits, on="video", how="left")
+        .join(nudity_hits, on="video", how="left")
+        .select(
+            "post_id",
+            pl.when(pl.col("distance").is_not_null())
+            .then(pl.lit("sensitive_media_hash"))
+            .when(pl.col("_nudity").is_not_null())
+            .then(pl.lit("sensitive_nudity"))
+            .otherwise(pl.col(REASON))
+            .alias("_reason"),
+            pl.when(pl.col("distance").is_not_null())
+            .then(pl.lit("distance ") + pl.col("distance").cast(pl.String))
+            .when(pl.col("_nudity").is_not_null())
+            .then(pl.col("_nudity"))
+            .otherwise(pl.col(DETAIL))
+            .alias("_detail"),
+        )
     )
     out = (
         with_status.drop("frames")
@@ -135,7 +165,7 @@ def screen_videos(
             .otherwise(pl.col("_detail"))
             .alias(DETAIL),
         )
-        .drop("_reason", "_detail", "_store_detail", "status")
+        .drop("_reason", "_detail", "_store_detail", "status", "nudity_score", "nudity_label")
     )
     dup = result.pairs.filter(pl.col("duplicate"))
     stats = VideoScreenStats(
@@ -143,6 +173,7 @@ def screen_videos(
         no_media=int(with_status["status"].is_null().sum()),
         unusable=int(((with_status["status"] != "ok") & with_status["status"].is_not_null()).sum()),
         known_matches=known_hits.height,
+        nudity_matches=nudity_hits.height,
         candidates=result.candidates,
         duplicate_pairs=dup.height,
         clusters=int(np.sum(np.bincount(labels) > 1)) if len(labels) else 0,

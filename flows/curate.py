@@ -115,7 +115,13 @@ def screen_video(video: VideoConfig, source: Path, work: Path) -> StageCount:
         probe_frames=video.probe_frames,
     )
     flagged, stats = screen_videos(
-        posts, stored, known, settings, video.known_max_bits, video.require_media
+        posts,
+        stored,
+        known,
+        settings,
+        video.known_max_bits,
+        video.require_media,
+        video.nudity_threshold,
     )
     print(f"video: {stats}")
     return write_flagged(

@@ -18,6 +18,7 @@ from prefect.cache_policies import NONE
 from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 from prefect_dask import DaskTaskRunner
 
+from curation import nudity
 from curation.config import VideoConfig
 from curation.fingerprint_store import (
     fingerprint_batch,
@@ -43,6 +44,7 @@ def settings_of(config: VideoConfig) -> FingerprintSettings:
         mode=config.mode,
         crop_grid=config.crop_grid,
         max_insets=config.max_insets,
+        colour_frames=config.nudity_frames if config.nudity_threshold is not None else 0,
     )
 
 
@@ -80,6 +82,8 @@ def fingerprint_flow(items: pl.DataFrame, config: VideoConfig) -> FingerprintRes
     """`items`: post_id, media_sha256, location (relative to config.media_root)."""
     if config.store is None:
         raise ValueError("the fingerprint store must be set")
+    if config.nudity_threshold is not None:
+        nudity.require()
     settings = settings_of(config)
     version = store_version(settings)
     todo = missing_items(items, config.store, version)

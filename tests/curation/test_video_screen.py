@@ -138,3 +138,43 @@ def test_a_video_error_keeps_the_store_detail() -> None:
         require_media=False,
     )
     assert out.select(REASON, DETAIL).row(0) == ("video:truncated", "data ends at 3.0s of 9.0s")
+
+
+def test_known_media_shown_inside_another_video_is_matched_through_its_regions() -> None:
+    known = bag(7, 5)
+    frames = pl.DataFrame(
+        {
+            "video": np.zeros(5, np.int32),
+            "h": bag(8, 5),
+            "hm": bag(9, 5),
+            "p": [[int(a), int(b)] for a, b in zip(bag(10, 5), noisy(known, 1, 3), strict=True)],
+        },
+        schema_overrides={"p": pl.List(pl.UInt64)},
+    )
+    assert match_known_media(frames, pl.DataFrame({"hash": known}), 2)["video"].to_list() == [0]
+
+
+def test_a_nudity_score_at_the_threshold_excludes_the_video_before_dedup() -> None:
+    base = bag(1)
+    stored = pl.DataFrame(
+        [
+            store_row(1, "ok", base) | {"nudity_score": 0.91, "nudity_label": "BUTTOCKS_EXPOSED"},
+            store_row(2, "ok", noisy(base, 2, 0)) | {"nudity_score": 0.0},
+            store_row(3, "ok", bag(3)) | {"nudity_score": 0.59, "nudity_label": "ANUS_EXPOSED"},
+        ],
+        schema=STORE_SCHEMA,
+    )
+    empty = pl.DataFrame({"hash": []}, schema={"hash": pl.UInt64})
+    out, stats = screen_videos(
+        posts(3, [9.0, 1.0, 1.0]), stored, empty, NearDupSettings(), 4, False, 0.6
+    )
+    result = {r["post_id"]: (r[REASON], r[DETAIL]) for r in out.iter_rows(named=True)}
+    # Post 1 is flagged, so its less engaging copy 2 is not folded into it: 2 stays.
+    assert result == {
+        1: ("sensitive_nudity", "BUTTOCKS_EXPOSED 0.91"),
+        2: (None, None),
+        3: (None, None),
+    }
+    assert stats.nudity_matches == 1
+    off, _ = screen_videos(posts(3, [9.0, 1.0, 1.0]), stored, empty, NearDupSettings(), 4, False)
+    assert off[REASON].to_list() == [None, "near_duplicate", None]  # detector off: scores unused

@@ -9,6 +9,7 @@ import polars as pl
 import pytest
 from prefect.testing.utilities import prefect_test_harness
 
+from curation import nudity
 from curation.config import VideoConfig
 from curation.fingerprint_store import frames_for, scan_store, store_version
 from curation.neardup import NearDupSettings, find_near_duplicates
@@ -74,3 +75,23 @@ def test_a_new_algorithm_version_starts_empty(tmp_path: Path) -> None:
     items = pl.DataFrame({"post_id": [1], "media_sha256": ["a"], "location": ["a.mp4"]})
     assert missing_items(items, tmp_path, version="vfp-0").height == 0
     assert missing_items(items, tmp_path, version="vfp-1").height == 1
+
+
+@pytest.mark.skipif(not nudity.available(), reason="extra `nudity` not installed")
+def test_the_nudity_detector_scores_each_video_when_turned_on(
+    harness: None, tmp_path: Path
+) -> None:
+    media = tmp_path / "media"
+    media.mkdir()
+    write_clip(media / "a.mp4", seed=1)
+    items = pl.DataFrame({"post_id": [1], "media_sha256": ["a"], "location": ["a.mp4"]})
+    on = VideoConfig(
+        media_root=str(media), store=tmp_path / "store", workers=0, nudity_threshold=0.6
+    )
+    off = on.model_copy(update={"nudity_threshold": None})
+    assert store_version(settings_of(on)) != store_version(settings_of(off))  # scored apart
+    assert fingerprint_videos(items, on).by_status == {"ok": 1}
+    row = (
+        scan_store(tmp_path / "store", store_version(settings_of(on))).collect().row(0, named=True)
+    )
+    assert row["nudity_score"] is not None and row["nudity_score"] < 0.6
