@@ -116,8 +116,11 @@ def screen_videos(
     nudity_hits = (
         usable.filter(pl.col("nudity_score") >= nudity_threshold).select(
             "video",
-            (pl.col("nudity_label") + pl.lit(" ") + pl.col("nudity_score").round(2).cast(pl.String))
-            .alias("_nudity"),
+            (
+                pl.col("nudity_label")
+                + pl.lit(" ")
+                + pl.col("nudity_score").round(2).cast(pl.String)
+            ).alias("_nudity"),
         )
         if nudity_threshold is not None
         else pl.DataFrame(schema={"video": pl.Int32, "_nudity": pl.String})
