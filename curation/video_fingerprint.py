@@ -266,22 +266,32 @@ def _open(source: Path | BinaryIO) -> av.container.InputContainer:
         raise VideoError("unreadable_container", type(exc).__name__) from None
 
 
+def _displayed(frame: av.VideoFrame, out_width: int, turns: int, fmt: str) -> np.ndarray:
+    """The frame as a player shows it (the stream's display rotation applied), `out_width`
+    pixels wide, height by the displayed aspect ratio (even), in `fmt` (gray or bgr24)."""
+    shown_w, shown_h = (frame.height, frame.width) if turns % 2 else (frame.width, frame.height)
+    out_height = max(2, round(out_width * shown_h / max(shown_w, 1) / 2) * 2)
+    w, h = (out_height, out_width) if turns % 2 else (out_width, out_height)
+    pixels = frame.reformat(width=w, height=h, format=fmt, interpolation="AREA").to_ndarray()
+    return np.ascontiguousarray(np.rot90(pixels, turns)) if turns else pixels
+
+
 def _sample_frames(
     container: av.container.InputContainer, settings: FingerprintSettings
 ) -> tuple[list[float], list[np.ndarray], list[np.ndarray], float, int, int]:
     if not container.streams.video:
         raise VideoError("no_video_stream")
     stream = container.streams.video[0]
-    ctx = stream.codec_context
-    if ctx.codec is None or not ctx.codec.is_decoder:
-        raise VideoError("unsupported_codec", str(stream.codec_context.name))
+    ctx = stream.codec_context  # None when FFmpeg does not know the codec at all
+    if ctx is None or ctx.codec is None or not ctx.codec.is_decoder:
+        raise VideoError("unsupported_codec", str(ctx.name) if ctx is not None else "unknown")
     # Hashes of 32×32 thumbnails do not need deblocking or non-reference frames: skipping both
     # cuts decoding time by about 40% (docs/benchmarks.md).
     ctx.options = {"skip_loop_filter": "all"}
     ctx.thread_count = settings.decoder_threads
     ctx.skip_frame = "NONKEY" if settings.mode == "keyframes" else "NONREF"
     width, height = ctx.width, ctx.height
-    work_h = max(2, round(settings.work_width * height / max(width, 1) / 2) * 2)
+    turns = 0  # quarter turns counter-clockwise that display the frame (phones record sideways)
     duration = (
         float(stream.duration * stream.time_base)
         if stream.duration and stream.time_base
@@ -304,7 +314,7 @@ def _sample_frames(
     full = False
 
     def take(frames: list[av.VideoFrame]) -> None:
-        nonlocal next_k, full
+        nonlocal next_k, full, turns
         for frame in frames:
             if full:
                 return
@@ -312,19 +322,12 @@ def _sample_frames(
             t = float(frame.pts * base) - start if frame.pts is not None else last_packet_t
             if t * settings.sample_fps + 1e-6 < next_k:
                 continue
-            grey = frame.reformat(
-                width=settings.work_width, height=work_h, format="gray", interpolation="AREA"
-            ).to_ndarray()
+            if not times:
+                turns = round(float(frame.rotation or 0) / 90) % 4
             times.append(t)
-            greys.append(grey)
+            greys.append(_displayed(frame, settings.work_width, turns, "gray"))
             if settings.colour_frames > 0:
-                colour.append(
-                    frame.reformat(
-                        width=settings.colour_width,
-                        height=max(2, round(settings.colour_width * height / max(width, 1))),
-                        format="bgr24",
-                    ).to_ndarray()
-                )
+                colour.append(_displayed(frame, settings.colour_width, turns, "bgr24"))
             next_k = int(np.floor(t * settings.sample_fps + 1e-6)) + 1
             full = len(times) >= settings.max_frames
 
@@ -369,6 +372,8 @@ def _sample_frames(
         raise VideoError("no_decodable_frames")
     if not full and duration > 0 and last_packet_t < duration - max(2.0, 0.1 * duration):
         raise VideoError("truncated", f"data ends at {last_packet_t:.1f}s of {duration:.1f}s")
+    if turns % 2:
+        width, height = height, width
     return times, greys, colour, duration, width, height
 
 

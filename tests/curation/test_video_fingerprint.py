@@ -173,6 +173,14 @@ def audio_only(path: Path) -> Path:
     return path
 
 
+def unknown_codec(path: Path) -> Path:
+    """A Matroska file whose video track names a codec FFmpeg does not know (same length ID)."""
+    data = write_clip(path.with_suffix(".mkv")).read_bytes()
+    assert data.count(b"V_MPEG4/ISO/AVC") == 1
+    path.write_bytes(data.replace(b"V_MPEG4/ISO/AVC", b"V_MASSIV/NOPE/X"))
+    return path
+
+
 @pytest.mark.parametrize(
     ("make", "reason"),
     [
@@ -182,6 +190,7 @@ def audio_only(path: Path) -> Path:
             "unreadable_container",
         ),
         (audio_only, "no_video_stream"),
+        (unknown_codec, "unsupported_codec"),
     ],
 )
 def test_bad_files_get_a_reason(tmp_path: Path, make: Callable[[Path], Path], reason: str) -> None:
@@ -236,3 +245,22 @@ def test_skipping_gop_tails_samples_what_a_full_decode_would(tmp_path: Path, gop
         ]
     assert fp.times.tolist() == pytest.approx(expected)
     assert fp.hashes.tolist() == phash_bits(np.stack(greys)).tolist()
+
+
+def test_a_sideways_recording_is_hashed_as_it_is_displayed(tmp_path: Path) -> None:
+    upright = write_clip(tmp_path / "a.mp4", seconds=4)
+    sideways = tmp_path / "b.mp4"  # what a phone writes: the picture turned, plus a rotation tag
+    with av.open(str(upright)) as src, av.open(str(sideways), "w") as out:
+        stream = out.add_stream("libx264", rate=15)
+        stream.width, stream.height, stream.pix_fmt = 320, 180, "yuv420p"
+        stream.set_display_rotation(90)  # a player turns it 90° counter-clockwise
+        for frame in src.decode(video=0):
+            turned = np.ascontiguousarray(np.rot90(frame.to_ndarray(format="bgr24"), -1))
+            for packet in stream.encode(av.VideoFrame.from_ndarray(turned, format="bgr24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    a, b = fingerprint_video(upright), fingerprint_video(sideways)
+    assert (b.width, b.height) == (180, 320)
+    n = min(len(a.hashes), len(b.hashes))
+    assert np.median(distance(a.hashes[:n], b.hashes[:n])) <= 4
