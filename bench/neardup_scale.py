@@ -143,6 +143,12 @@ def step(n_videos: int, blocks: int, strict_bits: int) -> None:
         .agg(pl.col("found").fill_null(False).mean().alias("recall"))
         .sort("edit")
     )
+    by_noise = (
+        truth.join(hit.with_columns(found=pl.lit(True)), on=list(truth.columns), how="left")
+        .group_by("noise_bits")
+        .agg(pl.col("found").fill_null(False).mean().round(4).alias("recall"))
+        .sort("noise_bits")
+    )
     emit(
         {
             "frames": n_frames,
@@ -151,6 +157,7 @@ def step(n_videos: int, blocks: int, strict_bits: int) -> None:
             "planted_pairs": truth.height,
             "recall": round(hit.height / max(truth.height, 1), 4),
             "recall_by_edit": dict(per_edit.iter_rows()),
+            "recall_by_noise_bits": {str(k): v for k, v in by_noise.iter_rows()},
             "false_pairs": false_pairs,
             "skipped_buckets": result.skipped_buckets,
             "clusters_with_duplicates": int(np.sum(np.bincount(labels) > 1)),
