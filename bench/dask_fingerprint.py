@@ -24,9 +24,9 @@ def main() -> None:
     from flows.fingerprint import fingerprint_videos
 
     parser = argparse.ArgumentParser()
-    parser.add_argument("--clips", type=int, default=240)
+    parser.add_argument("--clips", type=int, default=820)
     parser.add_argument("--corpus", default="corpus-40-300")
-    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--batch", type=int, default=16)  # VideoConfig.batch_size
     args = parser.parse_args()
     root = DATA / args.corpus
     corpus = pl.read_parquet(root / "corpus.parquet").sort("clip_id").head(args.clips)

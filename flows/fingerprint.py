@@ -15,6 +15,8 @@ from typing import Any
 import polars as pl
 from prefect import flow, task
 from prefect.cache_policies import NONE
+from prefect.server.api.server import SubprocessASGIServer
+from prefect.settings import PREFECT_API_URL
 from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 from prefect_dask import DaskTaskRunner
 
@@ -68,8 +70,21 @@ def task_runner(config: VideoConfig) -> TaskRunner[Any]:
             "processes": True,
             "dashboard_address": None,
             "silence_logs": logging.WARNING,  # the cluster's INFO lines drown the flow's own
+            "env": {"PREFECT_API_URL": api_url_for_workers()},
         }
     )
+
+
+def api_url_for_workers() -> str:
+    """The Prefect API the flow reports to, for the worker processes. Without it each worker
+    started a temporary server of its own (seconds of start-up per worker, contending with the
+    decoding, and task runs recorded where nobody looks)."""
+    url = PREFECT_API_URL.value()
+    if url:
+        return str(url)
+    server = SubprocessASGIServer()  # the same temporary server the flow's own client starts
+    server.start()
+    return server.api_url
 
 
 def fingerprint_videos(items: pl.DataFrame, config: VideoConfig) -> FingerprintResult:

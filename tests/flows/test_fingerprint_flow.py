@@ -7,13 +7,15 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from prefect.settings import PREFECT_API_URL
 from prefect.testing.utilities import prefect_test_harness
+from prefect_dask import DaskTaskRunner
 
 from curation import nudity
 from curation.config import VideoConfig
 from curation.fingerprint_store import frames_for, scan_store, store_version
 from curation.neardup import NearDupSettings, find_near_duplicates
-from flows.fingerprint import fingerprint_videos, settings_of
+from flows.fingerprint import fingerprint_videos, settings_of, task_runner
 from tests.curation.test_video_fingerprint import write_clip
 
 pytestmark = pytest.mark.slow
@@ -95,3 +97,11 @@ def test_the_nudity_detector_scores_each_video_when_turned_on(
         scan_store(tmp_path / "store", store_version(settings_of(on))).collect().row(0, named=True)
     )
     assert row["nudity_score"] is not None and row["nudity_score"] < 0.6
+
+
+def test_dask_workers_report_to_the_flows_own_prefect_api(harness: None) -> None:
+    # Without this each worker process would start (and report to) a temporary server of its own.
+    runner = task_runner(VideoConfig(workers=2))
+    assert isinstance(runner, DaskTaskRunner)
+    assert runner.cluster_kwargs["env"] == {"PREFECT_API_URL": PREFECT_API_URL.value()}
+    assert PREFECT_API_URL.value()
