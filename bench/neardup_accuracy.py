@@ -159,6 +159,7 @@ def main() -> None:
                     {
                         "video": i,
                         "frame": np.arange(len(fp.hashes)),
+                        "t": fp.times,
                         "h": fp.hashes,
                         "hm": fp.mirrored,
                         "p": fp.probes.tolist(),

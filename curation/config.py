@@ -127,6 +127,7 @@ class VideoConfig(Strict):
     strict_bits: int = Field(2, ge=0)
     frame_bits: int = Field(12, ge=0, le=32)
     min_share: float = Field(0.5, gt=0, le=1)
+    min_aligned: float = Field(0.4, ge=0, le=1)  # … of which along one time line (speed, offset)
     max_bucket: int = Field(1_000, gt=1)
     probe_frames: int = Field(6, ge=0, le=60)  # frames per video whose regions join the search
     # Known sensitive media: a Parquet file with a `hash` column of 64-bit frame pHashes.

@@ -132,7 +132,7 @@ def write_part(store: Path, rows: pl.DataFrame, version: str = ALGORITHM_VERSION
 
 
 def frames_for(posts: pl.DataFrame, store: Path, version: str = ALGORITHM_VERSION) -> pl.DataFrame:
-    """Long frame table (video, frame, h, hm, p) for `posts` (with a dense `video` index column),
+    """Long frame table (video, frame, t, h, hm, p) for `posts` (with a dense `video` index column),
     from the store's 'ok' rows; the latest row wins when a pair was stored twice."""
     stored = (
         scan_store(store, version)
@@ -147,6 +147,6 @@ def frames_for(posts: pl.DataFrame, store: Path, version: str = ALGORITHM_VERSIO
         .explode("frames")
         .with_columns(pl.int_range(pl.len()).over("video").alias("frame"))
         .unnest("frames")
-        .select("video", "frame", "h", "hm", "p")
+        .select("video", "frame", "t", "h", "hm", "p")
         .sort("video", "frame")
     )

@@ -9,14 +9,16 @@
    `frame_bits` threshold, every frame against every frame of the other video (plain, mirrored,
    and each side's regions against the other's plain hash); the share of each video's frames
    that match, both directions.
-3. Decision (here): a pair is a near-duplicate when both shares reach `min_share`.
+3. Decision (here): a pair is a near-duplicate when both shares reach `min_share` and, in both
+   directions, `min_aligned` of the frames match along one time line (speed 0.6–1.7×, any
+   offset): copies keep time, look-alikes of one static spot do not.
 4. Clusters: greedy stars around the highest-engagement posts (ties: earliest, then lowest
    post ID, as in exact dedup): a post is folded only into a post it directly matches.
    `cluster_videos` (connected components) is kept for reporting.
 
-Frames come in as (video INT, frame INT, h UBIGINT, hm UBIGINT, p UBIGINT[]): `video` a dense
-index the caller maps to posts, `hm` the hash of the mirrored frame, `p` the region hashes
-(optional: without it, no region matching).
+Frames come in as (video INT, frame INT, t DOUBLE, h UBIGINT, hm UBIGINT, p UBIGINT[]): `video`
+a dense index the caller maps to posts, `t` seconds (optional: else the frame index), `hm` the
+hash of the mirrored frame, `p` the region hashes (optional: without it, no region matching).
 """
 
 from __future__ import annotations
@@ -39,6 +41,8 @@ class NearDupSettings:
     strict_bits: int = 2
     frame_bits: int = 12  # frames this close match when a candidate pair is verified
     min_share: float = 0.5  # share of each video's frames that must match
+    min_aligned: float = 0.4  # … and share whose matches lie on one time line (speed, offset)
+    offset_bin_s: float = 1.5  # offsets of one line agree within this many seconds
     max_bucket: int = 1_000  # keys shared by more hashes than this are skipped (flat frames …)
     probe_frames: int = 6  # frames per video whose region hashes take part in the band join
     memory_limit: str = "2GB"  # DuckDB's share: verification only
@@ -73,10 +77,14 @@ def band_masks(blocks: int, strict_bits: int) -> pl.DataFrame:
 
 
 def with_regions(frames: pl.LazyFrame) -> pl.LazyFrame:
-    """Frames with a `p` column (an empty list when the caller had no region hashes)."""
-    if "p" in frames.collect_schema().names():
-        return frames
-    return frames.with_columns(pl.lit([], dtype=pl.List(pl.UInt64)).alias("p"))
+    """Frames with a `p` column (an empty list when the caller had no region hashes) and a `t`
+    column (the frame index when the caller had no times: one frame per second)."""
+    names = frames.collect_schema().names()
+    if "p" not in names:
+        frames = frames.with_columns(pl.lit([], dtype=pl.List(pl.UInt64)).alias("p"))
+    if "t" not in names:
+        frames = frames.with_columns(pl.col("frame").cast(pl.Float64).alias("t"))
+    return frames
 
 
 def join_sides(frames: pl.LazyFrame, probe_frames: int) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -151,6 +159,7 @@ def find_near_duplicates(
     frames = with_regions(frames.lazy()).select(
         pl.col("video").cast(pl.Int32),
         pl.col("frame").cast(pl.Int16),
+        pl.col("t").cast(pl.Float64),
         pl.col("h").cast(pl.UInt64),
         pl.col("hm").cast(pl.UInt64),
         pl.col("p").cast(pl.List(pl.UInt64)),
@@ -175,13 +184,20 @@ def find_near_duplicates(
     try:
         con.register("frames", bags.to_arrow())
         con.register("neardup_candidates", candidates.to_arrow())
-        build_table(con, "neardup_pairs", {"frame_bits": settings.frame_bits})
+        build_table(
+            con,
+            "neardup_pairs",
+            {"frame_bits": settings.frame_bits, "offset_bin": settings.offset_bin_s},
+        )
         pairs = con.sql("select * from neardup_pairs order by video_a, video_b").pl()
     finally:
         con.close()
     pairs = pairs.with_columns(
         (
-            (pl.col("share_a") >= settings.min_share) & (pl.col("share_b") >= settings.min_share)
+            (pl.col("share_a") >= settings.min_share)
+            & (pl.col("share_b") >= settings.min_share)
+            & (pl.col("aligned_a") >= settings.min_aligned)
+            & (pl.col("aligned_b") >= settings.min_aligned)
         ).alias("duplicate")
     )
     return NearDupResult(candidates.height, pairs, too_common.height, int(too_common["n"].sum()))

@@ -110,7 +110,7 @@ def screen_videos(
         .explode("frames")
         .with_columns(pl.int_range(pl.len()).over("video").alias("frame"))
         .unnest("frames")
-        .select("video", "frame", "h", "hm", "p")
+        .select("video", "frame", "t", "h", "hm", "p")
     )
     known_hits = match_known_media(frames, known, known_bits)
     nudity_hits = (

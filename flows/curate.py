@@ -111,6 +111,7 @@ def screen_video(video: VideoConfig, source: Path, work: Path) -> StageCount:
         strict_bits=video.strict_bits,
         frame_bits=video.frame_bits,
         min_share=video.min_share,
+        min_aligned=video.min_aligned,
         max_bucket=video.max_bucket,
         probe_frames=video.probe_frames,
     )

@@ -102,6 +102,22 @@ def test_verification_shares_and_decision() -> None:
     assert rows[(0, 2)]["share_a"] == pytest.approx(0.2) and not rows[(0, 2)]["duplicate"]
 
 
+def test_a_copy_keeps_time_and_a_look_alike_does_not() -> None:
+    rng = np.random.default_rng(5)
+    h = rng.integers(0, 2**64 - 1, (3, 20), dtype=np.uint64, endpoint=True)
+    hm = rng.integers(0, 2**64 - 1, (3, 20), dtype=np.uint64, endpoint=True)
+    sped_up = np.array([i for i in range(20) if i % 5 != 4])  # 1.25×: every 5th second gone
+    h[1, : len(sped_up)] = [flip(x, rng.choice(64, 2, replace=False)) for x in h[0, sped_up]]
+    h[1, len(sped_up) :] = rng.integers(0, 2**63, 20 - len(sped_up), dtype=np.uint64)
+    h[2] = [flip(x, rng.choice(64, 2, replace=False)) for x in h[0, rng.permutation(20)]]
+    result = find_near_duplicates(frames_of(h, hm), NearDupSettings())
+    rows = {(r["video_a"], r["video_b"]): r for r in result.pairs.iter_rows(named=True)}
+    assert rows[(0, 1)]["duplicate"] and rows[(0, 1)]["aligned_a"] >= 0.75
+    # The same frames in another order: every frame matches, no time line holds them.
+    assert rows[(0, 2)]["share_a"] == 1.0 and rows[(0, 2)]["aligned_a"] < 0.4
+    assert not rows[(0, 2)]["duplicate"]
+
+
 def test_too_common_keys_are_skipped_and_counted() -> None:
     h = np.zeros((30, 2), dtype=np.uint64)  # flat frames: every hash the same
     hm = np.ones((30, 2), dtype=np.uint64)
