@@ -186,8 +186,11 @@ def main() -> None:
         "--strict-bits",
         str(args.strict_bits),
     )
+    default = (args.blocks, args.strict_bits) == (4, 2)
     write_result(
-        "neardup_scale",
+        "neardup_scale"
+        if default
+        else f"neardup_scale_{args.blocks}_blocks_{args.strict_bits}_bits",
         {
             "videos": args.videos,
             "blocks": args.blocks,
