@@ -113,6 +113,28 @@ def synth_export(
     _export(out, posts, seed, video_sources)
 
 
+@synth_app.command("videos")
+def synth_videos(
+    out: Annotated[Path, typer.Option(help="Folder for videos/ and corpus.parquet.")] = Path(
+        "data/neardup-corpus"
+    ),
+    sources: Annotated[int, typer.Option(min=1, help="Sources, each with all 12 edits.")] = 40,
+    distractors: Annotated[int, typer.Option(min=0, help="Unrelated clips and look-alikes.")] = 300,
+    seed: Annotated[int, typer.Option(help="Seed; same seed, same clips.")] = 11,
+    workers: Annotated[int, typer.Option(min=1, help="Processes rendering clips.")] = 2,
+) -> None:
+    """A near-duplicate benchmark corpus of real 540×960 clips (ground truth: source_id)."""
+    from curation.synth_video import EDITS, synthesize_corpus
+
+    total = sources * (1 + len(EDITS)) + distractors
+    with user_errors(), _progress() as bar:
+        job = bar.add_task(f"rendering {total:,} clips", total=total)
+        corpus = synthesize_corpus(
+            out, sources, distractors, seed, progress=lambda n: bar.advance(job, n), workers=workers
+        )
+    console.print(f"corpus: {total:,} clips → {corpus}")
+
+
 @synth_app.command("annotations")
 def synth_annotations(
     curation_dir: Annotated[Path, typer.Option("--curation", help="A curate run's folder.")] = Path(

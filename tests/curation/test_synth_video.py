@@ -139,3 +139,18 @@ def test_slideshow_template_shared_pictures_differ(tmp_path: Path) -> None:
 def test_unknown_edit_rejected(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="unknown edits"):
         sv.synthesize_corpus(tmp_path, 1, 0, seed=1, edits=["sepia"])
+
+
+def test_the_cli_writes_a_corpus_with_its_ground_truth(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from flows.cli import app
+
+    out = tmp_path / "corpus"
+    args = ["synth", "videos", "--out", str(out), "--sources", "1", "--distractors", "1"]
+    result = CliRunner().invoke(app, [*args, "--workers", "1"])
+    assert result.exit_code == 0, result.output
+    corpus = pl.read_parquet(out / "corpus.parquet")
+    assert corpus.height == 1 + len(sv.EDITS) + 1
+    assert corpus["source_id"].null_count() == 1  # the distractor has no source
+    assert all((out / p).is_file() for p in corpus["path"])
