@@ -255,7 +255,7 @@ def test_a_sideways_recording_is_hashed_as_it_is_displayed(tmp_path: Path) -> No
         stream.width, stream.height, stream.pix_fmt = 320, 180, "yuv420p"
         stream.set_display_rotation(90)  # a player turns it 90° counter-clockwise
         for frame in src.decode(video=0):
-            turned = np.ascontiguousarray(np.rot90(frame.to_ndarray(format="bgr24"), -1))
+            turned = np.ascontiguousarray(np.rot90(frame.to_ndarray(format="bgr24"), -1), np.uint8)
             for packet in stream.encode(av.VideoFrame.from_ndarray(turned, format="bgr24")):
                 out.mux(packet)
         for packet in stream.encode():
