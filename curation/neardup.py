@@ -5,6 +5,8 @@
    within `strict_bits` bits shares a band key. A frame's plain hash meets the other video's
    plain hash, its mirrored hash, and the region hashes (crop windows, insets) of up to
    `probe_frames` of its frames, spread over the video. One close pair surfaces a video pair.
+   Insets get a second, wider key (`inset_strict_bits`, default 4) between the same probe
+   frames' plain and inset hashes: few hashes, and an inset copy is often 4 bits off at best.
 2. Verification (sql/marts/neardup_pairs.sql): each candidate's whole bags, with the looser
    `frame_bits` threshold, every frame against every frame of the other video (plain, mirrored,
    and each side's regions against the other's plain hash); the share of each video's frames
@@ -45,6 +47,12 @@ class NearDupSettings:
     offset_bin_s: float = 1.5  # offsets of one line agree within this many seconds
     max_bucket: int = 1_000  # keys shared by more hashes than this are skipped (flat frames …)
     probe_frames: int = 6  # frames per video whose region hashes take part in the band join
+    # Insets (the regions after the first crop_windows) get a wider key of their own: a video
+    # shown inside another is often 4 bits off at best. Few hashes, so 35 bands stay cheap.
+    crop_windows: int = 9
+    inset_blocks: int = 7
+    inset_strict_bits: int = 4
+    inset_probe_frames: int = 4  # frames per video on both sides of the inset key
     memory_limit: str = "2GB"  # DuckDB's share: verification only
     threads: int = 2
 
@@ -87,61 +95,79 @@ def with_regions(frames: pl.LazyFrame) -> pl.LazyFrame:
     return frames
 
 
-def join_sides(frames: pl.LazyFrame, probe_frames: int) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """The band join's two sides, as (video, h): every frame's plain hash; and the hashes a
-    plain hash may meet besides another plain one: mirrored hashes of all frames, region hashes
-    of `probe_frames` frames per video (the first frame of each of that many equal slices)."""
-    frames = with_regions(frames)
+@dataclass
+class JoinSides:
+    plain: pl.DataFrame  # (video, h): every frame's plain hash
+    others: pl.DataFrame  # mirrored hashes of all frames, regions of the probe frames
+    probe_plain: pl.DataFrame  # plain hashes of the probe frames …
+    probe_insets: pl.DataFrame  # … and their insets, for the inset key
+
+
+def first_of_slices(k: int) -> pl.Expr:
+    """True for the first frame of each of k equal slices of a video's frames."""
     n = pl.len().over("video")
-    first_of_slice = (pl.col("frame") * probe_frames // n) != (
-        (pl.col("frame") - 1) * probe_frames // n
+    return ((pl.col("frame") * k // n) != ((pl.col("frame") - 1) * k // n)) | (pl.col("frame") == 0)
+
+
+def join_sides(frames: pl.LazyFrame, settings: NearDupSettings) -> JoinSides:
+    """The band joins' sides, as (video, h). Probe frames: `probe_frames` per video (and
+    `inset_probe_frames` for the inset key), the first frame of each of that many slices."""
+    frames = with_regions(frames)
+    probe = frames.filter(first_of_slices(settings.probe_frames))
+    inset_probe = frames.filter(first_of_slices(settings.inset_probe_frames))
+    return JoinSides(
+        plain=frames.select("video", "h").collect(),
+        others=pl.concat(
+            [
+                frames.select("video", pl.col("hm").alias("h")),
+                probe.select("video", pl.col("p").alias("h")).explode("h").drop_nulls(),
+            ]
+        ).collect(),
+        probe_plain=inset_probe.select("video", "h").collect(),
+        probe_insets=inset_probe.select(
+            "video", pl.col("p").list.slice(settings.crop_windows).alias("h")
+        )
+        .explode("h")
+        .drop_nulls()
+        .collect(),
     )
-    plain = frames.select("video", "h").collect()
-    others = pl.concat(
-        [
-            frames.select("video", pl.col("hm").alias("h")),
-            frames.filter(first_of_slice | (pl.col("frame") == 0))
-            .select("video", pl.col("p").alias("h"))
-            .explode("h")
-            .drop_nulls(),
-        ]
-    ).collect()
-    return plain, others
 
 
 def band_candidates(
-    plain: pl.DataFrame, others: pl.DataFrame, mask: int, settings: NearDupSettings
+    plain: pl.DataFrame,
+    others: pl.DataFrame,
+    mask: int,
+    strict_bits: int,
+    max_bucket: int,
+    plain_pairs: bool = True,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Video pairs (video_a < video_b) with a plain hash within `strict_bits` of the other
-    video's plain, mirrored or region hash, among those agreeing on `mask`'s bits; and the band
-    keys skipped as too common. Only keys that occur on both sides are joined."""
+    video's plain (if `plain_pairs`), mirrored or region hash, among those agreeing on
+    `mask`'s bits; and the band keys skipped as too common. Only keys that occur on both sides
+    are joined."""
     m = pl.lit(mask, dtype=pl.UInt64)
     left = plain.lazy().with_columns((pl.col("h") & m).alias("key"))
     counts = left.group_by("key").agg(pl.len().alias("n")).collect()
-    too_common = counts.filter(pl.col("n") > settings.max_bucket)
-    usable = counts.filter(pl.col("n") <= settings.max_bucket)
+    too_common = counts.filter(pl.col("n") > max_bucket)
+    usable = counts.filter(pl.col("n") <= max_bucket)
     right_others = (
         others.lazy()
         .with_columns((pl.col("h") & m).alias("key"))
         .join(usable.lazy().select("key"), on="key", how="semi")
         .collect()
     )
-    busy = (
-        right_others.group_by("key")
-        .agg(pl.len().alias("n"))
-        .filter(pl.col("n") > settings.max_bucket)
-    )
+    busy = right_others.group_by("key").agg(pl.len().alias("n")).filter(pl.col("n") > max_bucket)
     right_others = right_others.join(busy, on="key", how="anti")
-    needed = pl.concat(
-        [usable.filter(pl.col("n") > 1).select("key"), right_others.select("key").unique()]
-    ).unique()
-    left_rows = left.join(needed.lazy(), on="key", how="semi").collect()
-    right = pl.concat([left_rows, right_others])
+    shared = [right_others.select("key").unique()]
+    if plain_pairs:
+        shared.append(usable.filter(pl.col("n") > 1).select("key"))
+    left_rows = left.join(pl.concat(shared).unique().lazy(), on="key", how="semi").collect()
+    right = pl.concat([left_rows, right_others]) if plain_pairs else right_others
     pairs = (
         left_rows.join(right, on="key", suffix="_b")
         .filter(
             (pl.col("video") != pl.col("video_b"))
-            & ((pl.col("h") ^ pl.col("h_b")).bitwise_count_ones() <= settings.strict_bits)
+            & ((pl.col("h") ^ pl.col("h_b")).bitwise_count_ones() <= strict_bits)
         )
         .select(
             pl.min_horizontal("video", "video_b").alias("video_a"),
@@ -164,13 +190,27 @@ def find_near_duplicates(
         pl.col("hm").cast(pl.UInt64),
         pl.col("p").cast(pl.List(pl.UInt64)),
     )
-    plain, others = join_sides(frames, settings.probe_frames)
+    sides = join_sides(frames, settings)
     found, skipped = [], []
     for mask in band_masks(settings.blocks, settings.strict_bits)["mask"]:
-        pairs, too_common = band_candidates(plain, others, int(mask), settings)
+        pairs, too_common = band_candidates(
+            sides.plain, sides.others, int(mask), settings.strict_bits, settings.max_bucket
+        )
         found.append(pairs)
         skipped.append(too_common)
-    del plain, others
+    if not sides.probe_insets.is_empty():
+        for mask in band_masks(settings.inset_blocks, settings.inset_strict_bits)["mask"]:
+            pairs, too_common = band_candidates(
+                sides.probe_plain,
+                sides.probe_insets,
+                int(mask),
+                settings.inset_strict_bits,
+                settings.max_bucket,
+                plain_pairs=False,
+            )
+            found.append(pairs)
+            skipped.append(too_common)
+    del sides
     candidates = pl.concat(found).unique().sort("video_a", "video_b")
     too_common = pl.concat(skipped)
     involved = pl.concat(

@@ -30,16 +30,21 @@ def frames_of(h: np.ndarray, hm: np.ndarray, p: np.ndarray | None = None) -> pl.
     return frames.with_columns(pl.Series("p", p.reshape(n * per, -1).tolist(), pl.List(pl.UInt64)))
 
 
-def brute_force(h: np.ndarray, hm: np.ndarray, p: np.ndarray, k: int) -> set[tuple[int, int]]:
+def brute_force(
+    h: np.ndarray, hm: np.ndarray, p: np.ndarray, k: int, inset_k: int = -1, crop_windows: int = 9
+) -> set[tuple[int, int]]:
     """Video pairs with a plain hash within k bits of the other's plain, mirrored or region
-    hash (every frame's regions: the test gives each video fewer frames than probe_frames)."""
+    hash, or within inset_k bits of an inset (a region after the first crop_windows). Every
+    frame counts: the test gives each video fewer frames than probe_frames."""
     n, per = h.shape
     video = np.repeat(np.arange(n), per)
     plain, mirror = h.ravel(), hm.ravel()
     regions = p.reshape(n * per, -1)
     found = set()
-    for other in [plain, mirror, *regions.T]:
-        close = np.bitwise_count(plain[:, None] ^ other[None, :]) <= k
+    views = [(other, k) for other in [plain, mirror, *regions.T]]
+    views += [(inset, inset_k) for inset in regions.T[crop_windows:]]
+    for other, bits in views:
+        close = np.bitwise_count(plain[:, None] ^ other[None, :]) <= bits
         found |= {
             (min(int(video[x]), int(video[y])), max(int(video[x]), int(video[y])))
             for x, y in zip(*np.nonzero(close), strict=True)
@@ -81,12 +86,13 @@ def test_the_band_join_finds_every_frame_pair_within_its_guarantee(
             h[30 + i, f] = flip(
                 src, rng.choice(64, int(rng.integers(0, strict_bits + 2)), replace=False)
             )
-    result = find_near_duplicates(
-        frames_of(h, hm, p), NearDupSettings(blocks=blocks, strict_bits=strict_bits)
-    )
+    for i in range(10):  # inset copies 3–5 bits off: the inset key finds those within 4
+        p[50 + i, 0, 2] = flip(h[i, 0], rng.choice(64, int(rng.integers(3, 6)), replace=False))
+    settings = NearDupSettings(blocks=blocks, strict_bits=strict_bits, crop_windows=2)
+    result = find_near_duplicates(frames_of(h, hm, p), settings)
     found = set(result.pairs.select("video_a", "video_b").iter_rows())
     assert result.candidates == len(found)
-    assert found == brute_force(h, hm, p, strict_bits)
+    assert found == brute_force(h, hm, p, strict_bits, settings.inset_strict_bits, 2)
 
 
 def test_verification_shares_and_decision() -> None:
