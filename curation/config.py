@@ -130,6 +130,9 @@ class VideoConfig(Strict):
     min_aligned: float = Field(0.4, ge=0, le=1)  # … of which along one time line (speed, offset)
     max_bucket: int = Field(1_000, gt=1)
     probe_frames: int = Field(6, ge=0, le=60)  # frames per video whose regions join the search
+    # Insets (split screens, picture-in-picture) are also searched with a 4-bit key between this
+    # many frames per video (0: off); each frame costs ~4 s per 1.5M videos (docs/benchmarks.md).
+    inset_probe_frames: int = Field(4, ge=0, le=60)
     # Known sensitive media: a Parquet file with a `hash` column of 64-bit frame pHashes.
     known_hashes: Path | None = None
     known_max_bits: int = Field(4, ge=0, le=5)

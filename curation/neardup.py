@@ -52,7 +52,7 @@ class NearDupSettings:
     crop_windows: int = 9
     inset_blocks: int = 7
     inset_strict_bits: int = 4
-    inset_probe_frames: int = 4  # frames per video on both sides of the inset key
+    inset_probe_frames: int = 4  # frames per video on both sides of the inset key (0: off)
     memory_limit: str = "2GB"  # DuckDB's share: verification only
     threads: int = 2
 
@@ -114,7 +114,7 @@ def join_sides(frames: pl.LazyFrame, settings: NearDupSettings) -> JoinSides:
     `inset_probe_frames` for the inset key), the first frame of each of that many slices."""
     frames = with_regions(frames)
     probe = frames.filter(first_of_slices(settings.probe_frames))
-    inset_probe = frames.filter(first_of_slices(settings.inset_probe_frames))
+    inset_probe = frames.filter(first_of_slices(max(settings.inset_probe_frames, 1)))
     return JoinSides(
         plain=frames.select("video", "h").collect(),
         others=pl.concat(
@@ -198,7 +198,7 @@ def find_near_duplicates(
         )
         found.append(pairs)
         skipped.append(too_common)
-    if not sides.probe_insets.is_empty():
+    if settings.inset_probe_frames > 0 and not sides.probe_insets.is_empty():
         for mask in band_masks(settings.inset_blocks, settings.inset_strict_bits)["mask"]:
             pairs, too_common = band_candidates(
                 sides.probe_plain,

@@ -114,6 +114,7 @@ def screen_video(video: VideoConfig, source: Path, work: Path) -> StageCount:
         min_aligned=video.min_aligned,
         max_bucket=video.max_bucket,
         probe_frames=video.probe_frames,
+        inset_probe_frames=video.inset_probe_frames,
     )
     flagged, stats = screen_videos(
         posts,
