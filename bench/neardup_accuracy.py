@@ -73,12 +73,14 @@ def score(found: set[tuple[str, str]], truth: set[tuple[str, str]], corpus: pl.D
     originals = dict(sources.iter_rows())
     not_edits = ["original", "distractor", "lookalike_slideshow", "lookalike_setting"]
     edited = corpus.filter(~pl.col("edit").is_in(not_edits))
+    hits, total = 0, 0
     for edit, group in edited.group_by("edit"):
         pairs = [
             tuple(sorted((originals[s], c)))
             for s, c in group.select("source_id", "clip_id").iter_rows()
         ]
         per_edit[str(edit[0])] = round(sum(p in found for p in pairs) / max(len(pairs), 1), 4)
+        hits, total = hits + sum(p in found for p in pairs), total + len(pairs)
     return {
         "precision": round(tp / len(found), 5) if found else None,
         "recall": round(tp / len(truth), 4) if truth else None,
@@ -86,6 +88,8 @@ def score(found: set[tuple[str, str]], truth: set[tuple[str, str]], corpus: pl.D
         "found_pairs": len(found),
         "false_pairs": len(found - truth),
         "recall_by_edit": dict(sorted(per_edit.items())),
+        # What dedup removes when the source itself is in the pool: its copies that match it.
+        "source_copy_recall": round(hits / max(total, 1), 4),
     }
 
 
