@@ -1,4 +1,5 @@
-"""Annotations: validate, vote (strict majority, experts for the rest, hold back the unsettled).
+"""Annotations: onboarding gate, validation, vote (strict majority, experts for the rest, hold
+back the unsettled), and Krippendorff's alpha per taxonomy, label and language.
 
 Runs the SQL in sql/staging and sql/marts in DuckDB over tables handed in by the flow (which read
 each input file once). The delivered row order of the annotations is their delivery order.
@@ -26,27 +27,70 @@ class VoteResult:
     resolutions: dict[str, int]  # (post, task) items by resolution
     rejected: dict[str, int]  # annotation rows by rejection reason
     delivered: int  # annotation rows delivered
+    gate: pl.DataFrame  # annotator_id, task, gold_items, correct, accuracy, passed
+    agreement: pl.DataFrame  # scope, task, level, units, pairable_labels, alpha
+
+
+@dataclass(frozen=True)
+class GoldSet:
+    """The onboarding test: reference labels and the candidates' answers."""
+
+    labels: pl.DataFrame  # post_id, task, label
+    answers: pl.DataFrame  # annotator_id, post_id, task, label
+    min_accuracy: float = 0.5
+    min_items: int = 20
+
+
+GOLD_SCHEMA = {"post_id": pl.Int64, "task": pl.String, "label": pl.String}
 
 
 def vote_labels(
-    shortlist: pl.DataFrame, annotations: pl.DataFrame, experts: pl.DataFrame
+    shortlist: pl.DataFrame,
+    annotations: pl.DataFrame,
+    experts: pl.DataFrame,
+    gold: GoldSet | None = None,
 ) -> VoteResult:
-    """Resolve one label per shortlisted post and task; posts missing any label are held back."""
+    """Resolve one label per shortlisted post and task; posts missing any label are held back.
+
+    With a gold set, annotators below its bar for a task have all their labels of that task
+    set aside before voting. `shortlist` has post_id and language (for alpha per language).
+    """
+    gate_on = gold is not None
+    gold = gold or GoldSet(
+        pl.DataFrame(schema=GOLD_SCHEMA),
+        pl.DataFrame(schema={"annotator_id": pl.String, **GOLD_SCHEMA}),
+    )
     con = duckdb.connect()
     try:
         con.register("taxonomy_labels", taxonomy_table().to_arrow())
         con.register("tasks", pl.DataFrame({"task": list(ANNOTATED_TASKS)}).to_arrow())
-        con.register("shortlist", shortlist.select("post_id").to_arrow())
+        language = (
+            pl.col("language")
+            if "language" in shortlist.columns
+            else pl.lit(None, pl.String).alias("language")
+        )
+        con.register("shortlist", shortlist.select("post_id", language).to_arrow())
         con.register("raw_annotations", annotations.with_row_index("delivery_order").to_arrow())
         con.register("raw_expert_resolutions", experts.to_arrow())
-        for table in (
-            "stg_annotations",
-            "stg_expert_resolutions",
-            "annotations_checked",
-            "labels_voted",
+        con.register("raw_gold_labels", gold.labels.to_arrow())
+        con.register("raw_gold_annotations", gold.answers.to_arrow())
+        for table, params in (
+            ("stg_annotations", {}),
+            ("stg_expert_resolutions", {}),
+            ("stg_gold_labels", {}),
+            ("stg_gold_annotations", {}),
+            (
+                "annotator_gate",
+                {"min_gold_accuracy": gold.min_accuracy, "min_gold_items": gold.min_items},
+            ),
+            ("annotations_checked", {"gate": gate_on}),
+            ("labels_voted", {}),
+            ("agreement", {}),
         ):
-            build_table(con, table)
+            build_table(con, table, params)
         voted = con.sql("select * from labels_voted").pl()
+        gate = con.sql("select * from annotator_gate").pl()
+        agreement = con.sql("select * from agreement").pl()
         rejected = dict(
             con.execute(
                 "select reason, count(*) from annotations_checked"
@@ -76,7 +120,7 @@ def vote_labels(
         .select("post_id", *ANNOTATED_TASKS)
         .sort("post_id")
     )
-    return VoteResult(labels, held_back, resolutions, rejected, annotations.height)
+    return VoteResult(labels, held_back, resolutions, rejected, annotations.height, gate, agreement)
 
 
 def check_annotations_match(result: VoteResult, max_unknown_share: float) -> None:

@@ -1,7 +1,7 @@
 """The release bundle: deterministic Parquet shards, taxonomy, changelog and manifest.
 
     labeled/{train,validation,test}-NNNNN-of-NNNNN.parquet   unlabeled/unlabeled-…parquet
-    taxonomy.parquet   CHANGELOG.md   manifest.json
+    taxonomy.parquet   agreement.parquet   CHANGELOG.md   manifest.json
 
 Deterministic: rows arrive sorted, shards and row groups have fixed sizes, the Arrow schema is
 explicit, and nothing holds wall-clock time; the same tables give byte-identical files.
@@ -40,6 +40,17 @@ LABEL_FIELDS = [
 SCHEMAS = {
     "labeled": pa.schema(POST_FIELDS + LABEL_FIELDS),
     "unlabeled": pa.schema(POST_FIELDS),
+    # Krippendorff's alpha per taxonomy, per label (one-vs-rest) and per language (Table 6).
+    "agreement": pa.schema(
+        [
+            pa.field("scope", pa.string(), nullable=False),
+            pa.field("task", pa.string(), nullable=False),
+            pa.field("level", pa.string()),
+            pa.field("units", pa.int64(), nullable=False),
+            pa.field("pairable_labels", pa.int64(), nullable=False),
+            pa.field("alpha", pa.float64()),
+        ]
+    ),
     "taxonomy": pa.schema(
         [
             pa.field("taxonomy", pa.string()),

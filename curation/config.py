@@ -189,6 +189,12 @@ class ReleaseConfig(Strict):
     # Share of annotation rows naming posts outside the shortlist above which the release stops:
     # such annotations were most likely made for another curation run.
     max_unknown_annotation_share: float = Field(0.05, ge=0, le=1)
+    # Onboarding gate: annotators answer the gold set (gold_labels.parquet and
+    # gold_annotations.parquet in annotations_dir) first; below this accuracy for a task (or with
+    # fewer than min_gold_items answers) all their labels of that task are discarded before
+    # voting. null turns the gate off (and the gold files are not read).
+    min_gold_accuracy: float | None = Field(0.5, ge=0, le=1)
+    min_gold_items: int = Field(20, ge=1)
     masking: MaskingConfig = MaskingConfig()
     bundle: BundleConfig = BundleConfig()
 

@@ -17,7 +17,7 @@ from prefect import flow, task
 from prefect.cache_policies import NONE
 
 from curation import bundle
-from curation.annotations import VoteResult, check_annotations_match, vote_labels
+from curation.annotations import GoldSet, VoteResult, check_annotations_match, vote_labels
 from curation.config import ReleaseConfig, config_hash
 from curation.splits import SPLITS, assign_splits
 from curation.store import LocalStore
@@ -44,17 +44,27 @@ class ReleaseInputs:
     annotations: pl.DataFrame
     experts: pl.DataFrame
     digests: dict[str, str]
+    gold: GoldSet | None = None
 
 
 def release_inputs(config: ReleaseConfig) -> dict[str, Path]:
     # The curation folder is a link to the latest run; resolving it once means a curation run
     # that finishes meanwhile cannot mix its files into this release.
     curation = config.curation_dir.resolve()
+    gold = (
+        {
+            "gold_labels": config.annotations_dir / "gold_labels.parquet",
+            "gold_annotations": config.annotations_dir / "gold_annotations.parquet",
+        }
+        if config.min_gold_accuracy is not None
+        else {}
+    )
     return {
         "shortlist": curation / "shortlist.parquet",
         "companion": curation / "companion.parquet",
         "annotations": config.annotations_dir / "annotations.parquet",
         "expert_resolutions": config.annotations_dir / "expert_resolutions.parquet",
+        **gold,
         "taxonomy": TAXONOMY_PATH,
     }
 
@@ -64,7 +74,12 @@ def preflight(config: ReleaseConfig) -> None:
     load_key(config.key_file, config.key_version)
     missing = [str(p) for p in release_inputs(config).values() if not p.is_file()]
     if missing:
-        raise FileNotFoundError(f"release input missing: {', '.join(missing)}")
+        gold_hint = (
+            " (the gold files feed the onboarding gate; min_gold_accuracy: null turns it off)"
+            if any("gold_" in m for m in missing)
+            else ""
+        )
+        raise FileNotFoundError(f"release input missing: {', '.join(missing)}{gold_hint}")
     store = LocalStore(config.store)
     store.check_unpublished(config.dataset, config.version)
     if config.parent and not store.version_dir(config.dataset, config.parent).is_dir():
@@ -80,19 +95,37 @@ def read_inputs(config: ReleaseConfig) -> ReleaseInputs:
             tables[name], digests[name] = read_parquet_once(path)
         else:
             digests[name] = bundle.sha256_file(path)
+    gold = (
+        GoldSet(
+            tables["gold_labels"],
+            tables["gold_annotations"],
+            config.min_gold_accuracy,
+            config.min_gold_items,
+        )
+        if config.min_gold_accuracy is not None
+        else None
+    )
     return ReleaseInputs(
         tables["shortlist"],
         tables["companion"],
         tables["annotations"],
         tables["expert_resolutions"],
         digests,
+        gold,
     )
 
 
 @task(cache_policy=NONE)
 def vote(config: ReleaseConfig, inputs: ReleaseInputs) -> VoteResult:
-    result = vote_labels(inputs.shortlist, inputs.annotations, inputs.experts)
+    result = vote_labels(inputs.shortlist, inputs.annotations, inputs.experts, inputs.gold)
     check_annotations_match(result, config.max_unknown_annotation_share)
+    failed = result.gate.filter(~pl.col("passed"))
+    alphas = result.agreement.filter(pl.col("scope") == "taxonomy").select("task", "alpha")
+    print(
+        f"onboarding: {failed['annotator_id'].n_unique()} annotators failed the gold set for "
+        f"{failed.height} tasks; alpha "
+        + ", ".join(f"{t} {a:.3f}" for t, a in alphas.iter_rows() if a is not None)
+    )
     return result
 
 
@@ -201,6 +234,15 @@ def build_bundle(
             )
         )
         files.append(
+            bundle.write_table(
+                staging,
+                "agreement.parquet",
+                votes.agreement.sort("scope", "task", "level"),
+                bundle.SCHEMAS["agreement"],
+                b.row_group_rows,
+            )
+        )
+        files.append(
             bundle.write_text(staging, "CHANGELOG.md", changelog(config, counts, votes, parent_log))
         )
         header: dict[str, Any] = {
@@ -218,6 +260,9 @@ def build_bundle(
             "annotations": {
                 "resolutions": dict(sorted(votes.resolutions.items())),
                 "rejected_rows": dict(sorted(votes.rejected.items())),
+                "annotators_failing_gold": int(
+                    votes.gate.filter(~pl.col("passed"))["annotator_id"].n_unique()
+                ),
             },
         }
         digest = bundle.write_manifest(staging, header, files)

@@ -3,7 +3,10 @@
 -- once (the first delivered; later copies are 'duplicate_annotation'); an annotator who gave
 -- different labels for the same item has all of them set aside as 'conflicting_annotation'.
 -- Invalid rows (missing field, unknown post, label outside the taxonomy) never cancel a valid one.
--- Needs: stg_annotations, shortlist, taxonomy_labels.
+-- With the onboarding gate on ($gate), every label of an annotator who did not pass the gold set
+-- for that task is set aside: 'failed_gold_gate' (answered, below the bar) or 'not_onboarded'
+-- (no gold answers for the task).
+-- Needs: stg_annotations, shortlist, taxonomy_labels, annotator_gate.
 with annotations as (
     select * from stg_annotations
 ),
@@ -16,10 +19,13 @@ checked as (
                 then 'missing_field'
             when s.post_id is null then 'unknown_post'
             when t.label is null then 'label_not_in_taxonomy'
+            when $gate and g.passed is null then 'not_onboarded'
+            when $gate and not g.passed then 'failed_gold_gate'
         end as invalid_reason
     from annotations as a
     left join shortlist as s on s.post_id = a.post_id
     left join taxonomy_labels as t on t.taxonomy = a.task and t.label = a.label
+    left join annotator_gate as g on g.annotator_id = a.annotator_id and g.task = a.task
 ),
 
 valid as (

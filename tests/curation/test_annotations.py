@@ -3,6 +3,7 @@ import pytest
 
 from curation.annotations import (
     AnnotationMismatchError,
+    GoldSet,
     VoteResult,
     check_annotations_match,
     vote_labels,
@@ -107,3 +108,68 @@ def test_annotations_for_another_shortlist_are_refused() -> None:
     ):
         check_annotations_match(result, 0.05)
     check_annotations_match(result, 0.9)
+
+
+def gold_set(answers: list[Row], min_accuracy: float = 0.5, min_items: int = 2) -> GoldSet:
+    labels = pl.DataFrame(
+        [(100 + i, "concept", "pets") for i in range(4)],
+        schema={"post_id": pl.Int64, "task": pl.String, "label": pl.String},
+        orient="row",
+    )
+    return GoldSet(
+        labels,
+        pl.DataFrame(answers, schema=["annotator_id", "post_id", "task", "label"], orient="row"),
+        min_accuracy,
+        min_items,
+    )
+
+
+def test_the_gold_gate_discards_every_label_of_a_weak_or_untested_annotator() -> None:
+    # a1, a2, a3 pass the concept gold test; a4 gets 1 of 4 right; a5 never took it.
+    answers = [(a, 100 + i, "concept", "pets") for a in ("a1", "a2", "a3") for i in range(4)]
+    answers += [("a4", 100, "concept", "pets")]
+    answers += [("a4", 100 + i, "concept", "pranks") for i in range(1, 4)]
+    rows = [
+        ("a4", 1, "concept", "pranks"),
+        ("a5", 1, "concept", "pranks"),
+        *concept(1, *["pets"] * 3),
+    ]
+    annotations = pl.DataFrame(
+        rows, schema=["annotator_id", "post_id", "task", "label"], orient="row"
+    )
+    no_experts = pl.DataFrame(
+        schema={"post_id": pl.Int64, "task": pl.String, "label": pl.String, "expert_id": pl.String}
+    )
+    shortlist = pl.DataFrame({"post_id": [1]})
+    gated = vote_labels(shortlist, annotations, no_experts, gold_set(answers))
+    assert gated.rejected == {"failed_gold_gate": 1, "not_onboarded": 1}
+    gate = {r["annotator_id"]: r for r in gated.gate.iter_rows(named=True)}
+    assert gate["a4"]["accuracy"] == 0.25 and not gate["a4"]["passed"] and gate["a1"]["passed"]
+    # Without the gate a4 and a5 count (pets 3, pranks 2): nothing is set aside.
+    ungated = vote_labels(shortlist, annotations, no_experts)
+    assert ungated.rejected == {}
+    alpha = {(r["scope"], r["task"]): r["alpha"] for r in gated.agreement.iter_rows(named=True)}
+    assert ("taxonomy", "concept") in alpha
+
+
+def test_too_few_gold_answers_do_not_pass() -> None:
+    answers = [("a1", 100, "concept", "pets")]  # right, but one item of the two required
+    gold = gold_set(answers, min_items=2)
+    result = vote_labels(
+        pl.DataFrame({"post_id": [1]}),
+        pl.DataFrame(
+            [("a1", 1, "concept", "pets")],
+            schema=["annotator_id", "post_id", "task", "label"],
+            orient="row",
+        ),
+        pl.DataFrame(
+            schema={
+                "post_id": pl.Int64,
+                "task": pl.String,
+                "label": pl.String,
+                "expert_id": pl.String,
+            }
+        ),
+        gold,
+    )
+    assert result.rejected == {"failed_gold_gate": 1}

@@ -116,9 +116,24 @@ def test_release_is_deterministic_verifiable_and_leak_free(
     assert manifest["counts"]["labeled"] == sum(
         manifest["counts"][s] for s in ("train", "validation", "test")
     )
-    assert manifest["key_version"] == "k1" and len(manifest["inputs"]) == 5
+    assert manifest["key_version"] == "k1" and len(manifest["inputs"]) == 7  # incl. the gold set
     labeled = pl.read_parquet(first.path / "labeled")
     assert labeled.height == manifest["counts"]["labeled"] > 0
+    # The gold gate removed the weak candidates, and the agreement left lands near the paper's.
+    assert manifest["annotations"]["annotators_failing_gold"] >= 1
+    alpha = dict(
+        pl.read_parquet(first.path / "agreement.parquet")
+        .filter(pl.col("scope") == "taxonomy")
+        .select("task", "alpha")
+        .iter_rows()
+    )
+    for task, paper in {
+        "concept": 0.77,
+        "audio_type": 0.59,
+        "video_type": 0.62,
+        "affect": 0.40,
+    }.items():
+        assert alpha[task] == pytest.approx(paper, abs=0.08), task
     # Creator-disjoint splits.
     splits = pl.concat(
         [
