@@ -1,7 +1,7 @@
 """The release bundle: deterministic Parquet shards, taxonomy, changelog and manifest.
 
     labeled/{train,validation,test}-NNNNN-of-NNNNN.parquet   unlabeled/unlabeled-…parquet
-    taxonomy.parquet   agreement.parquet   CHANGELOG.md   manifest.json
+    taxonomy.parquet   agreement.parquet   splits.parquet   CHANGELOG.md   manifest.json
 
 Deterministic: rows arrive sorted, shards and row groups have fixed sizes, the Arrow schema is
 explicit, and nothing holds wall-clock time; the same tables give byte-identical files.
@@ -40,6 +40,17 @@ LABEL_FIELDS = [
 SCHEMAS = {
     "labeled": pa.schema(POST_FIELDS + LABEL_FIELDS),
     "unlabeled": pa.schema(POST_FIELDS),
+    # Achieved split shares per concept and per language (and overall).
+    "splits": pa.schema(
+        [
+            pa.field("stratum", pa.string(), nullable=False),
+            pa.field("level", pa.string()),
+            pa.field("videos", pa.int64(), nullable=False),
+            pa.field("train", pa.float64(), nullable=False),
+            pa.field("validation", pa.float64(), nullable=False),
+            pa.field("test", pa.float64(), nullable=False),
+        ]
+    ),
     # Krippendorff's alpha per taxonomy, per label (one-vs-rest) and per language (Table 6).
     "agreement": pa.schema(
         [

@@ -19,13 +19,14 @@ from prefect.cache_policies import NONE
 from curation import bundle
 from curation.annotations import GoldSet, VoteResult, check_annotations_match, vote_labels
 from curation.config import ReleaseConfig, config_hash
-from curation.splits import SPLITS, assign_splits
+from curation.splits import SPLITS, assign_splits, split_report
 from curation.store import LocalStore
 from curation.tables import read_parquet_once
 from curation.taxonomy import ANNOTATED_TASKS, TAXONOMY_PATH, taxonomy_table, taxonomy_version
 from flows.common import git_commit
 from privacy.keys import KeyMismatchError, PseudonymKey, load_key
 from privacy.masking import RELEASED_POST_COLUMNS, mask_posts
+from privacy.pseudonyms import pseudonymize
 
 LABEL_COLUMNS = [t for t in ANNOTATED_TASKS if t not in RELEASED_POST_COLUMNS]
 
@@ -129,15 +130,45 @@ def vote(config: ReleaseConfig, inputs: ReleaseInputs) -> VoteResult:
     return result
 
 
+def parent_splits(
+    config: ReleaseConfig, creators: pl.Series, key: PseudonymKey
+) -> pl.DataFrame | None:
+    """(creator_id, split) of the creators the parent version already placed: a patch release
+    must not move a creator between train and test. The parent holds pseudonyms only, so the
+    current creators are pseudonymized with the same key and matched."""
+    if not config.parent:
+        return None
+    parent = LocalStore(config.store).version_dir(config.dataset, config.parent) / "labeled"
+    placed = pl.concat(
+        [
+            pl.read_parquet(f, columns=["creator_id"]).with_columns(
+                split=pl.lit(f.name.split("-")[0])
+            )
+            for f in sorted(parent.glob("*.parquet"))
+        ]
+    ).unique("creator_id")
+    mine = pl.DataFrame(
+        {
+            "creator_id": creators,
+            "pseudonym": pseudonymize(creators, key, "creator", config.masking.pseudonym_chars),
+        }
+    )
+    return mine.join(placed.rename({"creator_id": "pseudonym"}), on="pseudonym").select(
+        "creator_id", "split"
+    )
+
+
 @task(cache_policy=NONE)
 def mask_tables(
     config: ReleaseConfig, inputs: ReleaseInputs, votes: VoteResult, key: PseudonymKey
 ) -> dict[str, pl.DataFrame]:
     # The annotators' language label replaces the platform's tag.
+    voted = inputs.shortlist.drop("language").join(votes.labels, on="post_id", how="inner")
     labeled = assign_splits(
-        inputs.shortlist.drop("language").join(votes.labels, on="post_id", how="inner"),
+        voted,
         config.bundle.split_ratios,
         config.bundle.split_seed,
+        parent_splits(config, voted["creator_id"].unique(), key),
     )
     # Both tables are masked together, so the pseudonym collision check spans the release.
     both = pl.concat(
@@ -230,6 +261,15 @@ def build_bundle(
                 "taxonomy.parquet",
                 taxonomy_table(),
                 bundle.SCHEMAS["taxonomy"],
+                b.row_group_rows,
+            )
+        )
+        files.append(
+            bundle.write_table(
+                staging,
+                "splits.parquet",
+                split_report(labeled),
+                bundle.SCHEMAS["splits"],
                 b.row_group_rows,
             )
         )

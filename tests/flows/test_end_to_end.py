@@ -15,7 +15,13 @@ from prefect.testing.utilities import prefect_test_harness
 from typer.testing import CliRunner
 
 from curation import bundle
-from curation.config import CurateConfig, ReleaseConfig, SamplingConfig, ShortlistConfig
+from curation.config import (
+    BundleConfig,
+    CurateConfig,
+    ReleaseConfig,
+    SamplingConfig,
+    ShortlistConfig,
+)
 from curation.store import LocalStore, VersionExistsError
 from curation.synth import synthesize_export
 from flows.cli import _annotations, app
@@ -180,9 +186,34 @@ def test_published_versions_are_immutable(curated: CurationResult, workdir: Path
     release(release_config(workdir, "store_c"))
     with pytest.raises(VersionExistsError):
         release(release_config(workdir, "store_c"))
-    patch = release(release_config(workdir, "store_c", version="1.0.1", parent="1.0.0"))
+    # Another split seed would deal creators differently: a patch keeps the parent's splits.
+    reseeded = BundleConfig(split_seed=1)
+    patch = release(
+        release_config(workdir, "store_c", version="1.0.1", parent="1.0.0", bundle=reseeded)
+    )
     changelog = (patch.path / "CHANGELOG.md").read_text()
     assert changelog.index("## 1.0.1") < changelog.index("## 1.0.0")
+
+    def splits(version: str) -> pl.DataFrame:
+        folder = workdir / "store_c" / "massiv" / version / "labeled"
+        return pl.concat(
+            pl.read_parquet(f, columns=["creator_id"]).with_columns(split=pl.lit(f.name[:4]))
+            for f in sorted(folder.glob("*.parquet"))
+        ).unique()
+
+    both = splits("1.0.0").join(splits("1.0.1"), on="creator_id", suffix="_patch")
+    assert both.height > 0 and (both["split"] == both["split_patch"]).all()
+    fresh = release(release_config(workdir, "store_c2", bundle=reseeded))
+    assert fresh.path.is_dir()  # the same seed without a parent deals differently
+    moved = splits("1.0.0").join(
+        pl.concat(
+            pl.read_parquet(f, columns=["creator_id"]).with_columns(split=pl.lit(f.name[:4]))
+            for f in sorted((fresh.path / "labeled").glob("*.parquet"))
+        ).unique(),
+        on="creator_id",
+        suffix="_fresh",
+    )
+    assert (moved["split"] != moved["split_fresh"]).any()
 
 
 def test_a_crash_mid_release_leaves_no_half_version(
