@@ -18,6 +18,7 @@ from prefect.cache_policies import NONE
 
 from curation import bundle
 from curation.annotations import GoldSet, VoteResult, check_annotations_match, vote_labels
+from curation.card import dataset_card, dataset_stats, license_text, stats_json
 from curation.config import ReleaseConfig, config_hash
 from curation.splits import SPLITS, assign_splits, split_report
 from curation.store import LocalStore
@@ -282,9 +283,30 @@ def build_bundle(
                 b.row_group_rows,
             )
         )
-        files.append(
-            bundle.write_text(staging, "CHANGELOG.md", changelog(config, counts, votes, parent_log))
+        log = changelog(config, counts, votes, parent_log)
+        files.append(bundle.write_text(staging, "CHANGELOG.md", log))
+        stats = dataset_stats(
+            labeled,
+            tables["unlabeled"],
+            int(votes.gate.filter(pl.col("passed"))["annotator_id"].n_unique()),
+            votes.agreement,
         )
+        languages = sorted(
+            set(labeled["language"].to_list()) | set(tables["unlabeled"]["language"].to_list())
+        )
+        files.append(bundle.write_text(staging, "stats.json", stats_json(stats)))
+        files.append(bundle.write_text(staging, "LICENSE.md", license_text(config.dataset)))
+        card = dataset_card(
+            config.dataset,
+            config.version,
+            stats,
+            languages,
+            votes.agreement,
+            split_report(labeled),
+            config.masking.date_granularity,
+            log,
+        )
+        files.append(bundle.write_text(staging, "README.md", card))
         header: dict[str, Any] = {
             "dataset": config.dataset,
             "version": config.version,

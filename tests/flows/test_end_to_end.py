@@ -289,3 +289,56 @@ def test_an_export_of_only_bad_rows_curates_to_an_empty_pool(harness: None, tmp_
     assert result.funnel[0].by_reason == {"unknown_language": 50}
     assert result.shortlist == 0 and result.companion == 0
     assert pl.read_parquet(tmp_path / "cur" / "quarantine.parquet").height == 50
+
+
+def test_the_bundle_documents_itself_and_loads_anywhere(
+    curated: CurationResult, workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import duckdb
+    import pandas as pd
+    import pyarrow.dataset as ds
+    import yaml
+
+    path = release(release_config(workdir, "store_f")).path
+    manifest = bundle.read_manifest(path)
+    counts = manifest["counts"]
+    # The card: a Hugging Face YAML header, then the datasheet sections.
+    card = (path / "README.md").read_text()
+    header = yaml.safe_load(card.split("---\n")[1])
+    assert header["license"] == "other" and header["annotations_creators"] == ["expert-generated"]
+    assert {c["config_name"] for c in header["configs"]} == {"labeled", "unlabeled"}
+    assert len(header["language"]) == 11 and header["size_categories"] == ["n<1K"]  # 606 videos
+    for section in (
+        "Motivation",
+        "Composition",
+        "Collection",
+        "Preprocessing and labeling",
+        "Uses",
+        "Distribution",
+        "Maintenance",
+    ):
+        assert f"\n## {section}\n" in card
+    stats = json.loads((path / "stats.json").read_text())
+    assert stats["labeled"]["videos"] == counts["labeled"]
+    assert stats["splits"] == {s: counts[s] for s in ("train", "validation", "test")}
+    assert stats["annotators_who_passed_onboarding"] > 0
+    # No custom code: each tool reads the shards as they are.
+    labeled = path / "labeled"
+    rows = duckdb.sql(f"select count(*) from '{labeled}/*.parquet'").fetchall()
+    assert rows == [(counts["labeled"],)]
+    assert pl.scan_parquet(labeled / "train-*.parquet").collect().height == counts["train"]
+    frame = pd.read_parquet(labeled)
+    assert len(frame) == counts["labeled"] and "concept" in frame.columns
+    assert ds.dataset(labeled, format="parquet").count_rows() == counts["labeled"]
+    # Hugging Face datasets finds the splits from the card's configs, offline.
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(workdir / "hf"))
+    from datasets import load_dataset
+
+    loaded = load_dataset(str(path))
+    assert {k: v.num_rows for k, v in loaded.items()} == {
+        s: counts[s] for s in ("train", "validation", "test")
+    }
+    unlabeled = load_dataset(str(path), "unlabeled", split="train")
+    assert unlabeled.num_rows == counts["unlabeled"]
