@@ -324,7 +324,7 @@ def test_the_bundle_documents_itself_and_loads_anywhere(
     assert stats["annotators_who_passed_onboarding"] > 0
     # No custom code: each tool reads the shards as they are.
     labeled = path / "labeled"
-    rows = duckdb.sql(f"select count(*) from '{labeled}/*.parquet'").fetchall()
+    rows = duckdb.execute(f"select count(*) from '{labeled}/*.parquet'").fetchall()
     assert rows == [(counts["labeled"],)]
     assert pl.scan_parquet(labeled / "train-*.parquet").collect().height == counts["train"]
     frame = pd.read_parquet(labeled)
