@@ -2,6 +2,7 @@
 
     labeled/{train,validation,test}-NNNNN-of-NNNNN.parquet   unlabeled/unlabeled-…parquet
     taxonomy.parquet   agreement.parquet   splits.parquet   CHANGELOG.md   manifest.json
+    README.md (dataset card)   LICENSE.md   stats.json   figures/*.png
 
 Deterministic: rows arrive sorted, shards and row groups have fixed sizes, the Arrow schema is
 explicit, and nothing holds wall-clock time; the same tables give byte-identical files.
@@ -97,6 +98,11 @@ def _record(root: Path, path: Path, rows: int | None) -> WrittenFile:
     return WrittenFile(
         path.relative_to(root).as_posix(), sha256_file(path), path.stat().st_size, rows
     )
+
+
+def record_files(root: Path, paths: list[Path]) -> list[WrittenFile]:
+    """Manifest entries for files another module wrote under root (figures)."""
+    return [_record(root, p, None) for p in paths]
 
 
 def write_table(

@@ -7,7 +7,9 @@ curation/bundle.py), staged and then published atomically.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+import json
+from dataclasses import dataclass, field
 from importlib.metadata import version as package_version
 from pathlib import Path
 from typing import Any
@@ -20,6 +22,7 @@ from curation import bundle
 from curation.annotations import GoldSet, VoteResult, check_annotations_match, vote_labels
 from curation.card import dataset_card, dataset_stats, license_text, stats_json
 from curation.config import ReleaseConfig, config_hash
+from curation.figures import release_figures
 from curation.splits import SPLITS, assign_splits, split_report
 from curation.store import LocalStore
 from curation.tables import read_parquet_once
@@ -47,6 +50,7 @@ class ReleaseInputs:
     experts: pl.DataFrame
     digests: dict[str, str]
     gold: GoldSet | None = None
+    funnel: list[dict[str, Any]] = field(default_factory=list)  # curation stages, for figures
 
 
 def release_inputs(config: ReleaseConfig) -> dict[str, Path]:
@@ -66,6 +70,7 @@ def release_inputs(config: ReleaseConfig) -> dict[str, Path]:
         "companion": curation / "companion.parquet",
         "annotations": config.annotations_dir / "annotations.parquet",
         "expert_resolutions": config.annotations_dir / "expert_resolutions.parquet",
+        "funnel": curation / "funnel.json",
         **gold,
         "taxonomy": TAXONOMY_PATH,
     }
@@ -92,9 +97,14 @@ def preflight(config: ReleaseConfig) -> None:
 def read_inputs(config: ReleaseConfig) -> ReleaseInputs:
     paths = release_inputs(config)
     tables, digests = {}, {}
+    funnel: list[dict[str, Any]] = []
     for name, path in paths.items():
         if path.suffix == ".parquet":
             tables[name], digests[name] = read_parquet_once(path)
+        elif name == "funnel":  # read once: the digest is of the bytes the figures use
+            raw = path.read_bytes()
+            digests[name] = hashlib.sha256(raw).hexdigest()
+            funnel = json.loads(raw)["stages"]
         else:
             digests[name] = bundle.sha256_file(path)
     gold = (
@@ -114,6 +124,7 @@ def read_inputs(config: ReleaseConfig) -> ReleaseInputs:
         tables["expert_resolutions"],
         digests,
         gold,
+        funnel,
     )
 
 
@@ -222,6 +233,7 @@ def build_bundle(
     votes: VoteResult,
     inputs: dict[str, str],
     key: PseudonymKey,
+    funnel: list[dict[str, Any]],
 ) -> ReleaseResult:
     store = LocalStore(config.store)
     parent_log = ""
@@ -307,6 +319,7 @@ def build_bundle(
             log,
         )
         files.append(bundle.write_text(staging, "README.md", card))
+        files += bundle.record_files(staging, release_figures(labeled, funnel, staging / "figures"))
         header: dict[str, Any] = {
             "dataset": config.dataset,
             "version": config.version,
@@ -343,7 +356,7 @@ def release(config: ReleaseConfig = ReleaseConfig()) -> ReleaseResult:
     inputs = read_inputs(config)
     votes = vote(config, inputs)
     tables = mask_tables(config, inputs, votes, key)
-    result = build_bundle(config, tables, votes, inputs.digests, key)
+    result = build_bundle(config, tables, votes, inputs.digests, key, inputs.funnel)
     print(
         f"release {config.dataset} {config.version}: {result.counts['labeled']:,} labeled, "
         f"{result.counts['unlabeled']:,} unlabeled → {result.path} (manifest sha256 "

@@ -122,7 +122,7 @@ def test_release_is_deterministic_verifiable_and_leak_free(
     assert manifest["counts"]["labeled"] == sum(
         manifest["counts"][s] for s in ("train", "validation", "test")
     )
-    assert manifest["key_version"] == "k1" and len(manifest["inputs"]) == 7  # incl. the gold set
+    assert manifest["key_version"] == "k1" and len(manifest["inputs"]) == 8  # gold set, funnel
     labeled = pl.read_parquet(first.path / "labeled")
     assert labeled.height == manifest["counts"]["labeled"] > 0
     # The gold gate removed the weak candidates, and the agreement left lands near the paper's.
@@ -318,6 +318,14 @@ def test_the_bundle_documents_itself_and_loads_anywhere(
         "Maintenance",
     ):
         assert f"\n## {section}\n" in card
+    figures = sorted(p.name for p in (path / "figures").iterdir())
+    assert figures == sorted(
+        ["funnel.png", "concept_affect.png", "concept_trend.png"]
+        + [f"labels_{t}.png" for t in ("concept", "affect", "audio_type", "video_type", "language")]
+    )
+    assert all((path / "figures" / f).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for f in figures)
+    listed = {f["path"] for f in manifest["files"]}
+    assert {f"figures/{f}" for f in figures} | {"README.md", "stats.json", "LICENSE.md"} <= listed
     stats = json.loads((path / "stats.json").read_text())
     assert stats["labeled"]["videos"] == counts["labeled"]
     assert stats["splits"] == {s: counts[s] for s in ("train", "validation", "test")}
