@@ -20,8 +20,9 @@ from prefect.cache_policies import NONE
 
 from curation import bundle
 from curation.annotations import GoldSet, VoteResult, check_annotations_match, vote_labels
-from curation.card import dataset_card, dataset_stats, license_text, stats_json
+from curation.card import LICENSE_NAME, dataset_card, dataset_stats, license_text, stats_json
 from curation.config import ReleaseConfig, config_hash
+from curation.croissant import croissant
 from curation.figures import release_figures
 from curation.splits import SPLITS, assign_splits, split_report
 from curation.store import LocalStore
@@ -40,6 +41,21 @@ class ReleaseResult:
     path: Path
     manifest_sha256: str
     counts: dict[str, int]
+
+
+# Croissant's responsible-AI fields (the card's datasheet sections say the same at length).
+RAI = {
+    "collection": "Posts sampled from a short-video platform by engagement, stratified by language"
+    " and month, after removing invalid, out-of-window, reported, sensitive and duplicate posts.",
+    "annotation_protocol": "Candidate annotators pass a gold-set test per taxonomy; three label"
+    " each video; a strict majority decides, an expert settles three-way splits, and unsettled"
+    " videos are held back.",
+    "annotations_per_item": "3",
+    "personal_information": "Creator and video IDs are keyed pseudonyms, publication dates are"
+    " coarsened, and no media, captions, handles or URLs are included.",
+    "maintenance": "Creators can opt out; each opt-out batch yields a patch release without their"
+    " videos, the superseded versions are withdrawn, and holders are notified.",
+}
 
 
 @dataclass
@@ -320,6 +336,22 @@ def build_bundle(
         )
         files.append(bundle.write_text(staging, "README.md", card))
         files += bundle.record_files(staging, release_figures(labeled, funnel, staging / "figures"))
+        files.append(
+            bundle.write_text(
+                staging,
+                "croissant.json",
+                croissant(
+                    config.dataset,
+                    config.version,
+                    "Short social-media videos with expert labels for concept, affect, audio "
+                    "type, video type and language, and an unlabeled companion set.",
+                    LICENSE_NAME,
+                    [f.as_dict() for f in sorted(files, key=lambda f: f.path)],
+                    bundle.SCHEMAS,
+                    RAI,
+                ),
+            )
+        )
         header: dict[str, Any] = {
             "dataset": config.dataset,
             "version": config.version,

@@ -350,3 +350,22 @@ def test_the_bundle_documents_itself_and_loads_anywhere(
     }
     unlabeled = load_dataset(str(path), "unlabeled", split="train")
     assert unlabeled.num_rows == counts["unlabeled"]
+
+
+def test_croissant_validates_and_loads_records_offline(
+    curated: CurationResult, workdir: Path
+) -> None:
+    import itertools
+
+    import mlcroissant as mlc
+
+    path = release(release_config(workdir, "store_g")).path
+    doc = json.loads((path / "croissant.json").read_text())
+    manifest = bundle.read_manifest(path)
+    sha = {f["path"]: f["sha256"] for f in manifest["files"]}
+    objects = [d for d in doc["distribution"] if d["@type"] == "cr:FileObject"]
+    assert objects and all(o["sha256"] == sha[o["contentUrl"]] for o in objects)
+    assert doc["rai:annotationsPerItem"] == "3" and doc["rai:dataReleaseMaintenancePlan"]
+    dataset = mlc.Dataset(jsonld=path / "croissant.json")  # validates; raises on any error
+    records = list(itertools.islice(dataset.records(record_set="labeled"), 5))
+    assert len(records) == 5 and {"video_id", "concept"} <= {k.split("/")[-1] for k in records[0]}
