@@ -194,7 +194,7 @@ checksum is in `manifest.json`.
 
 ## Changelog
 
-{changelog.removeprefix("# Changelog").strip()}
+{changelog.removeprefix("# Changelog").strip().replace("## ", "### ")}
 """
     )
 
