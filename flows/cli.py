@@ -22,6 +22,7 @@ from curation.ingest import ExportError
 from curation.store import VersionExistsError
 from curation.synth import synthesize_annotations, synthesize_export
 from privacy.keys import KEY_ENV, KeyMismatchError, KeyUnavailableError, create_key_file
+from privacy.leak_gate import LeakError
 from privacy.pseudonyms import PseudonymCollisionError
 
 app = typer.Typer(
@@ -42,6 +43,7 @@ USER_ERRORS = (
     PseudonymCollisionError,
     AnnotationMismatchError,
     KeyMismatchError,
+    LeakError,
 )
 DEMO_KEY = Path.home() / ".config" / "massiv" / "demo-pseudonym.key"
 T = TypeVar("T")

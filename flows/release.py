@@ -30,6 +30,7 @@ from curation.tables import read_parquet_once
 from curation.taxonomy import ANNOTATED_TASKS, TAXONOMY_PATH, taxonomy_table, taxonomy_version
 from flows.common import git_commit
 from privacy.keys import KeyMismatchError, PseudonymKey, load_key
+from privacy.leak_gate import check_bundle, needles_from_source
 from privacy.masking import RELEASED_POST_COLUMNS, mask_posts
 from privacy.pseudonyms import pseudonymize
 
@@ -250,6 +251,7 @@ def build_bundle(
     inputs: dict[str, str],
     key: PseudonymKey,
     funnel: list[dict[str, Any]],
+    source: pl.DataFrame,
 ) -> ReleaseResult:
     store = LocalStore(config.store)
     parent_log = ""
@@ -373,6 +375,8 @@ def build_bundle(
             },
         }
         digest = bundle.write_manifest(staging, header, files)
+        # Last look before anyone can see it: no identifying value of the source in any byte.
+        check_bundle(staging, needles_from_source(source, config.masking.date_granularity))
         path = store.publish(staging, config.dataset, config.version)
     except BaseException:
         store.discard(staging)
@@ -388,7 +392,8 @@ def release(config: ReleaseConfig = ReleaseConfig()) -> ReleaseResult:
     inputs = read_inputs(config)
     votes = vote(config, inputs)
     tables = mask_tables(config, inputs, votes, key)
-    result = build_bundle(config, tables, votes, inputs.digests, key, inputs.funnel)
+    source = pl.concat([inputs.shortlist, inputs.companion], how="diagonal_relaxed")
+    result = build_bundle(config, tables, votes, inputs.digests, key, inputs.funnel, source)
     print(
         f"release {config.dataset} {config.version}: {result.counts['labeled']:,} labeled, "
         f"{result.counts['unlabeled']:,} unlabeled → {result.path} (manifest sha256 "

@@ -369,3 +369,20 @@ def test_croissant_validates_and_loads_records_offline(
     dataset = mlc.Dataset(jsonld=path / "croissant.json")  # validates; raises on any error
     records = list(itertools.islice(dataset.records(record_set="labeled"), 5))
     assert len(records) == 5 and {"video_id", "concept"} <= {k.split("/")[-1] for k in records[0]}
+
+
+def test_the_leak_gate_stops_a_release_that_would_publish_a_raw_id(
+    curated: CurationResult, workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from privacy.leak_gate import LeakError
+
+    raw = str(pl.read_parquet(workdir / "curation" / "shortlist.parquet")["post_id"][0])
+
+    def leaky_card(*args: object, **kwargs: object) -> str:  # a bug that pastes a raw ID
+        return f"# card\n\nexample post: {raw}\n"
+
+    monkeypatch.setattr("flows.release.dataset_card", leaky_card)
+    with pytest.raises(LeakError) as info:
+        release(release_config(workdir, "store_h"))
+    assert "README.md [text]: 1 post_id" in str(info.value) and raw not in str(info.value)
+    assert LocalStore(workdir / "store_h").versions("massiv") == []  # nothing published

@@ -1,0 +1,82 @@
+import json
+from pathlib import Path
+
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from privacy.leak_gate import LeakError, check_bundle, needles_from_source, scan_bundle
+
+SOURCE = pl.DataFrame(
+    {
+        "post_id": [1356463851683446784, 1356597720105615360],
+        "creator_id": [3001670653, 3000258053],
+        "created_at": ["2021-02-02T04:45:58.778Z", "2021-02-02T13:37:55.497Z"],
+        "media_url": [
+            "https://cdn.example/v/tanuso_3874_0c82e/1356463851683446784.mp4",
+            "https://cdn.example/v/shdeya_7383_0a570/1356597720105615360.mp4",
+        ],
+        "caption": ["call +91 98765 43210 or write asha.k@mail.example", "hello @jomiku_6023_0759"],
+    }
+)
+LEAKS = {  # kind → a value of that kind, as it would appear in a leaked file
+    "post_id": "1356463851683446784",
+    "creator_id": "3001670653",
+    "handle": "@jomiku_6023_0759",
+    "timestamp": "2021-02-02T04:45:58.778Z",
+    "date": "2021-02-02",
+    "email": "asha.k@mail.example",
+    "phone": "+91-98765-43210",
+}
+
+
+def clean_bundle(root: Path) -> Path:
+    root.mkdir()
+    (root / "labeled").mkdir()
+    pl.DataFrame({"video_id": ["a1b2c3d4e5f6a7b8"], "published": ["2021-W05"]}).write_parquet(
+        root / "labeled" / "train-00000-of-00001.parquet"
+    )
+    (root / "README.md").write_text("# massiv 1.0.0\n\n1 video, published 2021-W05.\n")
+    (root / "stats.json").write_text(json.dumps({"videos": 1}))
+    return root
+
+
+def test_a_clean_bundle_passes(tmp_path: Path) -> None:
+    check_bundle(clean_bundle(tmp_path / "b"), needles_from_source(SOURCE, "week"))
+
+
+@pytest.mark.parametrize("kind", sorted(LEAKS))
+@pytest.mark.parametrize("where", ["cell", "parquet_metadata", "card", "json"])
+def test_each_kind_of_leak_is_caught_and_reported_without_its_value(
+    tmp_path: Path, kind: str, where: str
+) -> None:
+    root = clean_bundle(tmp_path / "b")
+    value = LEAKS[kind]
+    shard = root / "labeled" / "train-00000-of-00001.parquet"
+    if where == "cell":
+        pl.DataFrame({"video_id": ["x"], "note": [f"see {value}"]}).write_parquet(shard)
+        expected = ("labeled/train-00000-of-00001.parquet", "note")
+    elif where == "parquet_metadata":
+        table = pa.table({"video_id": ["x"]}).replace_schema_metadata({"source": value})
+        pq.write_table(table, shard)
+        expected = ("labeled/train-00000-of-00001.parquet", "metadata")
+    elif where == "card":
+        (root / "README.md").write_text(f"# card\n\nContact: {value}\n")
+        expected = ("README.md", "text")
+    else:
+        (root / "stats.json").write_text(json.dumps({"example": value}))
+        expected = ("stats.json", "text")
+    needles = needles_from_source(SOURCE, "week")
+    hits = scan_bundle(root, needles)
+    assert any((h.file, h.column, h.kind) == (*expected, kind) for h in hits), hits
+    with pytest.raises(LeakError) as info:
+        check_bundle(root, needles)
+    assert expected[0] in str(info.value) and value not in str(info.value)
+
+
+def test_dates_are_fine_when_the_release_shows_days(tmp_path: Path) -> None:
+    root = clean_bundle(tmp_path / "b")
+    (root / "README.md").write_text("published 2021-02-02\n")
+    assert scan_bundle(root, needles_from_source(SOURCE, "day")) == []
+    assert [h.kind for h in scan_bundle(root, needles_from_source(SOURCE, "week"))] == ["date"]
