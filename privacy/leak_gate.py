@@ -91,42 +91,58 @@ def needles_from_source(posts: pl.DataFrame, granularity: str) -> Needles:
     return n
 
 
-def _tokens(values: pl.Series) -> pl.Series:
-    return values.cast(pl.String).str.extract_all(TOKEN).explode().drop_nulls()
+def _needle_table(needles: Needles) -> pl.DataFrame:
+    """(token, kind) of every needle; phone numbers are matched separately, by digits."""
+    rows = [(v, k) for k, values in needles.by_kind.items() if k != "phone" for v in values]
+    return pl.DataFrame(rows, schema={"token": pl.String, "kind": pl.String}, orient="row")
 
 
-def _count(tokens: pl.Series, strings: pl.Series, needles: Needles) -> dict[str, int]:
-    found: dict[str, int] = {}
-    for kind, values in needles.by_kind.items():
-        if kind == "phone":
-            digits = strings.str.extract_all(PHONE.pattern).explode().drop_nulls()
-            hits = int(digits.str.replace_all(r"\D", "").is_in(list(values)).sum())
-        else:
-            hits = int(tokens.is_in(list(values)).sum())
-        if hits:
-            found[kind] = hits
-    return found
+def _findings(long: pl.DataFrame, table: pl.DataFrame, phones: pl.Series) -> pl.DataFrame:
+    """(column, kind, count) for a long frame of (column, text)."""
+    tokens = long.select("column", pl.col("text").str.extract_all(TOKEN).alias("token")).explode(
+        "token"
+    )
+    found = tokens.join(table, on="token").group_by("column", "kind").len("count")
+    numbers = (
+        long.select("column", pl.col("text").str.extract_all(PHONE.pattern).alias("number"))
+        .explode("number")
+        .drop_nulls()
+        .with_columns(pl.col("number").str.replace_all(r"\D", ""))
+        .filter(pl.col("number").is_in(phones.implode()))
+        .group_by("column")
+        .len("count")
+        .with_columns(kind=pl.lit("phone"))
+        .select("column", "kind", "count")
+    )
+    return pl.concat([found.cast({"count": pl.Int64}), numbers.cast({"count": pl.Int64})])
 
 
 def scan_bundle(root: Path, needles: Needles) -> list[LeakHit]:
     """Every finding in every file under root (sorted by file, column, kind)."""
+    table = _needle_table(needles)
+    phones = pl.Series(sorted(needles.by_kind.get("phone", set())), dtype=pl.String)
     hits: list[LeakHit] = []
     for path in sorted(p for p in root.rglob("*") if p.is_file()):
         rel = path.relative_to(root).as_posix()
         if path.suffix == ".parquet":
             frame = pl.read_parquet(path)
-            for column in frame.columns:
-                strings = frame[column].cast(pl.String).drop_nulls()
-                for kind, n in _count(_tokens(strings), strings, needles).items():
-                    hits.append(LeakHit(rel, column, kind, n))
+            parts = [
+                frame.select(pl.lit(c).alias("column"), pl.col(c).cast(pl.String).alias("text"))
+                for c in frame.columns
+            ]
             meta = pq.read_metadata(path).metadata or {}
-            text = pl.Series([b" ".join([*meta.keys(), *meta.values()]).decode("utf-8", "replace")])
-            for kind, n in _count(_tokens(text), text, needles).items():
-                hits.append(LeakHit(rel, "metadata", kind, n))
+            meta_text = b" ".join([*meta.keys(), *meta.values()]).decode("utf-8", "replace")
+            parts.append(pl.DataFrame({"column": ["metadata"], "text": [meta_text]}))
+            long = pl.concat(parts).drop_nulls("text")
         else:
-            text = pl.Series(path.read_bytes().decode("latin-1").splitlines())
-            for kind, n in _count(_tokens(text), text, needles).items():
-                hits.append(LeakHit(rel, "text", kind, n))
+            lines = path.read_bytes().decode("latin-1").splitlines()
+            long = pl.DataFrame(
+                {"column": "text", "text": lines}, schema={"column": pl.String, "text": pl.String}
+            )
+        for column, kind, count in (
+            _findings(long, table, phones).sort("column", "kind").iter_rows()
+        ):
+            hits.append(LeakHit(rel, column, kind, count))
     return hits
 
 
