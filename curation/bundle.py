@@ -33,6 +33,7 @@ POST_FIELDS = [
     pa.field("like_count", pa.int64(), nullable=False),
     pa.field("share_count", pa.int64(), nullable=False),
     pa.field("comment_count", pa.int64(), nullable=False),
+    pa.field("media_url", pa.string(), nullable=False),
 ]
 LABEL_FIELDS = [
     pa.field(t, pa.string(), nullable=False)

@@ -150,8 +150,9 @@ creators, released for non-commercial research only.
 
 Each row is one video: pseudonymous `video_id` and `creator_id` (keyed HMAC-SHA256; the same
 video keeps its pseudonym across versions), `language`, `published` (coarsened to the {date_granularity}),
-`duration_s`, view/like/share/comment counts, and for labeled videos the four labels. Label
-names and definitions: `taxonomy.parquet`. The media themselves are not distributed.
+`duration_s`, view/like/share/comment counts, `media_url` (built from the pseudonym alone; the
+media are served to approved researchers only), and for labeled videos the four labels. Label
+names and definitions: `taxonomy.parquet`.
 
 ## Collection
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from datetime import date
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -162,6 +163,16 @@ class CurateConfig(Strict):
 class MaskingConfig(Strict):
     date_granularity: Literal["day", "week", "month"] = "week"
     pseudonym_chars: int = Field(16, ge=12, le=64)  # hex characters kept of the HMAC
+    # Where approved researchers fetch a video: the platform's URLs carry the uploader's handle,
+    # so released URLs are rebuilt from this template, which may hold only {video_id}.
+    media_url_template: str = "https://media.massiv.example/v/{video_id}.mp4"
+
+    @model_validator(mode="after")
+    def _template(self) -> MaskingConfig:
+        fields = set(re.findall(r"{([^{}]*)}", self.media_url_template))
+        if fields != {"video_id"}:
+            raise ValueError("media_url_template must hold {video_id} and no other field")
+        return self
 
 
 class BundleConfig(Strict):

@@ -1,7 +1,8 @@
 """Masking for release: pseudonymous IDs, coarse dates, and only the columns a release may carry.
 
-Raw creator and post IDs, handles, exact timestamps, media URLs, captions and platform safety
-signals never reach a release table; released rows are ordered by pseudonym, so row order
+Raw creator and post IDs, handles, exact timestamps, platform media URLs (a template with the
+pseudonymous video ID replaces them), captions and platform safety signals never reach a release
+table; released rows are ordered by pseudonym, so row order
 carries no time.
 """
 
@@ -23,6 +24,7 @@ RELEASED_POST_COLUMNS = [
     "like_count",
     "share_count",
     "comment_count",
+    "media_url",
 ]
 PERIOD_FORMAT = {"day": "%Y-%m-%d", "week": "%G-W%V", "month": "%Y-%m"}
 
@@ -30,6 +32,12 @@ PERIOD_FORMAT = {"day": "%Y-%m-%d", "week": "%G-W%V", "month": "%Y-%m"}
 def coarsen_dates(ts: pl.Expr, granularity: str) -> pl.Expr:
     """ISO week (2021-W09) by default; day or month on request."""
     return ts.dt.strftime(PERIOD_FORMAT[granularity])
+
+
+def media_url_expr(template: str) -> pl.Expr:
+    """The released media URL: the template with the pseudonymous video ID, nothing else."""
+    before, after = template.split("{video_id}", 1)
+    return pl.concat_str(pl.lit(before), pl.col("video_id"), pl.lit(after)).alias("media_url")
 
 
 def mask_posts(
@@ -43,5 +51,5 @@ def mask_posts(
         pseudonymize(posts["post_id"], key, "video", cfg.pseudonym_chars).alias("video_id"),
         pseudonymize(posts["creator_id"], key, "creator", cfg.pseudonym_chars).alias("creator_id"),
         coarsen_dates(pl.col("created_ts"), cfg.date_granularity).alias("published"),
-    )
+    ).with_columns(media_url_expr(cfg.media_url_template))
     return masked.select([*RELEASED_POST_COLUMNS, *(extra_columns or [])]).sort("video_id")

@@ -78,8 +78,12 @@ def test_masked_posts_carry_only_allowed_columns_and_coarse_dates() -> None:
     assert set(out["published"]) == {"2021-W09", "2021-W10"}
     assert out["video_id"].to_list() == sorted(out["video_id"].to_list())  # order carries no time
     text = out.write_csv()
-    for raw in ("10:11", "2021-03-04", "2021-03-10", "someone", ".mp4"):
+    for raw in ("10:11", "2021-03-04", "2021-03-10", "someone"):
         assert raw not in text
+    # The platform URL (with the handle) is replaced by the template and the pseudonym only.
+    assert out["media_url"].to_list() == [
+        f"https://media.massiv.example/v/{v}.mp4" for v in out["video_id"]
+    ]
     assert not {"1", "2", "100", "200"} & (set(out["video_id"]) | set(out["creator_id"]))
     month = mask_posts(frame, KEY, MaskingConfig(date_granularity="month"))
     assert set(month["published"]) == {"2021-03"}
@@ -92,3 +96,11 @@ def test_key_file_is_outside_git(tmp_path: Path) -> None:
     repo = Path(__file__).resolve().parents[2]
     assert repo not in DEMO_KEY.resolve().parents
     assert os.path.commonpath([repo, DEMO_KEY.resolve()]) != str(repo)
+
+
+@pytest.mark.parametrize(
+    "template", ["https://x/{post_id}.mp4", "https://x/{video_id}/{creator_id}", "https://x/a.mp4"]
+)
+def test_a_media_url_template_may_hold_only_the_video_pseudonym(template: str) -> None:
+    with pytest.raises(ValueError, match="media_url_template"):
+        MaskingConfig(media_url_template=template)
