@@ -31,7 +31,9 @@ post_rows = st.lists(
 def frame(rows: list[dict]) -> pl.DataFrame:
     empty = pl.from_arrow(UNLABELED.empty_table())
     assert isinstance(empty, pl.DataFrame)
-    return pl.DataFrame(rows, schema=empty.schema)
+    # Released rows carry a media URL made from the pseudonym (privacy/masking.py).
+    filled = [{**r, "media_url": f"https://media.example/v/{r['video_id']}.mp4"} for r in rows]
+    return pl.DataFrame(filled, schema=empty.schema)
 
 
 def released_row(video_id: str) -> dict:
