@@ -25,61 +25,53 @@ with pairs as (
     join frames as fb on fb.video = c.video_b
 ),
 
-nearest_a as (
-    select video_a, video_b, frame_a, min(distance) as d, any_value(t_a) as t_a,
-           arg_min(t_b, (distance, t_b)) as t_b
-    from pairs group by all
-),
-
-nearest_b as (
-    select video_a, video_b, frame_b, min(distance) as d, any_value(t_b) as t_b,
-           arg_min(t_a, (distance, t_a)) as t_a
-    from pairs group by all
+-- Each frame of either video (side 'a' or 'b'), its nearest frame in the other video: the
+-- distance, its own time and the matched frame's time (the earliest among equally near ones).
+nearest as (
+    select video_a, video_b, 'a' as side, min(distance) as d, any_value(t_a) as t_own,
+           arg_min(t_b, (distance, t_b)) as t_other
+    from pairs group by video_a, video_b, frame_a
+    union all
+    select video_a, video_b, 'b' as side, min(distance) as d, any_value(t_b) as t_own,
+           arg_min(t_a, (distance, t_a)) as t_other
+    from pairs group by video_a, video_b, frame_b
 ),
 
 speeds as (
     select exp(ln(0.6) + 0.04 * i) as speed from range(0, 27) as r(i)
 ),
 
-aligned_a as (
-    select video_a, video_b, max(n) as aligned_frames
+aligned as (
+    select video_a, video_b, side, max(n) as aligned_frames
     from (
-        select video_a, video_b, speed, round((t_b - speed * t_a) / $offset_bin) as o,
-               count(*) as n
-        from nearest_a, speeds where d <= $frame_bits group by all
+        select video_a, video_b, side, speed,
+               round((t_other - speed * t_own) / $offset_bin) as o, count(*) as n
+        from nearest, speeds where d <= $frame_bits group by all
     )
     group by all
 ),
 
-aligned_b as (
-    select video_a, video_b, max(n) as aligned_frames
-    from (
-        select video_a, video_b, speed, round((t_a - speed * t_b) / $offset_bin) as o,
-               count(*) as n
-        from nearest_b, speeds where d <= $frame_bits group by all
-    )
-    group by all
-),
-
-share_a as (
-    select video_a, video_b, avg((d <= $frame_bits)::int) as share_a,
-           min(d) as best_distance, count(*) as frames_a
-    from nearest_a group by all
-),
-
-share_b as (
-    select video_a, video_b, avg((d <= $frame_bits)::int) as share_b, count(*) as frames_b
-    from nearest_b group by all
+shares as (
+    select video_a, video_b, side, avg((d <= $frame_bits)::int) as share,
+           min(d) as best_distance, count(*) as frames
+    from nearest group by all
 ),
 
 final as (
-    select a.video_a, a.video_b, a.share_a, b.share_b, a.best_distance, a.frames_a, b.frames_b,
-           coalesce(la.aligned_frames, 0) / a.frames_a as aligned_a,
-           coalesce(lb.aligned_frames, 0) / b.frames_b as aligned_b
-    from share_a as a
-    join share_b as b using (video_a, video_b)
-    left join aligned_a as la using (video_a, video_b)
-    left join aligned_b as lb using (video_a, video_b)
+    select
+        s.video_a, s.video_b,
+        max(s.share) filter (where s.side = 'a')                                   as share_a,
+        max(s.share) filter (where s.side = 'b')                                   as share_b,
+        min(s.best_distance)                                                       as best_distance,
+        max(s.frames) filter (where s.side = 'a')                                  as frames_a,
+        max(s.frames) filter (where s.side = 'b')                                  as frames_b,
+        coalesce(max(l.aligned_frames) filter (where s.side = 'a'), 0)
+            / max(s.frames) filter (where s.side = 'a')                            as aligned_a,
+        coalesce(max(l.aligned_frames) filter (where s.side = 'b'), 0)
+            / max(s.frames) filter (where s.side = 'b')                            as aligned_b
+    from shares as s
+    left join aligned as l using (video_a, video_b, side)
+    group by s.video_a, s.video_b
 )
 
 select * from final
