@@ -295,11 +295,12 @@ def build_bundle(
                 b.row_group_rows,
             )
         )
+        shares = split_report(labeled)  # splits.parquet and the card
         files.append(
             bundle.write_table(
                 staging,
                 "splits.parquet",
-                split_report(labeled),
+                shares,
                 bundle.SCHEMAS["splits"],
                 b.row_group_rows,
             )
@@ -332,7 +333,7 @@ def build_bundle(
             stats,
             languages,
             votes.agreement,
-            split_report(labeled),
+            shares,
             config.masking.date_granularity,
             log,
         )
