@@ -133,3 +133,33 @@ def check_annotations_match(result: VoteResult, max_unknown_share: float) -> Non
             f"name posts that are not in it (more than {max_unknown_share:.0%}); were they made "
             "for another curation run?"
         )
+
+
+def nominal_alpha(labels: pl.DataFrame, unit: str = "unit", value: str = "label") -> float:
+    """Krippendorff's nominal alpha of (unit, label) rows, one row per coder's label, through the
+    same SQL mart as releases (sql/marts/agreement.sql); NaN when no unit has two labels or
+    every label is the same."""
+    rows = labels.drop_nulls(value).select(
+        pl.col(unit).cast(pl.Int64).alias("post_id"),
+        pl.lit("t").alias("task"),
+        pl.col(value).cast(pl.String).alias("label"),
+        pl.lit(None, pl.String).alias("reason"),
+    )
+    con = duckdb.connect()
+    try:
+        con.register("annotations_checked", rows.to_arrow())
+        con.register(
+            "shortlist",
+            rows.select("post_id", pl.lit("").alias("language")).unique().to_arrow(),
+        )
+        con.register(
+            "taxonomy_labels",
+            rows.select(pl.col("task").alias("taxonomy"), "label").unique().to_arrow(),
+        )
+        build_table(con, "agreement")
+        found = con.execute(
+            "select alpha from agreement where scope = 'taxonomy' and alpha is not null"
+        ).fetchall()
+    finally:
+        con.close()
+    return float(found[0][0]) if found else float("nan")

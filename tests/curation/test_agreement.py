@@ -3,7 +3,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from curation.agreement import nominal_alpha
+from curation.annotations import nominal_alpha
 
 # Krippendorff (2011), "Computing Krippendorff's Alpha-Reliability", section C: 4 coders,
 # 12 units, missing values; nominal alpha = 0.743.

@@ -4,7 +4,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from curation.agreement import nominal_alpha
+from curation.annotations import nominal_alpha
 from curation.ingest import flag_invalid_posts, scan_posts
 from curation.synth import (
     ANNOTATION_ALPHA,
