@@ -114,7 +114,12 @@ def join_sides(frames: pl.LazyFrame, settings: NearDupSettings) -> JoinSides:
     `inset_probe_frames` for the inset key), the first frame of each of that many slices."""
     frames = with_regions(frames)
     probe = frames.filter(first_of_slices(settings.probe_frames))
-    inset_probe = frames.filter(first_of_slices(max(settings.inset_probe_frames, 1)))
+    # No inset key: no inset frames to select (an always-false filter keeps the schema).
+    inset_probe = frames.filter(
+        first_of_slices(settings.inset_probe_frames)
+        if settings.inset_probe_frames > 0
+        else pl.lit(False)
+    )
     return JoinSides(
         plain=frames.select("video", "h").collect(),
         others=pl.concat(
@@ -198,7 +203,7 @@ def find_near_duplicates(
         )
         found.append(pairs)
         skipped.append(too_common)
-    if settings.inset_probe_frames > 0 and not sides.probe_insets.is_empty():
+    if not sides.probe_insets.is_empty():
         for mask in band_masks(settings.inset_blocks, settings.inset_strict_bits)["mask"]:
             pairs, too_common = band_candidates(
                 sides.probe_plain,
