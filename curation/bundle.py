@@ -34,6 +34,8 @@ POST_FIELDS = [
     pa.field("share_count", pa.int64(), nullable=False),
     pa.field("comment_count", pa.int64(), nullable=False),
     pa.field("media_url", pa.string(), nullable=False),
+    pa.field("caption", pa.string()),  # scrubbed of mentions, e-mails, phone numbers, URLs
+    pa.field("hashtags", pa.string()),
 ]
 LABEL_FIELDS = [
     pa.field(t, pa.string(), nullable=False)

@@ -152,6 +152,11 @@ class VideoConfig(Strict):
 class CurateConfig(Strict):
     export_dir: Path = Path("data/export")
     output_dir: Path = Path("data/curation")
+    # The opt-out blocklist (and opted-out videos' frame hashes): posts on it never re-enter. It
+    # holds keyed MACs, so a non-empty blocklist needs the pseudonym key.
+    optout_dir: Path = Path("data/optout")
+    key_file: Path | None = None  # else $MASSIV_PSEUDONYM_KEY
+    key_version: str = "k1"
     window: WindowConfig = WindowConfig()
     sensitive: SensitiveConfig = SensitiveConfig()
     engagement: EngagementConfig = EngagementConfig()
@@ -166,6 +171,11 @@ class MaskingConfig(Strict):
     # Where approved researchers fetch a video: the platform's URLs carry the uploader's handle,
     # so released URLs are rebuilt from this template, which may hold only {video_id}.
     media_url_template: str = "https://media.massiv.example/v/{video_id}.mp4"
+    # k-anonymity over language × published × duration × creator video count: the release takes
+    # the finest step of privacy/kanon.py's ladder (not finer than date_granularity) at which at
+    # most max_suppressed_share of the rows sit in classes below k; those rows are left out.
+    k: int = Field(5, ge=1)
+    max_suppressed_share: float = Field(0.02, ge=0, le=1)
 
     @model_validator(mode="after")
     def _template(self) -> MaskingConfig:
@@ -197,6 +207,7 @@ class ReleaseConfig(Strict):
     store: Path = Path("data/releases")
     key_file: Path | None = None  # else $MASSIV_PSEUDONYM_KEY
     key_version: str = "k1"
+    optout_dir: Path = Path("data/optout")  # the opt-out blocklist and evidence
     # Share of annotation rows naming posts outside the shortlist above which the release stops:
     # such annotations were most likely made for another curation run.
     max_unknown_annotation_share: float = Field(0.05, ge=0, le=1)
@@ -208,6 +219,25 @@ class ReleaseConfig(Strict):
     min_gold_items: int = Field(20, ge=1)
     masking: MaskingConfig = MaskingConfig()
     bundle: BundleConfig = BundleConfig()
+
+
+class OptOutConfig(Strict):
+    """Daily opt-out processing: the form's export in, blocklist and evidence updated, and a
+    patch release of the latest version published when it holds anything now blocked."""
+
+    requests: Path = Path("data/export/opt_out_requests.csv")  # CSV or JSON
+    export_dir: Path = Path("data/export")  # the platform export: who owns which video
+    curation_dir: Path = Path("data/curation")  # its run config locates the fingerprints
+    optout_dir: Path = Path("data/optout")
+    store: Path = Path("data/releases")
+    dataset: str = Field("massiv", pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    key_file: Path | None = None  # else $MASSIV_PSEUDONYM_KEY
+    key_version: str = "k1"
+    platform_url: str = "https://sharevideo.example"  # request targets must be on this site
+    patch_release: bool = True
+    # A withdrawn version's files are kept this long (a holder may still be told what to
+    # delete), then purged; the purge is logged.
+    retention_days: int = Field(30, ge=0)
 
 
 M = TypeVar("M", bound=BaseModel)
@@ -244,10 +274,23 @@ def load_config(model: type[M], path: Path | None = None, **overrides: Any) -> M
         raise ConfigError(_describe(err, source)) from None
 
 
+PATH_FIELDS = (
+    "export_dir",
+    "output_dir",
+    "curation_dir",
+    "annotations_dir",
+    "store",
+    "key_file",
+    "optout_dir",
+    "requests",
+    "fingerprints",
+)
+
+
 def config_hash(config: BaseModel) -> str:
     """sha256 of the config's canonical JSON, paths excluded (where data sits is not what it is)."""
     doc = config.model_dump(mode="json")
-    for key in ("export_dir", "output_dir", "curation_dir", "annotations_dir", "store", "key_file"):
+    for key in PATH_FIELDS:
         doc.pop(key, None)
     canonical = json.dumps(doc, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()

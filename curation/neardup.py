@@ -292,3 +292,45 @@ def flag_near_duplicates(posts: pl.DataFrame, pairs: pl.DataFrame) -> pl.DataFra
         .then(pl.col("representative").cast(pl.String))
         .alias("exclusion_detail"),
     )
+
+
+def with_references(frames: pl.DataFrame, references: pl.DataFrame, n: int) -> pl.DataFrame:
+    """`frames` (videos 0…n−1) plus the frames of reference videos (e.g. opted-out ones):
+    reference video i becomes video n + i."""
+    return pl.concat(
+        [frames, references.with_columns((pl.col("video") + n).cast(frames["video"].dtype))],
+        how="diagonal_relaxed",
+    )
+
+
+def split_reference_pairs(pairs: pl.DataFrame, n: int) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Pairs among the first n videos, without the videos that duplicate a reference (index
+    ≥ n), and those (video, reference) matches: a copy of an opted-out video is removed, never
+    kept as anyone's representative."""
+    dup = pairs.filter(pl.col("duplicate"))
+    lo, hi = pl.min_horizontal("video_a", "video_b"), pl.max_horizontal("video_a", "video_b")
+    matched = (
+        dup.filter((lo < n) & (hi >= n))
+        .select(lo.alias("video"), (hi - n).alias("reference"))
+        .unique()
+        .sort("video", "reference")
+    )
+    gone = matched["video"].implode()
+    inner = pairs.filter(
+        (pl.col("video_a") < n)
+        & (pl.col("video_b") < n)
+        & ~pl.col("video_a").is_in(gone)
+        & ~pl.col("video_b").is_in(gone)
+    )
+    return inner, matched
+
+
+def match_references(
+    frames: pl.DataFrame, references: pl.DataFrame, settings: NearDupSettings
+) -> pl.DataFrame:
+    """(video, reference) for each video of `frames` that near-duplicates a reference video."""
+    if frames.is_empty() or references.is_empty():
+        return pl.DataFrame(schema={"video": pl.Int32, "reference": pl.Int32})
+    n = int(frames["video"].max()) + 1  # type: ignore[arg-type]
+    result = find_near_duplicates(with_references(frames, references, n), settings)
+    return split_reference_pairs(result.pairs, n)[1]

@@ -1,18 +1,28 @@
 """Release store on the local filesystem: stage, then publish by one atomic rename.
 
-Layout: <root>/<dataset>/<version>/ for published versions, <root>/<dataset>/.staging/ for builds
-in progress. A crash leaves at most a staging folder, never a half version; a published version
-is never overwritten.
+Layout:
+    <root>/<dataset>/<version>/        a published version: manifest.json + its files
+    <root>/<dataset>/objects/ab/<sha256>   content-addressed file objects
+    <root>/<dataset>/.staging/         builds in progress
+    <root>/<dataset>/withdrawn.json    withdrawn versions (when, why, purge due)
+    <root>/<dataset>/store-log.jsonl   withdrawals and purges, one JSON line each
+A version's files are hard links to their objects, so every tool can read a version's folder as
+it is, while a file that did not change between versions (a shard no opt-out touched) is stored
+once: a patch release links it instead of writing it. A crash leaves at most a staging folder,
+never a half version; a published version is never overwritten.
 """
 
 from __future__ import annotations
 
 import errno
+import json
 import os
 import re
 import shutil
 import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 VERSION_RE = re.compile(r"^\d+\.\d+\.\d+$")
 
@@ -73,9 +83,36 @@ class LocalStore:
         staging.mkdir(parents=True)
         return staging
 
+    def object_path(self, dataset: str, sha256: str) -> Path:
+        return self.root / dataset / "objects" / sha256[:2] / sha256
+
+    def link_object(self, dataset: str, sha256: str, dest: Path) -> None:
+        """Put a stored object at `dest` (a staging path) without writing its bytes again."""
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        os.link(self.object_path(dataset, sha256), dest)
+
+    def _store_objects(self, staging: Path, dataset: str) -> None:
+        """Every file the staged manifest lists becomes (or joins) its content object."""
+        manifest = json.loads((staging / "manifest.json").read_text(encoding="utf-8"))
+        for entry in manifest["files"]:
+            path, obj = staging / entry["path"], self.object_path(dataset, entry["sha256"])
+            if obj.exists():
+                if not obj.samefile(path):  # same bytes written again: keep one copy
+                    tmp = path.with_name(f".{path.name}.link")
+                    os.link(obj, tmp)
+                    os.replace(tmp, path)
+                continue
+            obj.parent.mkdir(parents=True, exist_ok=True)
+            os.chmod(path, 0o444)  # objects are immutable; every version shares the inode
+            os.link(path, obj)
+            fsync_dir(obj.parent)
+
     def publish(self, staging: Path, dataset: str, version: str) -> Path:
         """Make the staged build the published version, all at once."""
         target = self.version_dir(dataset, version)
+        if target.exists():
+            raise self._exists_error(dataset, version)
+        self._store_objects(staging, dataset)
         fsync_tree(staging)
         try:
             # rename(2) onto an existing non-empty folder fails, so two publishers cannot both win.
@@ -91,3 +128,108 @@ class LocalStore:
 
     def discard(self, staging: Path) -> None:
         shutil.rmtree(staging, ignore_errors=True)
+
+    def record_build(self, dataset: str, version: str, record: dict[str, Any]) -> None:
+        """What a version was built from (config, inputs, blocklist batch), for rebuilds. Kept
+        beside the versions, not in them: it names local paths."""
+        folder = self.root / dataset / ".builds"
+        folder.mkdir(parents=True, exist_ok=True)
+        self._write_json(folder / f"{version}.json", record)
+
+    def build_record(self, dataset: str, version: str) -> dict[str, Any]:
+        path = self.root / dataset / ".builds" / f"{version}.json"
+        if not path.is_file():
+            raise FileNotFoundError(f"no build record for {dataset} {version} at {path}")
+        return dict(json.loads(path.read_text(encoding="utf-8")))
+
+    # Withdrawal and retention -------------------------------------------------------------
+
+    def _withdrawn_path(self, dataset: str) -> Path:
+        return self.root / dataset / "withdrawn.json"
+
+    def withdrawn(self, dataset: str) -> dict[str, dict[str, Any]]:
+        path = self._withdrawn_path(dataset)
+        return dict(json.loads(path.read_text(encoding="utf-8"))) if path.is_file() else {}
+
+    def _write_json(self, path: Path, doc: dict[str, Any]) -> None:
+        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+        tmp.write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        with tmp.open("rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+        fsync_dir(path.parent)
+
+    def log_event(self, dataset: str, event: dict[str, Any]) -> None:
+        """Append one event to the store log (fsynced: a purge is never silent)."""
+        with (self.root / dataset / "store-log.jsonl").open("a", encoding="utf-8") as fh:
+            fh.write(json.dumps(event, sort_keys=True) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+
+    def withdraw(
+        self, dataset: str, version: str, reason: str, retention_days: int, now: datetime
+    ) -> bool:
+        """Mark a published version withdrawn; its unique files go after `retention_days`.
+        False when it was already withdrawn."""
+        if not self.version_dir(dataset, version).is_dir():
+            raise FileNotFoundError(f"{dataset} {version} is not published in {self.root}")
+        marks = self.withdrawn(dataset)
+        if version in marks:
+            return False
+        marks[version] = {
+            "withdrawn_at": now.isoformat(timespec="seconds"),
+            "reason": reason,
+            "purge_after": (now + timedelta(days=retention_days)).isoformat(timespec="seconds"),
+            "purged_at": None,
+        }
+        self._write_json(self._withdrawn_path(dataset), marks)
+        self.log_event(
+            dataset,
+            {
+                "event": "withdraw",
+                "version": version,
+                "reason": reason,
+                "at": now.isoformat(timespec="seconds"),
+            },
+        )
+        return True
+
+    def purge_due(self, dataset: str, now: datetime | None = None) -> list[dict[str, Any]]:
+        """Delete the files of withdrawn versions past their retention. The manifest stays (the
+        version stays listed, as withdrawn); objects no other version links are deleted."""
+        now = now or datetime.now(UTC)
+        marks = self.withdrawn(dataset)
+        done = []
+        for version, mark in sorted(marks.items()):
+            if mark["purged_at"] or datetime.fromisoformat(mark["purge_after"]) > now:
+                continue
+            folder = self.version_dir(dataset, version)
+            manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+            files = objects = freed = 0
+            for entry in manifest["files"]:
+                path = folder / entry["path"]
+                if path.exists():
+                    path.unlink()
+                    files += 1
+                obj = self.object_path(dataset, entry["sha256"])
+                if obj.exists() and obj.stat().st_nlink == 1:  # no version links it any more
+                    freed += obj.stat().st_size
+                    obj.unlink()
+                    objects += 1
+            for sub in sorted(folder.rglob("*"), reverse=True):
+                if sub.is_dir() and not any(sub.iterdir()):
+                    sub.rmdir()
+            mark["purged_at"] = now.isoformat(timespec="seconds")
+            event = {
+                "event": "purge",
+                "version": version,
+                "files_removed": files,
+                "objects_deleted": objects,
+                "bytes_freed": freed,
+                "at": mark["purged_at"],
+            }
+            self.log_event(dataset, event)
+            done.append(event)
+        if done:
+            self._write_json(self._withdrawn_path(dataset), marks)
+        return done

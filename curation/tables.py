@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 from pathlib import Path
 
 import polars as pl
@@ -86,3 +87,13 @@ def write_selection(
         excluded=excluded,
         by_reason={reason: excluded} if excluded else {},
     )
+
+
+def replace_parquet(frame: pl.DataFrame, path: Path) -> None:
+    """Write `path` atomically: aside, fsync, rename over the old file; a crash keeps the old."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    frame.write_parquet(tmp)
+    with tmp.open("rb") as fh:
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)

@@ -8,6 +8,8 @@ For the posts that survived exact dedup, given their fingerprint store rows:
     as `sensitive_media_hash`; the media themselves are never copied anywhere;
   - with the optional NudeNet detector on, a video whose score reaches `nudity_threshold` is
     excluded as `sensitive_nudity` (detail: label and score);
+  - a near-duplicate of an opted-out video (the blocklist keeps their frame hashes) is excluded
+    as `opted_out_near_duplicate`: a re-upload must not bring back what a creator withdrew;
   - near-duplicates are clustered and all but the representative are excluded as
     `near_duplicate` (detail: the representative's post ID);
   - posts without a media file are kept and counted (`no_media`), unless the config requires media.
@@ -28,6 +30,8 @@ from curation.neardup import (
     cluster_videos,
     find_near_duplicates,
     flag_near_duplicates,
+    split_reference_pairs,
+    with_references,
 )
 
 
@@ -41,6 +45,7 @@ class VideoScreenStats:
     candidates: int
     duplicate_pairs: int
     clusters: int
+    opted_out_copies: int = 0
 
 
 def match_known_media(frames: pl.DataFrame, known: pl.DataFrame, max_bits: int) -> pl.DataFrame:
@@ -75,6 +80,18 @@ def match_known_media(frames: pl.DataFrame, known: pl.DataFrame, max_bits: int) 
     return pl.concat(hits).group_by("video").agg(pl.col("distance").min()).sort("video")
 
 
+def explode_frames(videos: pl.DataFrame) -> pl.DataFrame:
+    """(video, frame, t, h, hm, p) from rows of (video, frames) as the store keeps them."""
+    return (
+        videos.select(pl.col("video").cast(pl.Int32), "frames")
+        .explode("frames")
+        .drop_nulls("frames")
+        .with_columns(pl.int_range(pl.len()).over("video").cast(pl.Int32).alias("frame"))
+        .unnest("frames")
+        .select("video", "frame", "t", "h", "hm", "p")
+    )
+
+
 def screen_videos(
     posts: pl.DataFrame,
     stored: pl.DataFrame,
@@ -83,9 +100,11 @@ def screen_videos(
     known_bits: int,
     require_media: bool,
     nudity_threshold: float | None = None,
+    opted_out: pl.DataFrame | None = None,
 ) -> tuple[pl.DataFrame, VideoScreenStats]:
     """Flag `posts` (post_id, media_sha256, engagement_score, created_ts, …) from their store
-    rows (post_id, media_sha256, status, detail, frames). Returns posts + exclusion columns."""
+    rows (post_id, media_sha256, status, detail, frames). `opted_out`: (frames) of opted-out
+    videos. Returns posts + exclusion columns."""
     latest = stored.unique(["post_id", "media_sha256"], keep="last")
     with_status = posts.join(
         latest.select(
@@ -105,13 +124,7 @@ def screen_videos(
         .with_row_index("video")
         .with_columns(pl.col("video").cast(pl.Int32))
     )
-    frames = (
-        usable.select("video", "frames")
-        .explode("frames")
-        .with_columns(pl.int_range(pl.len()).over("video").alias("frame"))
-        .unnest("frames")
-        .select("video", "frame", "t", "h", "hm", "p")
-    )
+    frames = explode_frames(usable)
     known_hits = match_known_media(frames, known, known_bits)
     nudity_hits = (
         usable.filter(pl.col("nudity_score") >= nudity_threshold).select(
@@ -129,10 +142,17 @@ def screen_videos(
     screened = frames.join(known_hits.select("video"), on="video", how="anti").join(
         nudity_hits, on="video", how="anti"
     )
-    result = find_near_duplicates(screened, settings)
-    labels = cluster_videos(result.pairs, usable.height)  # for the stats only
+    references = (
+        explode_frames(opted_out.with_row_index("video"))
+        if opted_out is not None and opted_out.height
+        else screened.clear()
+    )
+    result = find_near_duplicates(with_references(screened, references, usable.height), settings)
+    pairs, copies = split_reference_pairs(result.pairs, usable.height)
+    withdrawn = copies["video"].unique()
+    labels = cluster_videos(pairs, usable.height)  # for the stats only
     flagged = flag_near_duplicates(
-        usable.select("video", "post_id", "engagement_score", "created_ts"), result.pairs
+        usable.select("video", "post_id", "engagement_score", "created_ts"), pairs
     )
     decided = (
         flagged.join(known_hits, on="video", how="left")
@@ -143,6 +163,8 @@ def screen_videos(
             .then(pl.lit("sensitive_media_hash"))
             .when(pl.col("_nudity").is_not_null())
             .then(pl.lit("sensitive_nudity"))
+            .when(pl.col("video").is_in(withdrawn.implode()))
+            .then(pl.lit("opted_out_near_duplicate"))
             .otherwise(pl.col(REASON))
             .alias("_reason"),
             pl.when(pl.col("distance").is_not_null())
@@ -170,7 +192,7 @@ def screen_videos(
         )
         .drop("_reason", "_detail", "_store_detail", "status", "nudity_score", "nudity_label")
     )
-    dup = result.pairs.filter(pl.col("duplicate"))
+    dup = pairs.filter(pl.col("duplicate"))
     stats = VideoScreenStats(
         fingerprinted=usable.height,
         no_media=int(with_status["status"].is_null().sum()),
@@ -180,5 +202,6 @@ def screen_videos(
         candidates=result.candidates,
         duplicate_pairs=dup.height,
         clusters=int(np.sum(np.bincount(labels) > 1)) if len(labels) else 0,
+        opted_out_copies=withdrawn.len(),
     )
     return out, stats

@@ -16,13 +16,14 @@ from rich.table import Table
 
 from curation.annotations import AnnotationMismatchError
 from curation.bundle import verify_bundle
-from curation.config import ConfigError, CurateConfig, ReleaseConfig, load_config
+from curation.config import ConfigError, CurateConfig, OptOutConfig, ReleaseConfig, load_config
 from curation.exclusions import FunnelError, StageCount
 from curation.ingest import ExportError
 from curation.store import VersionExistsError
 from curation.synth import synthesize_annotations, synthesize_export
 from privacy.keys import KEY_ENV, KeyMismatchError, KeyUnavailableError, create_key_file
 from privacy.leak_gate import LeakError
+from privacy.optout import RequestFileError
 from privacy.pseudonyms import PseudonymCollisionError
 
 app = typer.Typer(
@@ -32,6 +33,14 @@ app = typer.Typer(
 )
 synth_app = typer.Typer(no_args_is_help=True, help="Make synthetic platform data to run on.")
 app.add_typer(synth_app, name="synth")
+release_app = typer.Typer(
+    no_args_is_help=False,
+    invoke_without_command=True,
+    help="Build and publish a release version (`release rebuild` checks an old one).",
+)
+app.add_typer(release_app, name="release")
+store_app = typer.Typer(no_args_is_help=True, help="Release store upkeep.")
+app.add_typer(store_app, name="store")
 console = Console(stderr=True)
 USER_ERRORS = (
     ConfigError,
@@ -44,6 +53,7 @@ USER_ERRORS = (
     AnnotationMismatchError,
     KeyMismatchError,
     LeakError,
+    RequestFileError,
 )
 DEMO_KEY = Path.home() / ".config" / "massiv" / "demo-pseudonym.key"
 T = TypeVar("T")
@@ -184,8 +194,9 @@ def curate(
     console.print(_funnel_table(result.funnel))
 
 
-@app.command()
+@release_app.callback()
 def release(
+    ctx: typer.Context,
     config: Annotated[
         Path | None, typer.Option(help="YAML config (only the fields to change).")
     ] = None,
@@ -197,6 +208,8 @@ def release(
     ] = None,
 ) -> None:
     """Run the release flow: vote, split, mask, write and publish a versioned bundle."""
+    if ctx.invoked_subcommand is not None:
+        return
     from flows.release import preflight
     from flows.release import release as release_flow
 
@@ -211,14 +224,112 @@ def release(
 
 
 @app.command()
-def verify(path: Annotated[Path, typer.Argument(help="A published version's folder.")]) -> None:
-    """Check every file of a release against its manifest (exit 1 on any difference)."""
-    problems = verify_bundle(path)
+def verify(
+    path: Annotated[Path, typer.Argument(help="A published version's folder.")],
+    optout_dir: Annotated[
+        Path, typer.Option(help="Opt-out folder whose blocklist the manifest commits to.")
+    ] = Path("data/optout"),
+) -> None:
+    """Check a release's files against its manifest and, with the blocklist, its commitment and
+    attestation (exit 1 on any problem)."""
+    from curation.release_build import blocked_count, verify_release
+    from curation.store import LocalStore
+    from privacy.blocklist import load_blocklist
+
+    has_blocklist = (optout_dir / "blocklist.parquet").is_file()
+    blocklist = load_blocklist(optout_dir) if has_blocklist else None
+    store, dataset, version = LocalStore(path.parent.parent), path.parent.name, path.name
+    mark = store.withdrawn(dataset).get(version)
+    if mark and mark["purged_at"]:
+        console.print(
+            f"[yellow]![/] {path}: withdrawn ({mark['reason']}); files purged {mark['purged_at']}"
+        )
+        raise typer.Exit(1)
+    problems = verify_release(path, blocklist)
     if problems:
         for problem in problems:
             console.print(f"[red]✗[/] {problem}", highlight=False)
         raise typer.Exit(1)
     console.print(f"[green]✓[/] {path}: every file matches the manifest")
+    if blocklist is None:
+        console.print(f"  (no blocklist at {optout_dir}: commitment and attestation not checked)")
+        return
+    console.print("[green]✓[/] blocklist commitment holds; no released row is on it")
+    later = blocked_count(path, blocklist)
+    if mark:
+        console.print(f"[yellow]![/] withdrawn {mark['withdrawn_at']}: {mark['reason']}")
+    elif later:
+        console.print(
+            f"[red]✗[/] {later} rows were opted out after this version was published and it is "
+            "not withdrawn: run `massiv opt-out`"
+        )
+        raise typer.Exit(1)
+
+
+@app.command("opt-out")
+def opt_out_command(
+    config: Annotated[
+        Path | None, typer.Option(help="YAML config (only the fields to change).")
+    ] = None,
+    requests: Annotated[Path | None, typer.Option(help="The form's export (CSV or JSON).")] = None,
+    store: Annotated[Path | None, typer.Option(help="Release store folder.")] = None,
+    key_file: Annotated[
+        Path | None, typer.Option(help=f"Pseudonym key file (else ${KEY_ENV}).")
+    ] = None,
+) -> None:
+    """Process opt-out requests: blocklist, evidence, patch release, withdrawal, purge."""
+    from flows.opt_out import opt_out
+
+    cfg = _run(
+        lambda: load_config(OptOutConfig, config, requests=requests, store=store, key_file=key_file)
+    )
+    result = _run(lambda: opt_out(cfg))
+    table = Table(title="opt-out requests")
+    table.add_column("status")
+    table.add_column("requests", justify="right")
+    for status, n in result.requests.items():
+        table.add_row(status, f"{n:,}")
+    console.print(table)
+    console.print(
+        f"blocklist +{result.new_entries} entries ({result.near_duplicates} near-duplicates) · "
+        f"patch {result.patch or 'none'} · withdrawn {', '.join(result.withdrawn) or 'none'} · "
+        f"purged {', '.join(p['version'] for p in result.purged) or 'none'}"
+    )
+
+
+@release_app.command("rebuild")
+def release_rebuild(
+    version: Annotated[str, typer.Argument(help="The published version to rebuild.")],
+    store: Annotated[Path, typer.Option(help="Release store folder.")] = Path("data/releases"),
+    dataset: Annotated[str, typer.Option(help="Dataset name.")] = "massiv",
+) -> None:
+    """Rebuild a version from its recorded inputs in a scratch folder; compare every byte."""
+    from flows.rebuild import rebuild
+
+    report = _run(lambda: rebuild(store, dataset, version))
+    for note in report.notes:
+        console.print(f"[yellow]![/] {note}", highlight=False)
+    if report.identical:
+        console.print(f"[green]✓[/] {dataset} {version}: rebuilt byte for byte")
+        return
+    for rel in report.differing:
+        console.print(f"[red]✗[/] {rel} differs", highlight=False)
+    raise typer.Exit(1)
+
+
+@store_app.command("purge")
+def store_purge(
+    store: Annotated[Path, typer.Option(help="Release store folder.")] = Path("data/releases"),
+    dataset: Annotated[str, typer.Option(help="Dataset name.")] = "massiv",
+) -> None:
+    """Delete the files of withdrawn versions whose retention has passed (logged)."""
+    from curation.store import LocalStore
+
+    for event in LocalStore(store).purge_due(dataset):
+        console.print(
+            f"purged {event['version']}: {event['objects_deleted']} objects, "
+            f"{event['bytes_freed']:,} bytes"
+        )
 
 
 @app.command()

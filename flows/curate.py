@@ -2,8 +2,8 @@
 
 Each run writes into its own folder under `<output_dir>.runs/`; when it succeeds, `output_dir`
 becomes a link to it, in one atomic step (the three newest runs are kept). A run folder holds:
-    posts_valid, posts_in_scope, posts_safe, posts_unique, posts_screened (after the video
-    stage), pool, shortlist, companion (.parquet)
+    posts_valid, posts_in_scope, posts_allowed (after the opt-out blocklist), posts_safe,
+    posts_unique, posts_screened (after the video stage), pool, shortlist, companion (.parquet)
     quarantine.parquet        rejected export rows, whole, with the reason
     exclusions/<stage>.parquet   (post_id, stage, reason, detail) for every dropped row
     quotas.parquet, funnel.json, run.json
@@ -26,12 +26,13 @@ from curation.config import CurateConfig, VideoConfig, config_hash
 from curation.exclusions import StageCount, check_balanced
 from curation.fingerprint_store import scan_store, store_version
 from curation.media import list_media
-from curation.neardup import NearDupSettings
 from curation.tables import count_rows, write_flagged, write_selection
 from curation.taxonomy import languages
 from curation.video_screen import screen_videos
 from flows.common import RUN_MARKER, new_run_dir, point_to_run
-from flows.fingerprint import fingerprint_videos, settings_of
+from flows.fingerprint import fingerprint_videos, neardup_settings, settings_of
+from privacy.blocklist import Blocklist, flag_blocked, load_blocked_frames, load_blocklist
+from privacy.keys import PseudonymKey, load_key
 
 Flagger = Callable[[pl.LazyFrame], pl.LazyFrame]
 
@@ -48,6 +49,17 @@ class CurationResult:
 def preflight(config: CurateConfig) -> None:
     """Check what a user can get wrong before any work starts (raises with one clear line)."""
     ingest.scan_posts(config.export_dir)
+    blocklist_key(config)
+
+
+def blocklist_key(config: CurateConfig) -> tuple[Blocklist, PseudonymKey | None]:
+    """The blocklist and, when it has entries, the key its MACs were made with."""
+    blocklist = load_blocklist(config.optout_dir)
+    if blocklist.entries.is_empty():
+        return blocklist, None
+    key = load_key(config.key_file, config.key_version)
+    blocklist.check_key(key)
+    return blocklist, key
 
 
 @task(cache_policy=NONE)
@@ -87,7 +99,7 @@ def media_items(posts: Path, video: VideoConfig) -> pl.DataFrame:
 
 
 @task(cache_policy=NONE)
-def screen_video(video: VideoConfig, source: Path, work: Path) -> StageCount:
+def screen_video(video: VideoConfig, source: Path, work: Path, optout_dir: Path) -> StageCount:
     posts = pl.read_parquet(source)
     if video.store is None:
         raise ValueError("the fingerprint store must be set")
@@ -106,16 +118,7 @@ def screen_video(video: VideoConfig, source: Path, work: Path) -> StageCount:
         if video.known_hashes
         else pl.DataFrame(schema={"hash": pl.UInt64})
     )
-    settings = NearDupSettings(
-        blocks=video.blocks,
-        strict_bits=video.strict_bits,
-        frame_bits=video.frame_bits,
-        min_share=video.min_share,
-        min_aligned=video.min_aligned,
-        max_bucket=video.max_bucket,
-        probe_frames=video.probe_frames,
-        inset_probe_frames=video.inset_probe_frames,
-    )
+    settings = neardup_settings(video)
     flagged, stats = screen_videos(
         posts,
         stored,
@@ -124,6 +127,7 @@ def screen_video(video: VideoConfig, source: Path, work: Path) -> StageCount:
         video.known_max_bits,
         video.require_media,
         video.nudity_threshold,
+        load_blocked_frames(optout_dir),
     )
     print(f"video: {stats}")
     return write_flagged(
@@ -176,6 +180,8 @@ def curate(config: CurateConfig = CurateConfig()) -> CurationResult:
     work = new_run_dir(out)
     (work / "exclusions").mkdir()
 
+    blocklist, key = blocklist_key(config)
+
     funnel = [ingest_export(config.export_dir, work)]
     print(funnel[-1].summary())
     steps: list[tuple[str, Flagger, str, str]] = [
@@ -188,11 +194,17 @@ def curate(config: CurateConfig = CurateConfig()) -> CurationResult:
             "posts_in_scope",
         ),
         (
+            "blocklist",
+            lambda lf: flag_blocked(lf, blocklist, key),
+            "posts_in_scope",
+            "posts_allowed",
+        ),
+        (
             "sensitive",
             lambda lf: sensitive.flag_sensitive(
                 lf, config.sensitive, reference=pl.scan_parquet(work / "posts_valid.parquet")
             ),
-            "posts_in_scope",
+            "posts_allowed",
             "posts_safe",
         ),
         ("dedup", dedup.flag_exact_duplicates, "posts_safe", "posts_unique"),
@@ -215,7 +227,7 @@ def curate(config: CurateConfig = CurateConfig()) -> CurationResult:
         items = media_items(eligible, video)
         if not items.is_empty():
             fingerprint_videos(items, video)
-        funnel.append(screen_video(video, eligible, work))
+        funnel.append(screen_video(video, eligible, work, config.optout_dir))
         print(funnel[-1].summary())
         eligible = work / "posts_screened.parquet"
     funnel.append(sample_pool(config, eligible, work))

@@ -29,6 +29,7 @@ from curation.fingerprint_store import (
     write_part,
 )
 from curation.media import media_opener
+from curation.neardup import NearDupSettings
 from curation.video_fingerprint import FingerprintSettings
 
 
@@ -47,6 +48,19 @@ def settings_of(config: VideoConfig) -> FingerprintSettings:
         crop_grid=config.crop_grid,
         max_insets=config.max_insets,
         colour_frames=config.nudity_frames if config.nudity_threshold is not None else 0,
+    )
+
+
+def neardup_settings(video: VideoConfig) -> NearDupSettings:
+    return NearDupSettings(
+        blocks=video.blocks,
+        strict_bits=video.strict_bits,
+        frame_bits=video.frame_bits,
+        min_share=video.min_share,
+        min_aligned=video.min_aligned,
+        max_bucket=video.max_bucket,
+        probe_frames=video.probe_frames,
+        inset_probe_frames=video.inset_probe_frames,
     )
 
 

@@ -20,20 +20,30 @@ from prefect.cache_policies import NONE
 
 from curation import bundle
 from curation.annotations import GoldSet, VoteResult, check_annotations_match, vote_labels
-from curation.card import LICENSE_NAME, dataset_card, dataset_stats, license_text, stats_json
 from curation.config import ReleaseConfig, config_hash
-from curation.croissant import croissant
-from curation.figures import release_figures
-from curation.splits import SPLITS, assign_splits, split_report
+from curation.exclusions import DETAIL, REASON
+from curation.release_build import (
+    blocked_count,
+    changelog_entry,
+    data_counts,
+    finish,
+    prepend_changelog,
+    write_data,
+    write_documents,
+)
+from curation.splits import assign_splits
 from curation.store import LocalStore
 from curation.tables import read_parquet_once
 from curation.taxonomy import ANNOTATED_TASKS, TAXONOMY_PATH, taxonomy_table, taxonomy_version
 from flows.common import git_commit
+from privacy.blocklist import Blocklist, flag_blocked, load_blocklist, macs, removal_reasons
+from privacy.kanon import DEFAULT_LADDER, KAnonReport, k_anonymize
 from privacy.keys import KeyMismatchError, PseudonymKey, load_key
 from privacy.leak_gate import check_bundle, needles_from_source
-from privacy.masking import RELEASED_POST_COLUMNS, mask_posts
+from privacy.masking import PERIOD_FORMAT, RELEASED_POST_COLUMNS, mask_posts
 from privacy.pseudonyms import pseudonymize
 
+PERIODS = list(PERIOD_FORMAT)  # finest first
 LABEL_COLUMNS = [t for t in ANNOTATED_TASKS if t not in RELEASED_POST_COLUMNS]
 
 
@@ -42,21 +52,6 @@ class ReleaseResult:
     path: Path
     manifest_sha256: str
     counts: dict[str, int]
-
-
-# Croissant's responsible-AI fields (the card's datasheet sections say the same at length).
-RAI = {
-    "collection": "Posts sampled from a short-video platform by engagement, stratified by language"
-    " and month, after removing invalid, out-of-window, reported, sensitive and duplicate posts.",
-    "annotation_protocol": "Candidate annotators pass a gold-set test per taxonomy; three label"
-    " each video; a strict majority decides, an expert settles three-way splits, and unsettled"
-    " videos are held back.",
-    "annotations_per_item": "3",
-    "personal_information": "Creator and video IDs are keyed pseudonyms, publication dates are"
-    " coarsened, and no media, captions, handles or URLs are included.",
-    "maintenance": "Creators can opt out; each opt-out batch yields a patch release without their"
-    " videos, the superseded versions are withdrawn, and holders are notified.",
-}
 
 
 @dataclass
@@ -187,48 +182,94 @@ def parent_splits(
     )
 
 
+@dataclass
+class MaskedTables:
+    labeled: pl.DataFrame  # released columns + labels + split
+    unlabeled: pl.DataFrame
+    kanon: KAnonReport
+    removals: dict[str, int]  # videos left out of the release, by reason (blocklist, k-anon)
+
+
+def drop_blocklisted(
+    posts: pl.DataFrame, blocklist: Blocklist, key: PseudonymKey
+) -> tuple[pl.DataFrame, dict[str, int]]:
+    """Posts the blocklist names (opted-out videos and creators, their near-duplicates) leave
+    before anything else is decided; returns the rest and the count per blocklist reason."""
+    flagged = flag_blocked(posts.lazy(), blocklist, key).collect()
+    gone = flagged.filter(pl.col(REASON).is_not_null())
+    reasons = removal_reasons(
+        gone.select(
+            macs(gone["post_id"], key, "video").alias("video_id"),
+            macs(gone["creator_id"], key, "creator").alias("creator_id"),
+        ),
+        blocklist,
+    )
+    return (
+        flagged.filter(pl.col(REASON).is_null()).drop(REASON, DETAIL),
+        dict(sorted(reasons.value_counts().iter_rows())),
+    )
+
+
 @task(cache_policy=NONE)
 def mask_tables(
-    config: ReleaseConfig, inputs: ReleaseInputs, votes: VoteResult, key: PseudonymKey
-) -> dict[str, pl.DataFrame]:
+    config: ReleaseConfig,
+    inputs: ReleaseInputs,
+    votes: VoteResult,
+    key: PseudonymKey,
+    blocklist: Blocklist,
+) -> MaskedTables:
     # The annotators' language label replaces the platform's tag.
     voted = inputs.shortlist.drop("language").join(votes.labels, on="post_id", how="inner")
-    labeled = assign_splits(
-        voted,
-        config.bundle.split_ratios,
-        config.bundle.split_seed,
-        parent_splits(config, voted["creator_id"].unique(), key),
-    )
     # Both tables are masked together, so the pseudonym collision check spans the release.
     both = pl.concat(
         [
-            labeled.with_columns(table=pl.lit("labeled")),
+            voted.with_columns(table=pl.lit("labeled")),
             inputs.companion.with_columns(table=pl.lit("unlabeled")),
         ],
         how="diagonal_relaxed",
     )
-    masked = mask_posts(both, key, config.masking, [*LABEL_COLUMNS, "split", "table"])
-    return {
-        "labeled": masked.filter(pl.col("table") == "labeled").drop("table"),
-        "unlabeled": masked.filter(pl.col("table") == "unlabeled").select(RELEASED_POST_COLUMNS),
-    }
+    both, removals = drop_blocklisted(both, blocklist, key)
+    labeled = assign_splits(
+        both.filter(pl.col("table") == "labeled"),
+        config.bundle.split_ratios,
+        config.bundle.split_seed,
+        parent_splits(config, voted["creator_id"].unique(), key),
+    )
+    both = pl.concat([labeled, both.filter(pl.col("table") == "unlabeled")], how="diagonal_relaxed")
+    m = config.masking
+    masked = mask_posts(both, key, m, [*LABEL_COLUMNS, "split", "table", "created_ts"])
+    ladder = [
+        g for g in DEFAULT_LADDER if PERIODS.index(g.period) >= PERIODS.index(m.date_granularity)
+    ]
+    released, kanon = k_anonymize(masked, m.k, ladder, m.max_suppressed_share)
+    if kanon.rows_suppressed:
+        removals["k_anonymity"] = kanon.rows_suppressed
+    released = released.drop("created_ts")
+    return MaskedTables(
+        released.filter(pl.col("table") == "labeled").drop("table"),
+        released.filter(pl.col("table") == "unlabeled").select(RELEASED_POST_COLUMNS),
+        kanon,
+        removals,
+    )
 
 
 def changelog(
-    config: ReleaseConfig, counts: dict[str, int], votes: VoteResult, parent_log: str
+    config: ReleaseConfig,
+    counts: dict[str, int],
+    votes: VoteResult,
+    removals: dict[str, int],
+    parent_log: str,
 ) -> str:
     held = dict(votes.held_back.group_by("reason").len().iter_rows())
     held_text = ", ".join(f"{k}: {v}" for k, v in sorted(held.items())) or "none"
-    entry = (
-        f"## {config.version}\n\n"
-        f"- {'patch of ' + config.parent if config.parent else 'new release'}; "
-        f"{counts['labeled']} labeled videos (train {counts['train']}, validation "
-        f"{counts['validation']}, test {counts['test']}), {counts['unlabeled']} unlabeled.\n"
-        f"- held back for annotation: {held_text}.\n"
+    removed = ", ".join(f"{k}: {v}" for k, v in sorted(removals.items())) or "none"
+    entry = changelog_entry(
+        config.version,
+        config.parent,
+        counts,
+        [f"held back for annotation: {held_text}.", f"removed videos by reason: {removed}."],
     )
-    header = "# Changelog\n\n"
-    previous = parent_log.removeprefix(header)
-    return header + entry + ("\n" + previous if previous else "")
+    return prepend_changelog(entry, parent_log)
 
 
 def check_parent_key(parent: dict[str, Any], key: PseudonymKey) -> None:
@@ -246,12 +287,13 @@ def check_parent_key(parent: dict[str, Any], key: PseudonymKey) -> None:
 @task(cache_policy=NONE)
 def build_bundle(
     config: ReleaseConfig,
-    tables: dict[str, pl.DataFrame],
+    tables: MaskedTables,
     votes: VoteResult,
     inputs: dict[str, str],
     key: PseudonymKey,
     funnel: list[dict[str, Any]],
     source: pl.DataFrame,
+    blocklist: Blocklist,
 ) -> ReleaseResult:
     store = LocalStore(config.store)
     parent_log = ""
@@ -262,30 +304,9 @@ def build_bundle(
     staging = store.stage(config.dataset, config.version)
     try:
         b = config.bundle
-        files: list[bundle.WrittenFile] = []
-        labeled = tables["labeled"]
-        counts = {"labeled": labeled.height, "unlabeled": tables["unlabeled"].height}
-        for split in SPLITS:
-            part = labeled.filter(pl.col("split") == split).drop("split")
-            counts[split] = part.height
-            files += bundle.write_shards(
-                staging,
-                "labeled",
-                split,
-                part,
-                bundle.SCHEMAS["labeled"],
-                b.shard_rows,
-                b.row_group_rows,
-            )
-        files += bundle.write_shards(
-            staging,
-            "unlabeled",
-            "unlabeled",
-            tables["unlabeled"],
-            bundle.SCHEMAS["unlabeled"],
-            b.shard_rows,
-            b.row_group_rows,
-        )
+        labeled, unlabeled = tables.labeled, tables.unlabeled
+        files = write_data(staging, labeled, unlabeled, b.shard_rows, b.row_group_rows)
+        counts = data_counts(labeled, unlabeled)
         files.append(
             bundle.write_table(
                 staging,
@@ -295,65 +316,29 @@ def build_bundle(
                 b.row_group_rows,
             )
         )
-        shares = split_report(labeled)  # splits.parquet and the card
-        files.append(
-            bundle.write_table(
-                staging,
-                "splits.parquet",
-                shares,
-                bundle.SCHEMAS["splits"],
-                b.row_group_rows,
-            )
-        )
+        agreement = votes.agreement.sort("scope", "task", "level")
         files.append(
             bundle.write_table(
                 staging,
                 "agreement.parquet",
-                votes.agreement.sort("scope", "task", "level"),
+                agreement,
                 bundle.SCHEMAS["agreement"],
                 b.row_group_rows,
             )
         )
-        log = changelog(config, counts, votes, parent_log)
-        files.append(bundle.write_text(staging, "CHANGELOG.md", log))
-        stats = dataset_stats(
-            labeled,
-            tables["unlabeled"],
-            int(votes.gate.filter(pl.col("passed"))["annotator_id"].n_unique()),
-            votes.agreement,
-        )
-        languages = sorted(
-            set(labeled["language"].to_list()) | set(tables["unlabeled"]["language"].to_list())
-        )
-        files.append(bundle.write_text(staging, "stats.json", stats_json(stats)))
-        files.append(bundle.write_text(staging, "LICENSE.md", license_text(config.dataset)))
-        card = dataset_card(
+        annotators = int(votes.gate.filter(pl.col("passed"))["annotator_id"].n_unique())
+        files += write_documents(
+            staging,
             config.dataset,
             config.version,
-            stats,
-            languages,
-            votes.agreement,
-            shares,
-            config.masking.date_granularity,
-            log,
-        )
-        files.append(bundle.write_text(staging, "README.md", card))
-        files += bundle.record_files(staging, release_figures(labeled, funnel, staging / "figures"))
-        files.append(
-            bundle.write_text(
-                staging,
-                "croissant.json",
-                croissant(
-                    config.dataset,
-                    config.version,
-                    "Short social-media videos with expert labels for concept, affect, audio "
-                    "type, video type and language, and an unlabeled companion set.",
-                    LICENSE_NAME,
-                    [f.as_dict() for f in sorted(files, key=lambda f: f.path)],
-                    bundle.SCHEMAS,
-                    RAI,
-                ),
-            )
+            labeled,
+            unlabeled,
+            agreement,
+            annotators,
+            funnel,
+            tables.kanon.level.period,
+            changelog(config, counts, votes, tables.removals, parent_log),
+            b.row_group_rows,
         )
         header: dict[str, Any] = {
             "dataset": config.dataset,
@@ -364,37 +349,66 @@ def build_bundle(
             "key_version": key.version,
             "key_fingerprint": key.fingerprint,
             "taxonomy_version": taxonomy_version(),
-            "date_granularity": config.masking.date_granularity,
+            "date_granularity": tables.kanon.level.period,
+            "k_anonymity": tables.kanon.as_dict(),
             "inputs": inputs,
             "counts": counts,
+            "removals": tables.removals,
+            "bundle": {"shard_rows": b.shard_rows, "row_group_rows": b.row_group_rows},
+            "funnel": funnel,
             "annotations": {
                 "resolutions": dict(sorted(votes.resolutions.items())),
                 "rejected_rows": dict(sorted(votes.rejected.items())),
+                "annotators_passed": annotators,
                 "annotators_failing_gold": int(
                     votes.gate.filter(~pl.col("passed"))["annotator_id"].n_unique()
                 ),
             },
+            "blocklist": blocklist.commitment()
+            | {"released_rows_blocked": blocked_count(staging, blocklist)},
         }
-        digest = bundle.write_manifest(staging, header, files)
+        if header["blocklist"]["released_rows_blocked"]:
+            raise RuntimeError("the release still holds blocklisted rows; nothing published")
+        digest = finish(staging, config.dataset, config.version, files, header)
         # Last look before anyone can see it: no identifying value of the source in any byte.
         check_bundle(staging, needles_from_source(source, config.masking.date_granularity))
         path = store.publish(staging, config.dataset, config.version)
     except BaseException:
         store.discard(staging)
         raise
+    store.record_build(
+        config.dataset,
+        config.version,
+        {
+            "kind": "release",
+            "config": config.model_dump(mode="json"),
+            "blocklist_batch": blocklist.batch,
+        },
+    )
     return ReleaseResult(path, digest, counts)
 
 
 @flow(name="release", log_prints=True)
-def release(config: ReleaseConfig = ReleaseConfig()) -> ReleaseResult:
-    """Build and publish one version of the dataset; refuses to overwrite a published one."""
+def release(
+    config: ReleaseConfig = ReleaseConfig(), blocklist_batch: int | None = None
+) -> ReleaseResult:
+    """Build and publish one version of the dataset; refuses to overwrite a published one.
+
+    `blocklist_batch`: apply the blocklist only up to this batch (a rebuild of an old version);
+    default: all of it."""
     preflight(config)
     key = load_key(config.key_file, config.key_version)
     inputs = read_inputs(config)
     votes = vote(config, inputs)
-    tables = mask_tables(config, inputs, votes, key)
+    blocklist = load_blocklist(config.optout_dir)
+    if blocklist_batch is not None:
+        blocklist = blocklist.upto(blocklist_batch)
+    blocklist.check_key(key)
+    tables = mask_tables(config, inputs, votes, key, blocklist)
     source = pl.concat([inputs.shortlist, inputs.companion], how="diagonal_relaxed")
-    result = build_bundle(config, tables, votes, inputs.digests, key, inputs.funnel, source)
+    result = build_bundle(
+        config, tables, votes, inputs.digests, key, inputs.funnel, source, blocklist
+    )
     print(
         f"release {config.dataset} {config.version}: {result.counts['labeled']:,} labeled, "
         f"{result.counts['unlabeled']:,} unlabeled → {result.path} (manifest sha256 "

@@ -19,10 +19,9 @@ from pathlib import Path
 import polars as pl
 import pyarrow.parquet as pq
 
+from privacy import scrub
+
 TOKEN = r"[\w@.+:-]+"
-EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
-PHONE = re.compile(r"\+?\d[\d\s-]{7,}\d")
-MENTION = re.compile(r"@([\w.]+)")
 URL_HANDLE = re.compile(r"/v/([^/]+)/")  # the platform's media URLs carry the uploader's handle
 
 
@@ -72,22 +71,27 @@ def needles_from_source(posts: pl.DataFrame, granularity: str) -> Needles:
     n.add("timestamp", created)
     if granularity in ("week", "month"):  # a day is finer than the release shows
         n.add("date", (c[:10] for c in created if re.match(r"\d{4}-\d{2}-\d{2}", c)))
-    texts = [
-        str(v)
-        for col in ("caption", "hashtags")
-        if col in posts.columns
-        for v in posts[col].drop_nulls().to_list()
-    ]
+    texts = pl.concat(
+        [posts[c].cast(pl.String) for c in ("caption", "hashtags") if c in posts.columns]
+        or [pl.Series([], dtype=pl.String)]
+    ).drop_nulls()
+
+    def found(pattern: str, in_texts: pl.Series) -> list[str]:
+        # The scrubber's own patterns (polars regex: letters and marks of every script), so the
+        # gate looks for exactly what scrubbing must remove.
+        return in_texts.str.extract_all(pattern).explode().drop_nulls().unique().to_list()
+
     urls = (
         [str(v) for v in posts["media_url"].drop_nulls().to_list()]
         if "media_url" in posts.columns
         else []
     )
     handles = {m for u in urls for m in URL_HANDLE.findall(u)}
-    handles |= {m.rstrip(".") for t in texts for m in MENTION.findall(t)}
+    without_emails = texts.str.replace_all(scrub.EMAIL, " ")
+    handles |= {m.removeprefix("@") for m in found(scrub.MENTION, without_emails)}
     n.add("handle", handles | {f"@{h}" for h in handles})
-    n.add("email", (m for t in texts for m in EMAIL.findall(t)))
-    n.add("phone", (d for t in texts for m in PHONE.findall(t) if len(d := _digits(m)) >= 8))
+    n.add("email", found(scrub.EMAIL, texts))
+    n.add("phone", (d for m in found(scrub.PHONE, texts) if len(d := _digits(m)) >= 8))
     return n
 
 
@@ -104,7 +108,7 @@ def _findings(long: pl.DataFrame, table: pl.DataFrame, phones: pl.Series) -> pl.
     )
     found = tokens.join(table, on="token").group_by("column", "kind").len("count")
     numbers = (
-        long.select("column", pl.col("text").str.extract_all(PHONE.pattern).alias("number"))
+        long.select("column", pl.col("text").str.extract_all(scrub.PHONE).alias("number"))
         .explode("number")
         .drop_nulls()
         .with_columns(pl.col("number").str.replace_all(r"\D", ""))

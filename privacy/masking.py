@@ -1,9 +1,9 @@
 """Masking for release: pseudonymous IDs, coarse dates, and only the columns a release may carry.
 
 Raw creator and post IDs, handles, exact timestamps, platform media URLs (a template with the
-pseudonymous video ID replaces them), captions and platform safety signals never reach a release
-table; released rows are ordered by pseudonym, so row order
-carries no time.
+pseudonymous video ID replaces them) and platform safety signals never reach a release table;
+captions and hashtags are released scrubbed of mentions, e-mails, phone numbers and URLs
+(privacy/scrub.py). Released rows are ordered by pseudonym, so row order carries no time.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import polars as pl
 from curation.config import MaskingConfig
 from privacy.keys import PseudonymKey
 from privacy.pseudonyms import pseudonymize
+from privacy.scrub import scrub_text
 
 RELEASED_POST_COLUMNS = [
     "video_id",
@@ -25,6 +26,8 @@ RELEASED_POST_COLUMNS = [
     "share_count",
     "comment_count",
     "media_url",
+    "caption",
+    "hashtags",
 ]
 PERIOD_FORMAT = {"day": "%Y-%m-%d", "week": "%G-W%V", "month": "%Y-%m"}
 
@@ -51,5 +54,9 @@ def mask_posts(
         pseudonymize(posts["post_id"], key, "video", cfg.pseudonym_chars).alias("video_id"),
         pseudonymize(posts["creator_id"], key, "creator", cfg.pseudonym_chars).alias("creator_id"),
         coarsen_dates(pl.col("created_ts"), cfg.date_granularity).alias("published"),
-    ).with_columns(media_url_expr(cfg.media_url_template))
+    ).with_columns(
+        media_url_expr(cfg.media_url_template),
+        scrub_text(pl.col("caption")).alias("caption"),
+        scrub_text(pl.col("hashtags")).alias("hashtags"),
+    )
     return masked.select([*RELEASED_POST_COLUMNS, *(extra_columns or [])]).sort("video_id")
