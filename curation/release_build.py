@@ -12,6 +12,7 @@ boundaries stay, so unchanged shards are byte-identical and shared between versi
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,8 +25,10 @@ from curation.croissant import croissant
 from curation.figures import release_figures
 from curation.splits import SPLITS, split_report
 from curation.store import LocalStore
+from curation.taxonomy import taxonomy_table
 from privacy.blocklist import Blocklist, removal_reasons
 from privacy.kanon import suppress_small_classes
+from privacy.leak_gate import Needles, check_bundle
 
 DATA_FOLDERS = ("labeled", "unlabeled")
 DESCRIPTION = (
@@ -146,6 +149,67 @@ def finish(
     return bundle.write_manifest(staging, header, files)
 
 
+def publish_release(
+    store: LocalStore,
+    header: dict[str, Any],
+    labeled: pl.DataFrame,
+    unlabeled: pl.DataFrame,
+    agreement: pl.DataFrame,
+    funnel: list[dict[str, Any]],
+    changelog: Callable[[dict[str, int]], str],
+    blocklist: Blocklist,
+    needles: Needles | None,
+    shard_rows: int,
+    rg_rows: int,
+) -> tuple[Path, str, dict[str, int]]:
+    """Write a whole version (masked tables in, header with dataset, version, key,
+    date_granularity and annotations.annotators_passed) into staging, attest that no row is on
+    the blocklist, run the leak gate when `needles` are given, and publish it."""
+    dataset, version = header["dataset"], header["version"]
+    staging = store.stage(dataset, version)
+    try:
+        files = write_data(staging, labeled, unlabeled, shard_rows, rg_rows)
+        counts = data_counts(labeled, unlabeled)
+        files += [
+            bundle.write_table(
+                staging, "taxonomy.parquet", taxonomy_table(), bundle.SCHEMAS["taxonomy"], rg_rows
+            ),
+            bundle.write_table(
+                staging, "agreement.parquet", agreement, bundle.SCHEMAS["agreement"], rg_rows
+            ),
+        ]
+        files += write_documents(
+            staging,
+            dataset,
+            version,
+            labeled,
+            unlabeled,
+            agreement,
+            header["annotations"]["annotators_passed"],
+            funnel,
+            header["date_granularity"],
+            changelog(counts),
+            rg_rows,
+        )
+        blocked = blocked_count(staging, blocklist)
+        if blocked:
+            raise RuntimeError(f"{blocked} rows are on the blocklist; nothing published")
+        header = header | {
+            "counts": counts,
+            "bundle": {"shard_rows": shard_rows, "row_group_rows": rg_rows},
+            "funnel": funnel,
+            "blocklist": blocklist.commitment() | {"released_rows_blocked": blocked},
+        }
+        digest = finish(staging, dataset, version, files, header)
+        if needles is not None:
+            check_bundle(staging, needles)
+        path = store.publish(staging, dataset, version)
+    except BaseException:
+        store.discard(staging)
+        raise
+    return path, digest, counts
+
+
 def read_data(folder: Path) -> pl.DataFrame:
     """Every data row of a published version, with `_file` (its shard) and `split`."""
     parts = []
@@ -205,7 +269,7 @@ def patch_release(
             n_rows = rows.height if rows is not None else 0
             if folder in DATA_FOLDERS and n_rows != entry["rows"]:  # lost rows: rewrite
                 schema = bundle.SCHEMAS[folder]
-                frame = rows if rows is not None else pl.DataFrame(schema=schema)
+                frame = rows if rows is not None else pl.from_arrow(schema.empty_table())
                 written = bundle.write_table(staging, rel, frame, schema, sizes["row_group_rows"])
                 built.files.append(written)
                 built.bytes_written += written.bytes

@@ -22,24 +22,16 @@ from curation import bundle
 from curation.annotations import GoldSet, VoteResult, check_annotations_match, vote_labels
 from curation.config import ReleaseConfig, config_hash
 from curation.exclusions import DETAIL, REASON
-from curation.release_build import (
-    blocked_count,
-    changelog_entry,
-    data_counts,
-    finish,
-    prepend_changelog,
-    write_data,
-    write_documents,
-)
+from curation.release_build import changelog_entry, prepend_changelog, publish_release
 from curation.splits import assign_splits
 from curation.store import LocalStore
 from curation.tables import read_parquet_once
-from curation.taxonomy import ANNOTATED_TASKS, TAXONOMY_PATH, taxonomy_table, taxonomy_version
+from curation.taxonomy import ANNOTATED_TASKS, TAXONOMY_PATH, taxonomy_version
 from flows.common import git_commit
 from privacy.blocklist import Blocklist, flag_blocked, load_blocklist, macs, removal_reasons
 from privacy.kanon import DEFAULT_LADDER, KAnonReport, k_anonymize
 from privacy.keys import KeyMismatchError, PseudonymKey, load_key
-from privacy.leak_gate import check_bundle, needles_from_source
+from privacy.leak_gate import needles_from_source
 from privacy.masking import PERIOD_FORMAT, RELEASED_POST_COLUMNS, mask_posts
 from privacy.pseudonyms import pseudonymize
 
@@ -301,81 +293,44 @@ def build_bundle(
         parent_dir = store.version_dir(config.dataset, config.parent)
         check_parent_key(bundle.read_manifest(parent_dir), key)
         parent_log = (parent_dir / "CHANGELOG.md").read_text(encoding="utf-8")
-    staging = store.stage(config.dataset, config.version)
-    try:
-        b = config.bundle
-        labeled, unlabeled = tables.labeled, tables.unlabeled
-        files = write_data(staging, labeled, unlabeled, b.shard_rows, b.row_group_rows)
-        counts = data_counts(labeled, unlabeled)
-        files.append(
-            bundle.write_table(
-                staging,
-                "taxonomy.parquet",
-                taxonomy_table(),
-                bundle.SCHEMAS["taxonomy"],
-                b.row_group_rows,
-            )
-        )
-        agreement = votes.agreement.sort("scope", "task", "level")
-        files.append(
-            bundle.write_table(
-                staging,
-                "agreement.parquet",
-                agreement,
-                bundle.SCHEMAS["agreement"],
-                b.row_group_rows,
-            )
-        )
-        annotators = int(votes.gate.filter(pl.col("passed"))["annotator_id"].n_unique())
-        files += write_documents(
-            staging,
-            config.dataset,
-            config.version,
-            labeled,
-            unlabeled,
-            agreement,
-            annotators,
-            funnel,
-            tables.kanon.level.period,
-            changelog(config, counts, votes, tables.removals, parent_log),
-            b.row_group_rows,
-        )
-        header: dict[str, Any] = {
-            "dataset": config.dataset,
-            "version": config.version,
-            "parent": config.parent,
-            "code_version": {"massiv": package_version("massiv"), "git_commit": git_commit()},
-            "config_sha256": config_hash(config),
-            "key_version": key.version,
-            "key_fingerprint": key.fingerprint,
-            "taxonomy_version": taxonomy_version(),
-            "date_granularity": tables.kanon.level.period,
-            "k_anonymity": tables.kanon.as_dict(),
-            "inputs": inputs,
-            "counts": counts,
-            "removals": tables.removals,
-            "bundle": {"shard_rows": b.shard_rows, "row_group_rows": b.row_group_rows},
-            "funnel": funnel,
-            "annotations": {
-                "resolutions": dict(sorted(votes.resolutions.items())),
-                "rejected_rows": dict(sorted(votes.rejected.items())),
-                "annotators_passed": annotators,
-                "annotators_failing_gold": int(
-                    votes.gate.filter(~pl.col("passed"))["annotator_id"].n_unique()
-                ),
-            },
-            "blocklist": blocklist.commitment()
-            | {"released_rows_blocked": blocked_count(staging, blocklist)},
-        }
-        if header["blocklist"]["released_rows_blocked"]:
-            raise RuntimeError("the release still holds blocklisted rows; nothing published")
-        digest = finish(staging, config.dataset, config.version, files, header)
+    b = config.bundle
+    annotators = int(votes.gate.filter(pl.col("passed"))["annotator_id"].n_unique())
+    header: dict[str, Any] = {
+        "dataset": config.dataset,
+        "version": config.version,
+        "parent": config.parent,
+        "code_version": {"massiv": package_version("massiv"), "git_commit": git_commit()},
+        "config_sha256": config_hash(config),
+        "key_version": key.version,
+        "key_fingerprint": key.fingerprint,
+        "taxonomy_version": taxonomy_version(),
+        "date_granularity": tables.kanon.level.period,
+        "k_anonymity": tables.kanon.as_dict(),
+        "inputs": inputs,
+        "removals": tables.removals,
+        "annotations": {
+            "resolutions": dict(sorted(votes.resolutions.items())),
+            "rejected_rows": dict(sorted(votes.rejected.items())),
+            "annotators_passed": annotators,
+            "annotators_failing_gold": int(
+                votes.gate.filter(~pl.col("passed"))["annotator_id"].n_unique()
+            ),
+        },
+    }
+    path, digest, counts = publish_release(
+        store,
+        header,
+        tables.labeled,
+        tables.unlabeled,
+        votes.agreement.sort("scope", "task", "level"),
+        funnel,
+        lambda counts: changelog(config, counts, votes, tables.removals, parent_log),
+        blocklist,
         # Last look before anyone can see it: no identifying value of the source in any byte.
-        check_bundle(staging, needles_from_source(source, config.masking.date_granularity))
-        path = store.publish(staging, config.dataset, config.version)
-    except BaseException:
-        store.discard(staging)
-        raise
+        needles_from_source(source, config.masking.date_granularity),
+        b.shard_rows,
+        b.row_group_rows,
+    )
     store.record_build(
         config.dataset,
         config.version,

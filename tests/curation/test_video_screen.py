@@ -178,3 +178,37 @@ def test_a_nudity_score_at_the_threshold_excludes_the_video_before_dedup() -> No
     assert stats.nudity_matches == 1
     off, _ = screen_videos(posts(3, [9.0, 1.0, 1.0]), stored, empty, NearDupSettings(), 4, False)
     assert off[REASON].to_list() == [None, "near_duplicate", None]  # detector off: scores unused
+
+
+def test_copies_of_an_opted_out_video_leave_even_as_representatives() -> None:
+    withdrawn = bag(40)
+    other = bag(41)
+    stored = pl.DataFrame(
+        [
+            store_row(1, "ok", noisy(withdrawn, 2, 1)),  # a re-upload of the opted-out video
+            store_row(2, "ok", noisy(withdrawn, 1, 2)),  # another, the most engaging post
+            store_row(3, "ok", bag(42)),  # unrelated
+            store_row(4, "ok", other),  # an ordinary duplicate pair: unaffected
+            store_row(5, "ok", noisy(other, 2, 3)),
+        ],
+        schema=STORE_SCHEMA,
+    )
+    opted_out = pl.DataFrame([store_row(99, "ok", withdrawn)], schema=STORE_SCHEMA).select("frames")
+    out, stats = screen_videos(
+        posts(5, [1.0, 9.0, 1.0, 2.0, 1.0]),
+        stored,
+        pl.DataFrame(schema={"hash": pl.UInt64}),
+        NearDupSettings(),
+        known_bits=4,
+        require_media=False,
+        opted_out=opted_out,
+    )
+    result = {r["post_id"]: (r[REASON], r[DETAIL]) for r in out.iter_rows(named=True)}
+    assert result == {
+        1: ("opted_out_near_duplicate", None),
+        2: ("opted_out_near_duplicate", None),
+        3: (None, None),
+        4: (None, None),
+        5: ("near_duplicate", "4"),
+    }
+    assert stats.opted_out_copies == 2 and stats.duplicate_pairs == 1
