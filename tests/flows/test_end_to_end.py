@@ -30,6 +30,7 @@ from flows.release import release
 from privacy.keys import create_key_file
 
 pytestmark = pytest.mark.slow
+DATA = ("labeled", "unlabeled")
 
 
 @pytest.fixture(scope="module")
@@ -396,3 +397,125 @@ def test_the_leak_gate_stops_a_release_that_would_publish_a_raw_id(
         release(release_config(workdir, "store_h"))
     assert "README.md [text]: 1 post_id" in str(info.value) and raw not in str(info.value)
     assert LocalStore(workdir / "store_h").versions("massiv") == []  # nothing published
+
+
+def test_opt_outs_patch_the_release_withdraw_the_old_one_and_stay_out(
+    curated: CurationResult, workdir: Path
+) -> None:
+    from curation.config import OptOutConfig
+    from flows.opt_out import opt_out
+    from privacy.keys import load_key
+    from privacy.optout import load_evidence
+    from privacy.pseudonyms import pseudonym
+
+    optout, store = workdir / "optout", workdir / "store_o"
+    first = release(release_config(workdir, "store_o", optout_dir=optout))
+    key = load_key(workdir / "key", "k1")
+
+    def released(path: Path) -> pl.DataFrame:
+        return pl.concat(
+            [pl.read_parquet(path / t, columns=["video_id", "creator_id"]) for t in DATA]
+        )
+
+    before = released(first.path)
+    source = pl.concat(
+        [
+            pl.read_parquet(workdir / "curation" / f"{t}.parquet")
+            for t in ("shortlist", "companion")
+        ],
+        how="diagonal_relaxed",
+    ).with_columns(
+        pl.col("post_id")
+        .map_elements(lambda i: pseudonym(key, "video", i, 16), pl.String)
+        .alias("vid")
+    )
+    source = source.filter(pl.col("vid").is_in(before["video_id"].implode()))
+    handles = dict(
+        pl.read_parquet(workdir / "export" / "creators").select("creator_id", "handle").iter_rows()
+    )
+    videos = source.head(3)
+    creator = source.filter(~pl.col("creator_id").is_in(videos["creator_id"].implode()))[
+        "creator_id"
+    ][0]
+    url = "https://sharevideo.example/@{}/video/{}"
+    requests = [
+        *(
+            ("r1", url.format(handles[c], p), "video")
+            for c, p in zip(videos["creator_id"], videos["post_id"], strict=True)
+        ),
+        ("r2", f"https://sharevideo.example/@{handles[creator]}", "creator"),
+        ("r3", url.format("nobody", 123456789), "video"),  # unknown
+        ("r4", "not a url", "video"),  # malformed
+        ("r5", url.format(handles[creator], videos["post_id"][0]), "video"),  # someone else's
+    ]
+    csv = workdir / "requests.csv"
+    pl.DataFrame(
+        {
+            "request_id": [f"{r}-{i}" for i, (r, _, _) in enumerate(requests)],
+            "received_at": "2022-01-05T10:00:00Z",
+            "requester_email": "someone@mail.example",
+            "scope": [s for _, _, s in requests],
+            "target": [t for _, t, _ in requests],
+        }
+    ).write_csv(csv)
+    cfg = OptOutConfig(
+        requests=csv,
+        export_dir=workdir / "export",
+        curation_dir=workdir / "curation",
+        optout_dir=optout,
+        store=store,
+        key_file=workdir / "key",
+    )
+    result = opt_out(cfg)
+    assert result.requests == {"matched": 4, "no_match": 1, "rejected": 2}
+    assert result.patch == "1.0.1" and result.withdrawn == ["1.0.0"]
+
+    patched = store / "massiv" / "1.0.1"
+    after = released(patched)
+    gone_videos = {pseudonym(key, "video", p, 16) for p in videos["post_id"]}
+    gone_creator = pseudonym(key, "creator", creator, 16)
+    assert not gone_videos & set(after["video_id"]) and gone_creator not in set(after["creator_id"])
+    removed = before.join(after, on="video_id", how="anti")
+    assert set(removed["video_id"]) >= gone_videos and gone_creator in set(removed["creator_id"])
+    # Pseudonyms are stable across versions: every remaining row keeps its IDs.
+    assert after.join(before, on=["video_id", "creator_id"]).height == after.height
+
+    evidence = load_evidence(optout).sort("request_id")
+    assert evidence.height == 7
+    matched = evidence.filter(pl.col("status") == "matched")
+    assert matched["verified"].all() and set(matched["first_version"]) == {"1.0.1"}
+    assert dict(
+        evidence.filter(pl.col("status") == "rejected").select("request_id", "reason").iter_rows()
+    ) == {"r4-5": "bad_target", "r5-6": "handle_mismatch"}
+    assert "someone@mail.example" not in (patched / "README.md").read_text()
+
+    # The same export again changes nothing.
+    again = opt_out(cfg)
+    assert again.requests == {} and again.new_entries == 0 and again.patch is None
+    assert LocalStore(store).versions("massiv") == ["1.0.0", "1.0.1"]
+
+    runner = CliRunner()
+    ok = runner.invoke(app, ["verify", str(patched), "--optout-dir", str(optout)])
+    assert ok.exit_code == 0 and "commitment holds" in ok.output
+    old = runner.invoke(app, ["verify", str(first.path), "--optout-dir", str(optout)])
+    assert old.exit_code == 0 and "withdrawn" in old.output
+    for version in ("1.0.0", "1.0.1"):
+        rebuilt = runner.invoke(app, ["release", "rebuild", version, "--store", str(store)])
+        assert rebuilt.exit_code == 0 and "byte for byte" in rebuilt.output, rebuilt.output
+
+    # A later curation run keeps them out from the start.
+    rerun = curate(
+        CurateConfig(
+            export_dir=workdir / "export",
+            output_dir=workdir / "curation_after",
+            sampling=SamplingConfig(pool_size=4_000),
+            shortlist=ShortlistConfig(size=300, companion_size=500),
+            optout_dir=optout,
+            key_file=workdir / "key",
+        )
+    )
+    stage = next(s for s in rerun.funnel if s.stage == "blocklist")
+    assert stage.by_reason["opted_out"] >= 4
+    kept = pl.read_parquet(workdir / "curation_after" / "posts_allowed.parquet")
+    assert not set(kept["post_id"]) & set(videos["post_id"])
+    assert creator not in set(kept["creator_id"])
