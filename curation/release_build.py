@@ -269,7 +269,7 @@ def patch_release(
             n_rows = rows.height if rows is not None else 0
             if folder in DATA_FOLDERS and n_rows != entry["rows"]:  # lost rows: rewrite
                 schema = bundle.SCHEMAS[folder]
-                frame = rows if rows is not None else pl.from_arrow(schema.empty_table())
+                frame = rows if rows is not None else pl.DataFrame(schema.empty_table())
                 written = bundle.write_table(staging, rel, frame, schema, sizes["row_group_rows"])
                 built.files.append(written)
                 built.bytes_written += written.bytes

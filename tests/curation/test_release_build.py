@@ -25,7 +25,7 @@ from privacy.pseudonyms import pseudonym
 
 KEY = PseudonymKey("k1", bytes(range(32)))
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
-AGREEMENT = pl.from_arrow(bundle.SCHEMAS["agreement"].empty_table())
+AGREEMENT = pl.DataFrame(bundle.SCHEMAS["agreement"].empty_table())
 
 
 def rows(ids: range, creators: int, table: str) -> pl.DataFrame:
