@@ -55,7 +55,8 @@ RAI = {
 class BuiltRelease:
     files: list[bundle.WrittenFile]
     counts: dict[str, int]
-    bytes_written: int = 0  # bytes of files written (not linked) into the staging folder
+    bytes_written: int = 0  # bytes of files written into the staging folder (not linked)
+    bytes_stored: int = 0  # … of which new to the store (identical files are kept once)
     removals: dict[str, int] = field(default_factory=dict)
 
 
@@ -233,11 +234,19 @@ def blocked_count(folder: Path, blocklist: Blocklist) -> int:
 
 
 def patch_release(
-    store: LocalStore, dataset: str, parent: str, version: str, blocklist: Blocklist
+    store: LocalStore,
+    dataset: str,
+    parent: str,
+    version: str,
+    blocklist: Blocklist,
+    code_version: dict[str, Any] | None = None,
 ) -> tuple[Path, str, BuiltRelease]:
     """Publish `version`: `parent` minus what the blocklist names, sharing unchanged files.
 
-    Needs no key: the released pseudonyms are prefixes of the blocklist's MACs."""
+    Needs no key: the released pseudonyms are prefixes of the blocklist's MACs. The manifest
+    keeps the parent's inputs and settings (the data came from them) and says what the patch
+    did: its parent's manifest digest, removals, the k-anonymity suppression it added, and the
+    code that built it (`code_version`)."""
     parent_dir = store.version_dir(dataset, parent)
     manifest = bundle.read_manifest(parent_dir)
     if store.withdrawn(dataset).get(parent, {}).get("purged_at"):
@@ -308,6 +317,14 @@ def patch_release(
         header |= {
             "version": version,
             "parent": parent,
+            "parent_manifest_sha256": bundle.sha256_file(parent_dir / bundle.MANIFEST),
+            "code_version": code_version or manifest.get("code_version"),
+            "k_anonymity": {
+                "k": k,
+                "level": manifest.get("k_anonymity", {}).get("level"),
+                "rows_suppressed": built.removals.get("k_anonymity", 0),
+                "note": "generalisation level of the parent; classes rechecked after removals",
+            },
             "counts": built.counts,
             "removals": built.removals,
             "blocklist": blocklist.commitment()
@@ -318,6 +335,11 @@ def patch_release(
         digest = finish(staging, dataset, version, built.files, header)
         built.bytes_written += sum(f.bytes for f in [*docs, built.files[-1]])  # + croissant
         built.bytes_written += (staging / bundle.MANIFEST).stat().st_size
+        built.bytes_stored = (staging / bundle.MANIFEST).stat().st_size + sum(
+            f.bytes
+            for f in {f.sha256: f for f in built.files}.values()
+            if not store.object_path(dataset, f.sha256).exists()
+        )
         path = store.publish(staging, dataset, version)
     except BaseException:
         store.discard(staging)

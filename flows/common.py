@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import uuid
 from datetime import UTC, datetime
+from importlib.metadata import version as package_version
 from pathlib import Path
 
 from curation.store import fsync_dir, fsync_tree
@@ -59,3 +60,8 @@ def git_commit() -> str | None:
     except (OSError, subprocess.TimeoutExpired):
         return None
     return (out.stdout.strip() or None) if out.returncode == 0 else None
+
+
+def code_version() -> dict[str, str | None]:
+    """What a manifest records as the code that built it."""
+    return {"massiv": package_version("massiv"), "git_commit": git_commit()}

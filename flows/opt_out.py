@@ -30,7 +30,7 @@ from curation.neardup import match_references
 from curation.release_build import blocked_count, next_patch, patch_release
 from curation.store import LocalStore
 from curation.video_screen import explode_frames
-from flows.common import RUN_MARKER
+from flows.common import RUN_MARKER, code_version
 from flows.fingerprint import neardup_settings, settings_of
 from privacy.blocklist import (
     Blocklist,
@@ -205,7 +205,9 @@ def publish_patch(
         patch = next_patch(latest)
         while patch in store.versions(config.dataset):
             patch = next_patch(patch)
-        path, _, built = patch_release(store, config.dataset, latest, patch, blocklist)
+        path, _, built = patch_release(
+            store, config.dataset, latest, patch, blocklist, code_version()
+        )
         store.record_build(
             config.dataset,
             patch,
@@ -218,7 +220,7 @@ def publish_patch(
         )
         print(
             f"patch {patch}: removed {sum(built.removals.values()):,} videos "
-            f"({built.removals}), wrote {built.bytes_written:,} bytes → {path}"
+            f"({built.removals}), stored {built.bytes_stored:,} new bytes → {path}"
         )
     withdrawn = []
     already = store.withdrawn(config.dataset)

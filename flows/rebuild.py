@@ -17,6 +17,7 @@ from curation import bundle
 from curation.config import ReleaseConfig
 from curation.release_build import patch_release
 from curation.store import LocalStore
+from flows.common import code_version
 from privacy.blocklist import load_blocklist
 
 
@@ -65,7 +66,7 @@ def rebuild(
             _copy_version(store, target, dataset, parent)
         if record["kind"] == "patch":
             blocklist = load_blocklist(Path(record["optout_dir"])).upto(record["blocklist_batch"])
-            patch_release(target, dataset, record["parent"], version, blocklist)
+            patch_release(target, dataset, record["parent"], version, blocklist, code_version())
         else:
             from flows.release import release  # Prefect only when a release is rebuilt
 

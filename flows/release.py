@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from importlib.metadata import version as package_version
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +26,7 @@ from curation.splits import assign_splits
 from curation.store import LocalStore
 from curation.tables import read_parquet_once
 from curation.taxonomy import ANNOTATED_TASKS, TAXONOMY_PATH, taxonomy_version
-from flows.common import git_commit
+from flows.common import code_version
 from privacy.blocklist import Blocklist, flag_blocked, load_blocklist, macs, removal_reasons
 from privacy.kanon import DEFAULT_LADDER, KAnonReport, k_anonymize
 from privacy.keys import KeyMismatchError, PseudonymKey, load_key
@@ -299,7 +298,7 @@ def build_bundle(
         "dataset": config.dataset,
         "version": config.version,
         "parent": config.parent,
-        "code_version": {"massiv": package_version("massiv"), "git_commit": git_commit()},
+        "code_version": code_version(),
         "config_sha256": config_hash(config),
         "key_version": key.version,
         "key_fingerprint": key.fingerprint,

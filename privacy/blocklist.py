@@ -46,6 +46,8 @@ def mac(key: PseudonymKey, kind: str, value: int | str) -> str:
 
 def macs(values: pl.Series, key: PseudonymKey, kind: str) -> pl.Series:
     """The MAC of each value (computed once per distinct value)."""
+    if values.is_empty():
+        return pl.Series(values.name, [], dtype=pl.String)
     unique = values.unique().drop_nulls().to_list()
     mapping = {v: mac(key, kind, v) for v in unique}
     return values.replace_strict(mapping, default=None, return_dtype=pl.String)

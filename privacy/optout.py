@@ -61,7 +61,12 @@ def read_requests(path: Path) -> pl.DataFrame:
             )
         else:
             frame = pl.read_csv(path, infer_schema=False)
-    except (json.JSONDecodeError, pl.exceptions.ComputeError, UnicodeDecodeError) as exc:
+    except (
+        json.JSONDecodeError,
+        pl.exceptions.ComputeError,
+        pl.exceptions.NoDataError,
+        UnicodeDecodeError,
+    ) as exc:
         raise RequestFileError(f"{path}: not a readable CSV or JSON file ({exc})") from None
     missing = [f for f in REQUEST_FIELDS if f not in frame.columns]
     if missing:
@@ -192,7 +197,7 @@ def evidence_rows(
     resolved: pl.DataFrame, near_duplicates: pl.DataFrame, batch: int, now: datetime | None = None
 ) -> pl.DataFrame:
     """One evidence row per request; near_duplicates is (request_id, near_duplicates)."""
-    stamp = (now or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    stamp = (now or datetime.now(UTC)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     return (
         resolved.join(near_duplicates, on="request_id", how="left")
         .with_columns(

@@ -26,6 +26,8 @@ def pseudonym(key: PseudonymKey, kind: str, value: int | str, chars: int) -> str
 
 def pseudonymize(ids: pl.Series, key: PseudonymKey, kind: str, chars: int) -> pl.Series:
     """Map each ID to its pseudonym; raise if two distinct IDs collide."""
+    if ids.is_empty():  # replace_strict would keep the input's integer type
+        return pl.Series(ids.name, [], dtype=pl.String)
     unique = ids.unique().drop_nulls()
     mapping = {v: pseudonym(key, kind, v, chars) for v in unique.to_list()}
     if len(set(mapping.values())) != len(mapping):

@@ -1,0 +1,288 @@
+"""Stateful property: over any interleaving of new posts, curation runs, opt-out requests,
+releases, patch releases and crashes, no opted-out video or creator is in the latest release,
+and a video keeps its pseudonym in every version (same key version).
+
+The steps call the same functions the flows call (the blocklist curation stage, the release's
+blocklist filter and masking, opt-out intake and resolution, `publish_patch`), without Prefect.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+
+from curation import bundle
+from curation.config import MaskingConfig, OptOutConfig
+from curation.release_build import (
+    blocked_count,
+    changelog_entry,
+    next_patch,
+    patch_release,
+    publish_release,
+    read_data,
+    verify_release,
+)
+from curation.store import LocalStore
+from flows.opt_out import latest_version, new_entries, publish_patch
+from flows.release import drop_blocklisted
+from privacy.blocklist import Blocklist, add_entries, flag_blocked, load_blocklist, save_blocklist
+from privacy.keys import PseudonymKey
+from privacy.masking import mask_posts
+from privacy.optout import parse_requests, resolve_requests
+from privacy.pseudonyms import pseudonym
+
+KEY = PseudonymKey("k1", bytes(range(32)))
+SITE = "https://sharevideo.example"
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+AGREEMENT = pl.DataFrame(bundle.SCHEMAS["agreement"].empty_table())
+LABELS = {"concept": "dance", "affect": "happy", "audio_type": "music", "video_type": "single"}
+
+
+class Crash(RuntimeError):
+    pass
+
+
+class CrashingStore(LocalStore):
+    """Dies after the objects are stored and before the version's rename: the worst moment."""
+
+    def publish(self, staging: Path, dataset: str, version: str) -> Path:
+        self._store_objects(staging, dataset)
+        raise Crash("publisher killed")
+
+
+def source_rows(ids: list[int], creator_of: dict[int, int]) -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "post_id": ids,
+            "creator_id": [creator_of[i] for i in ids],
+            "created_ts": [datetime(2021, 3, 1 + i % 28, tzinfo=UTC) for i in ids],
+            "language": "hi",
+            "duration_s": 20.0,
+            "view_count": 10,
+            "like_count": 1,
+            "share_count": 0,
+            "comment_count": 0,
+            "caption": "गाना",
+            "hashtags": "#dance",
+            "media_sha256": [f"m{i}" for i in ids],
+        },
+        schema_overrides={"post_id": pl.Int64, "creator_id": pl.Int64},
+    )
+
+
+@settings(
+    max_examples=30,
+    stateful_step_count=10,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+class OptOutLifecycle(RuleBasedStateMachine):
+    @initialize(n=st.integers(2, 8), creators=st.integers(1, 3))
+    def setup(self, n: int, creators: int) -> None:
+        self.root = Path(tempfile.mkdtemp(prefix="optout-sm-"))
+        self.store = LocalStore(self.root / "releases")
+        self.optout = self.root / "optout"
+        self.creator_of: dict[int, int] = {}
+        self.curated: list[int] = []
+        self.opted_videos: set[int] = set()
+        self.opted_creators: set[int] = set()
+        self.minor = 0
+        self.next_post = 1
+        self.requests = 0
+        self.new_posts(n, creators, reuse=False)
+        self.curate()
+
+    # The platform and curation ------------------------------------------------------------
+
+    @rule(n=st.integers(1, 6), creators=st.integers(1, 3), reuse=st.booleans())
+    def new_posts(self, n: int, creators: int, reuse: bool) -> None:
+        known = sorted(set(self.creator_of.values()))
+        for i in range(n):
+            post = self.next_post
+            self.next_post += 1
+            fresh = 500 + post % creators + 10 * len(known)
+            self.creator_of[post] = known[i % len(known)] if reuse and known else fresh
+
+    @rule()
+    def curate(self) -> None:
+        """The curation run's blocklist stage over every post of the platform."""
+        posts = source_rows(sorted(self.creator_of), self.creator_of)
+        blocklist = load_blocklist(self.optout)
+        flagged = flag_blocked(posts.lazy(), blocklist, KEY).collect()
+        self.curated = flagged.filter(pl.col("exclusion_reason").is_null())["post_id"].to_list()
+
+    # Opt-outs ----------------------------------------------------------------------------
+
+    def _process(self, scope: str, target: str) -> None:
+        """Intake → blocklist → patch and withdrawal, as the opt_out flow does."""
+        self.requests += 1
+        raw = pl.DataFrame(
+            {
+                "request_id": [f"r{self.requests}"],
+                "received_at": ["2022-01-01T00:00:00Z"],
+                "requester_email": ["a@b.example"],
+                "scope": [scope],
+                "target": [target],
+            }
+        )
+        ids = sorted(self.creator_of)
+        posts = source_rows(ids, self.creator_of).lazy() if ids else source_rows([], {}).lazy()
+        creators = pl.LazyFrame(
+            {
+                "creator_id": sorted(set(self.creator_of.values())),
+                "handle": [f"h{c}" for c in sorted(set(self.creator_of.values()))],
+            },
+            schema={"creator_id": pl.Int64, "handle": pl.String},
+        )
+        resolved, matched = resolve_requests(parse_requests(raw, SITE), posts, creators)
+        copies = pl.DataFrame(schema={"request_id": pl.String, "post_id": pl.Int64})
+        blocklist = load_blocklist(self.optout)
+        blocklist, _ = add_entries(blocklist, new_entries(resolved, matched, copies, KEY), KEY)
+        save_blocklist(self.optout, blocklist)
+        if resolved["status"][0] == "matched":
+            if scope == "video":
+                self.opted_videos |= set(matched["post_id"].drop_nulls())
+            else:
+                self.opted_creators |= set(matched["creator_id"].drop_nulls())
+        publish_patch.fn(self.config(), blocklist, NOW)
+
+    def config(self) -> OptOutConfig:
+        return OptOutConfig(store=self.store.root, optout_dir=self.optout, dataset="d")
+
+    @precondition(lambda self: self.creator_of)
+    @rule(data=st.data())
+    def opt_out_video(self, data: st.DataObject) -> None:
+        post = data.draw(st.sampled_from(sorted(self.creator_of)))
+        self._process("video", f"{SITE}/@h{self.creator_of[post]}/video/{post}")
+
+    @precondition(lambda self: self.creator_of)
+    @rule(data=st.data())
+    def opt_out_creator(self, data: st.DataObject) -> None:
+        creator = data.draw(st.sampled_from(sorted(set(self.creator_of.values()))))
+        self._process("creator", f"{SITE}/@h{creator}")
+
+    @rule()
+    def opt_out_unknown(self) -> None:
+        self._process("video", f"{SITE}/@nobody/video/987654321")
+
+    # Releases ----------------------------------------------------------------------------
+
+    def _release(self, store: LocalStore) -> None:
+        """A fresh release of the curated posts, as the release flow builds it."""
+        blocklist = load_blocklist(self.optout)
+        rows = source_rows(self.curated, self.creator_of)
+        rows, _ = drop_blocklisted(rows, blocklist, KEY)
+        masked = mask_posts(rows, KEY, MaskingConfig(), ["created_ts"]).drop("created_ts")
+        labeled = masked.with_columns(
+            pl.col("creator_id")
+            .map_elements(lambda c: ["train", "validation", "test"][int(c, 16) % 3], pl.String)
+            .alias("split"),
+            **{k: pl.lit(v) for k, v in LABELS.items()},
+        )
+        version = f"1.{self.minor + 1}.0"
+        header: dict[str, Any] = {
+            "dataset": "d",
+            "version": version,
+            "parent": None,
+            "key_version": KEY.version,
+            "key_fingerprint": KEY.fingerprint,
+            "date_granularity": "week",
+            "k_anonymity": {"k": 1},
+            "annotations": {"annotators_passed": 3},
+        }
+        publish_release(
+            store,
+            header,
+            labeled.filter(pl.col("video_id").str.slice(0, 1) < "8"),
+            masked.filter(pl.col("video_id").str.slice(0, 1) >= "8"),
+            AGREEMENT,
+            [],
+            lambda counts: changelog_entry(version, None, counts, []),
+            blocklist,
+            None,
+            4,
+            2,
+        )
+        self.minor += 1
+
+    @precondition(lambda self: self.curated)
+    @rule()
+    def release(self) -> None:
+        self._release(self.store)
+
+    @precondition(lambda self: self.curated)
+    @rule(during=st.sampled_from(["release", "patch"]))
+    def crash_then_rerun(self, during: str) -> None:
+        before = self.store.versions("d")
+        crashing = CrashingStore(self.store.root)
+        with pytest.raises(Crash):
+            if during == "release":
+                self._release(crashing)
+            elif not _patch_with(crashing, load_blocklist(self.optout)):
+                raise Crash("nothing to patch")
+        # Nothing half-written is visible, and a rerun completes.
+        assert self.store.versions("d") == before
+        assert not any((self.store.root / "d" / ".staging").glob("*"))
+        if during == "release":
+            self._release(self.store)
+        else:
+            publish_patch.fn(self.config(), load_blocklist(self.optout), NOW)
+
+    # Invariants --------------------------------------------------------------------------
+
+    @invariant()
+    def latest_release_holds_no_opted_out_content(self) -> None:
+        if not hasattr(self, "store"):
+            return
+        latest = latest_version(self.store, "d")
+        if latest is None:
+            return
+        data = read_data(self.store.version_dir("d", latest))
+        if data.is_empty():
+            return
+        videos = {pseudonym(KEY, "video", v, 16) for v in self.opted_videos}
+        creators = {pseudonym(KEY, "creator", c, 16) for c in self.opted_creators}
+        assert not videos & set(data["video_id"])
+        assert not creators & set(data["creator_id"])
+        assert (
+            verify_release(self.store.version_dir("d", latest), load_blocklist(self.optout)) == []
+        )
+
+    @invariant()
+    def pseudonyms_are_stable_across_versions(self) -> None:
+        if not hasattr(self, "store"):
+            return
+        expected = {
+            pseudonym(KEY, "video", p, 16): pseudonym(KEY, "creator", c, 16)
+            for p, c in self.creator_of.items()
+        }
+        for version in self.store.versions("d"):
+            data = read_data(self.store.version_dir("d", version))
+            for video, creator in data.select("video_id", "creator_id").iter_rows():
+                assert expected[video] == creator
+
+
+def _patch_with(store: LocalStore, blocklist: Blocklist) -> bool:
+    """The patch step of publish_patch against a crashing store; False: nothing to patch."""
+    latest = latest_version(store, "d")
+    if latest is None or not blocked_count(store.version_dir("d", latest), blocklist):
+        return False
+    patch_release(store, "d", latest, next_patch(latest), blocklist)
+    return True
+
+
+@pytest.fixture(autouse=True)
+def _no_figures(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Figures are not what this property is about, and cost 0.4 s per version.
+    monkeypatch.setattr("curation.release_build.release_figures", lambda *a: [])
+
+
+TestOptOutLifecycle = OptOutLifecycle.TestCase
