@@ -240,13 +240,15 @@ def patch_release(
     version: str,
     blocklist: Blocklist,
     code_version: dict[str, Any] | None = None,
+    needles: Needles | None = None,
 ) -> tuple[Path, str, BuiltRelease]:
     """Publish `version`: `parent` minus what the blocklist names, sharing unchanged files.
 
     Needs no key: the released pseudonyms are prefixes of the blocklist's MACs. The manifest
     keeps the parent's inputs and settings (the data came from them) and says what the patch
     did: its parent's manifest digest, removals, the k-anonymity suppression it added, and the
-    code that built it (`code_version`)."""
+    code that built it (`code_version`). With `needles` (from the source rows of the release
+    it descends from) the leak gate scans the patch before it is published."""
     parent_dir = store.version_dir(dataset, parent)
     manifest = bundle.read_manifest(parent_dir)
     if store.withdrawn(dataset).get(parent, {}).get("purged_at"):
@@ -340,6 +342,8 @@ def patch_release(
             for f in {f.sha256: f for f in built.files}.values()
             if not store.object_path(dataset, f.sha256).exists()
         )
+        if needles is not None:
+            check_bundle(staging, needles)
         path = store.publish(staging, dataset, version)
     except BaseException:
         store.discard(staging)

@@ -24,7 +24,7 @@ from prefect import flow, task
 from prefect.cache_policies import NONE
 
 from curation.bundle import read_manifest
-from curation.config import CurateConfig, OptOutConfig
+from curation.config import CurateConfig, OptOutConfig, ReleaseConfig
 from curation.fingerprint_store import scan_store, store_version
 from curation.neardup import match_references
 from curation.release_build import blocked_count, next_patch, patch_release
@@ -42,6 +42,7 @@ from privacy.blocklist import (
     save_blocklist,
 )
 from privacy.keys import PseudonymKey, load_key
+from privacy.leak_gate import Needles, needles_from_source
 from privacy.optout import (
     evidence_rows,
     load_evidence,
@@ -191,6 +192,25 @@ def latest_version(store: LocalStore, dataset: str) -> str | None:
     return live[-1] if live else None
 
 
+def source_needles(store: LocalStore, dataset: str, version: str) -> Needles | None:
+    """The leak gate's needles from the source rows of the release `version` descends from
+    (its curation run, when that is still kept); None, with a warning, when it is gone."""
+    try:
+        record = store.build_record(dataset, version)
+        while record["kind"] == "patch":
+            record = store.build_record(dataset, record["parent"])
+    except FileNotFoundError as exc:
+        print(f"warning: {exc}; patch not leak-scanned")
+        return None
+    config = ReleaseConfig.model_validate(record["config"])
+    paths = [config.curation_dir / f"{t}.parquet" for t in ("shortlist", "companion")]
+    if not all(p.is_file() for p in paths):
+        print(f"warning: the source of {dataset} {version} is gone; patch not leak-scanned")
+        return None
+    source = pl.concat([pl.read_parquet(p) for p in paths], how="diagonal_relaxed")
+    return needles_from_source(source, config.masking.date_granularity)
+
+
 @task(cache_policy=NONE)
 def publish_patch(
     config: OptOutConfig, blocklist: Blocklist, now: datetime
@@ -206,7 +226,13 @@ def publish_patch(
         while patch in store.versions(config.dataset):
             patch = next_patch(patch)
         path, _, built = patch_release(
-            store, config.dataset, latest, patch, blocklist, code_version()
+            store,
+            config.dataset,
+            latest,
+            patch,
+            blocklist,
+            code_version(),
+            source_needles(store, config.dataset, latest),
         )
         store.record_build(
             config.dataset,

@@ -400,7 +400,7 @@ def test_the_leak_gate_stops_a_release_that_would_publish_a_raw_id(
 
 
 def test_opt_outs_patch_the_release_withdraw_the_old_one_and_stay_out(
-    curated: CurationResult, workdir: Path
+    curated: CurationResult, workdir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from curation.config import OptOutConfig
     from flows.opt_out import opt_out
@@ -466,8 +466,23 @@ def test_opt_outs_patch_the_release_withdraw_the_old_one_and_stay_out(
         store=store,
         key_file=workdir / "key",
     )
+    # A patch is leak-scanned like a release: a bug that pastes a raw ID stops it, after the
+    # blocklist and the evidence were saved …
+    from privacy.leak_gate import LeakError
+
+    raw = str(source["post_id"][20])
+    monkeypatch.setattr(
+        "curation.release_build.dataset_card", lambda *a: f"# card\n\nexample: {raw}\n"
+    )
+    with pytest.raises(LeakError, match=r"README\.md"):
+        opt_out(cfg)
+    monkeypatch.undo()
+    assert LocalStore(store).versions("massiv") == ["1.0.0"]
+    counts = load_evidence(optout)["status"].value_counts()
+    assert dict(counts.iter_rows()) == {"matched": 4, "no_match": 1, "rejected": 2}
+    # … and the next run completes the patch without taking the requests twice.
     result = opt_out(cfg)
-    assert result.requests == {"matched": 4, "no_match": 1, "rejected": 2}
+    assert result.requests == {} and result.new_entries == 0
     assert result.patch == "1.0.1" and result.withdrawn == ["1.0.0"]
 
     patched = store / "massiv" / "1.0.1"
@@ -489,12 +504,17 @@ def test_opt_outs_patch_the_release_withdraw_the_old_one_and_stay_out(
     ) == {"r4-5": "bad_target", "r5-6": "handle_mismatch"}
     assert "someone@mail.example" not in (patched / "README.md").read_text()
 
-    # The same export again changes nothing.
-    again = opt_out(cfg)
-    assert again.requests == {} and again.new_entries == 0 and again.patch is None
+    # The same export again, from the command line, changes nothing.
+    runner = CliRunner()
+    yaml_cfg = workdir / "optout.yaml"
+    yaml_cfg.write_text(
+        json.dumps({k: str(v) for k, v in cfg.model_dump().items() if isinstance(v, Path)})
+    )
+    again = runner.invoke(app, ["opt-out", "--config", str(yaml_cfg)])
+    assert again.exit_code == 0, again.output
+    assert "blocklist +0 entries" in again.output and "patch none" in again.output
     assert LocalStore(store).versions("massiv") == ["1.0.0", "1.0.1"]
 
-    runner = CliRunner()
     ok = runner.invoke(app, ["verify", str(patched), "--optout-dir", str(optout)])
     assert ok.exit_code == 0 and "commitment holds" in ok.output
     old = runner.invoke(app, ["verify", str(first.path), "--optout-dir", str(optout)])
