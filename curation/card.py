@@ -116,10 +116,17 @@ def dataset_card(
     languages: list[str],
     agreement: pl.DataFrame,
     split_shares: pl.DataFrame,
-    date_granularity: str,
+    kanon: dict[str, Any],
     changelog: str,
 ) -> str:
-    """README.md for the bundle: HF YAML header, then the datasheet sections."""
+    """README.md for the bundle: HF YAML header, then the datasheet sections. `kanon`: the
+    manifest's k-anonymity record (k, level: period and duration_step_s, rows_suppressed)."""
+    level = kanon.get("level") or {}
+    period = level.get("period", "week")
+    step = level.get("duration_step_s")
+    duration_text = (
+        f"`duration_s` (the middle of its {step}-second bin)" if step else "`duration_s`"
+    )
     lab, unl = stats["labeled"], stats["unlabeled"]
     alphas = agreement.filter(pl.col("scope") == "taxonomy").with_columns(pl.col("alpha").round(3))
     by_language = split_shares.filter(pl.col("stratum").is_in(["all", "language"]))
@@ -149,10 +156,16 @@ creators, released for non-commercial research only.
 ## Composition
 
 Each row is one video: pseudonymous `video_id` and `creator_id` (keyed HMAC-SHA256; the same
-video keeps its pseudonym across versions), `language`, `published` (coarsened to the {date_granularity}),
-`duration_s`, view/like/share/comment counts, `media_url` (built from the pseudonym alone; the
-media are served to approved researchers only), and for labeled videos the four labels. Label
-names and definitions: `taxonomy.parquet`.
+video keeps its pseudonym across versions), `language`, `published` (coarsened to the {period}),
+{duration_text}, view/like/share/comment counts, `media_url` (built from the pseudonym alone; the
+media are served to approved researchers only), `caption` and `hashtags` (with @mentions,
+e-mail addresses, phone numbers and URLs replaced by `@user`, `<email>`, `<phone>`, `<url>`),
+and for labeled videos the four labels. Label names and definitions: `taxonomy.parquet`.
+
+k-anonymity: every combination of language, `published`, `duration_s` and the creator's number
+of videos in the release (1, 2-3, 4-7, 8+) is shared by at least {kanon.get("k", 1)} videos; the
+period and bin above are the finest at which that held, and {kanon.get("rows_suppressed", 0)}
+videos that would still have stood out were left out.
 
 ## Collection
 

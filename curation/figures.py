@@ -3,8 +3,8 @@
 - labels_<taxonomy>.png: label distribution per taxonomy (the paper's Figure 3);
 - funnel.png: posts kept at each curation stage, from the export to the release;
 - concept_affect.png: how affects distribute within each of the most common concepts;
-- concept_trend.png: weekly share of the most common concepts (the paper's Figure 8), from the
-  week-coarsened publication dates.
+- concept_trend.png: share of the most common concepts per week (the paper's Figure 8) or per
+  month, whichever period the release's k-anonymity allowed.
 Deterministic: no timestamps in the files (PNG metadata limited to the title).
 """
 
@@ -80,6 +80,9 @@ def concept_affect(labeled: pl.DataFrame, path: Path) -> Path:
 
 
 def concept_trend(labeled: pl.DataFrame, path: Path) -> Path:
+    # `published` is an ISO week, or a month when k-anonymity needed the coarser period.
+    by_week = labeled.height > 0 and "-W" in labeled["published"][0]
+    period, window = ("week", SMOOTH_WEEKS) if by_week else ("month", 1)
     weekly = labeled.group_by("published", "concept").len()
     totals = labeled.group_by("published").len("total")
     top = labeled.group_by("concept").len().sort(["len", "concept"], descending=[True, False])
@@ -94,16 +97,17 @@ def concept_trend(labeled: pl.DataFrame, path: Path) -> Path:
             .sort("published")  # joins do not keep row order; the window needs it
             .select(
                 (
-                    pl.col("len").fill_null(0).rolling_sum(SMOOTH_WEEKS, min_samples=1)
-                    / pl.col("total").rolling_sum(SMOOTH_WEEKS, min_samples=1)
+                    pl.col("len").fill_null(0).rolling_sum(window, min_samples=1)
+                    / pl.col("total").rolling_sum(window, min_samples=1)
                 ).alias("share")
             )["share"]
         )
         ax.plot(range(len(weeks)), share.to_list(), label=concept, linewidth=1.4)
     step = max(1, len(weeks) // 12)
     ax.set_xticks(range(0, len(weeks), step), weeks[::step], rotation=45, ha="right")
-    ax.set_ylabel("share of the week's labeled videos")
-    ax.set_title(f"share of the most common concepts, by week ({SMOOTH_WEEKS}-week window)")
+    ax.set_ylabel(f"share of the {period}'s labeled videos")
+    smoothing = f" ({window}-{period} window)" if window > 1 else ""
+    ax.set_title(f"share of the most common concepts, by {period}{smoothing}")
     ax.legend(fontsize=7, ncols=2)
     return _save(fig, path, "weekly concept trend")
 

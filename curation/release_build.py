@@ -115,7 +115,7 @@ def write_documents(
     agreement: pl.DataFrame,
     annotators: int,
     funnel: list[dict[str, Any]],
-    granularity: str,
+    kanon: dict[str, Any],
     log: str,
     rg_rows: int,
 ) -> list[bundle.WrittenFile]:
@@ -130,7 +130,7 @@ def write_documents(
     languages = sorted(set(labeled["language"].to_list()) | set(unlabeled["language"].to_list()))
     files.append(bundle.write_text(staging, "stats.json", stats_json(stats)))
     files.append(bundle.write_text(staging, "LICENSE.md", license_text(dataset)))
-    card = dataset_card(dataset, version, stats, languages, agreement, shares, granularity, log)
+    card = dataset_card(dataset, version, stats, languages, agreement, shares, kanon, log)
     files.append(bundle.write_text(staging, "README.md", card))
     files += bundle.record_files(staging, release_figures(labeled, funnel, staging / "figures"))
     return files
@@ -188,7 +188,7 @@ def publish_release(
             agreement,
             header["annotations"]["annotators_passed"],
             funnel,
-            header["date_granularity"],
+            header["k_anonymity"],
             changelog(counts),
             rg_rows,
         )
@@ -299,6 +299,15 @@ def patch_release(
             ),
             (parent_dir / "CHANGELOG.md").read_text(encoding="utf-8"),
         )
+        inherited = manifest.get("k_anonymity", {})
+        kanon = {
+            "k": k,
+            "level": inherited.get("level"),
+            "rows_suppressed": inherited.get("rows_suppressed", 0)
+            + built.removals.get("k_anonymity", 0),
+            "rows_suppressed_by_patch": built.removals.get("k_anonymity", 0),
+            "note": "the parent's generalisation level; classes rechecked after the removals",
+        }
         docs = write_documents(
             staging,
             dataset,
@@ -308,7 +317,7 @@ def patch_release(
             pl.read_parquet(parent_dir / "agreement.parquet"),
             manifest["annotations"]["annotators_passed"],
             manifest["funnel"],
-            manifest["date_granularity"],
+            kanon,
             log,
             sizes["row_group_rows"],
         )
@@ -321,12 +330,7 @@ def patch_release(
             "parent": parent,
             "parent_manifest_sha256": bundle.sha256_file(parent_dir / bundle.MANIFEST),
             "code_version": code_version or manifest.get("code_version"),
-            "k_anonymity": {
-                "k": k,
-                "level": manifest.get("k_anonymity", {}).get("level"),
-                "rows_suppressed": built.removals.get("k_anonymity", 0),
-                "note": "generalisation level of the parent; classes rechecked after removals",
-            },
+            "k_anonymity": kanon,
             "counts": built.counts,
             "removals": built.removals,
             "blocklist": blocklist.commitment()

@@ -6,7 +6,7 @@ import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import polars as pl
 import typer
@@ -15,7 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from curation.annotations import AnnotationMismatchError
-from curation.bundle import verify_bundle
+from curation.bundle import read_manifest
 from curation.config import ConfigError, CurateConfig, OptOutConfig, ReleaseConfig, load_config
 from curation.exclusions import FunnelError, StageCount
 from curation.ingest import ExportError
@@ -25,6 +25,9 @@ from privacy.keys import KEY_ENV, KeyMismatchError, KeyUnavailableError, create_
 from privacy.leak_gate import LeakError
 from privacy.optout import RequestFileError
 from privacy.pseudonyms import PseudonymCollisionError
+
+if TYPE_CHECKING:
+    from flows.opt_out import OptOutResult
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -284,6 +287,10 @@ def opt_out_command(
         lambda: load_config(OptOutConfig, config, requests=requests, store=store, key_file=key_file)
     )
     result = _run(lambda: opt_out(cfg))
+    _print_opt_out(result)
+
+
+def _print_opt_out(result: OptOutResult) -> None:
     table = Table(title="opt-out requests")
     table.add_column("status")
     table.add_column("requests", justify="right")
@@ -342,26 +349,50 @@ def demo(
         int, typer.Option(min=0, help="Sources of the small real-video corpus in the export.")
     ] = 3,
 ) -> None:
-    """End to end on the embedded defaults: synth export → curate → annotate → release → verify."""
+    """End to end on the embedded defaults: synth export → curate → annotate → release →
+    opt-out requests → patch release → verify."""
+    from curation.release_build import verify_release
     from flows.curate import curate as curate_flow
+    from flows.opt_out import opt_out
     from flows.release import release as release_flow
+    from privacy.blocklist import load_blocklist
 
     if workdir.exists():
         shutil.rmtree(workdir)
     export, curation, store = workdir / "export", workdir / "curation", workdir / "releases"
+    optout = workdir / "optout"
     if create_key_file(DEMO_KEY):
         console.print(
             f"created a demo pseudonym key at {DEMO_KEY} (outside the repo; in "
             f"production give key_file or set ${KEY_ENV})"
         )
     _export(export, posts, seed=7, video_sources=video_sources)
-    cur = _run(lambda: curate_flow(CurateConfig(export_dir=export, output_dir=curation)))
+    cur = _run(
+        lambda: curate_flow(
+            CurateConfig(
+                export_dir=export, output_dir=curation, optout_dir=optout, key_file=DEMO_KEY
+            )
+        )
+    )
     _run(lambda: _annotations(curation, export / "annotations", seed=7))
     rel = _run(
         lambda: release_flow(
             ReleaseConfig(
                 curation_dir=curation,
                 annotations_dir=export / "annotations",
+                store=store,
+                key_file=DEMO_KEY,
+                optout_dir=optout,
+            )
+        )
+    )
+    opted = _run(
+        lambda: opt_out(
+            OptOutConfig(
+                requests=export / "opt_out_requests.csv",
+                export_dir=export,
+                curation_dir=curation,
+                optout_dir=optout,
                 store=store,
                 key_file=DEMO_KEY,
             )
@@ -372,14 +403,23 @@ def demo(
         f"shortlist {cur.shortlist:,} · companion {cur.companion:,} · released "
         f"{rel.counts['labeled']:,} labeled (train {rel.counts['train']:,} / validation "
         f"{rel.counts['validation']:,} / test {rel.counts['test']:,}) + "
-        f"{rel.counts['unlabeled']:,} unlabeled"
+        f"{rel.counts['unlabeled']:,} unlabeled; left out: "
+        + (
+            ", ".join(f"{k} {v:,}" for k, v in read_manifest(rel.path)["removals"].items())
+            or "none"
+        )
     )
-    problems = verify_bundle(rel.path)
+    _print_opt_out(opted)
+    latest = store / "massiv" / (opted.patch or "1.0.0")
+    problems = verify_release(latest, load_blocklist(optout))
     if problems:
         console.print(f"[red]verify failed:[/] {problems}")
         raise typer.Exit(1)
     console.print(f"[green]release:[/] {rel.path}  (manifest sha256 {rel.manifest_sha256})")
-    console.print(f"funnel: {curation / 'funnel.json'}")
+    console.print(
+        f"[green]latest:[/] {latest}  (verified: files, blocklist commitment, no opted-out row)"
+    )
+    console.print(f"funnel: {curation / 'funnel.json'} · opt-out evidence: {optout}")
 
 
 def main() -> None:

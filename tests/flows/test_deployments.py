@@ -4,13 +4,15 @@ from pathlib import Path
 
 import yaml
 from prefect.flows import Flow, load_flow_from_entrypoint
+from pydantic import BaseModel
 
-from curation.config import CurateConfig, ReleaseConfig, load_config
+from curation.config import CurateConfig, OptOutConfig, ReleaseConfig, load_config
 
 ROOT = Path(__file__).resolve().parents[2]
-MODELS: dict[str, type[CurateConfig] | type[ReleaseConfig]] = {
+MODELS: dict[str, type[BaseModel]] = {
     "curate": CurateConfig,
     "release": ReleaseConfig,
+    "opt_out": OptOutConfig,
 }
 
 
@@ -21,9 +23,13 @@ def test_entrypoints_load_and_parameters_validate() -> None:
         flow: Flow[..., object] = load_flow_from_entrypoint(str(ROOT / deployment["entrypoint"]))
         names.add(flow.name)
         MODELS[flow.name].model_validate(deployment["parameters"]["config"])
-    assert names == {"curate", "release"}
-    cron = [s["cron"] for d in doc["deployments"] for s in d.get("schedules", [])]
-    assert cron == ["0 3 * * 1"]
+    assert names == {"curate", "release", "opt_out"}
+    cron = {d["name"]: [s["cron"] for s in d.get("schedules", [])] for d in doc["deployments"]}
+    assert cron == {
+        "weekly-curation": ["0 3 * * 1"],
+        "daily-opt-out": ["0 2 * * *"],
+        "release-on-demand": [],
+    }
 
 
 def test_paper_scale_config_is_valid() -> None:
