@@ -139,7 +139,7 @@ def scan_bundle(root: Path, needles: Needles) -> list[LeakHit]:
             parts.append(pl.DataFrame({"column": ["metadata"], "text": [meta_text]}))
             long = pl.concat(parts).drop_nulls("text")
         else:
-            lines = path.read_bytes().decode("latin-1").splitlines()
+            lines = path.read_bytes().decode("utf-8", "replace").splitlines()
             long = pl.DataFrame(
                 {"column": "text", "text": lines}, schema={"column": pl.String, "text": pl.String}
             )

@@ -80,3 +80,36 @@ def test_dates_are_fine_when_the_release_shows_days(tmp_path: Path) -> None:
     (root / "README.md").write_text("published 2021-02-02\n")
     assert scan_bundle(root, needles_from_source(SOURCE, "day")) == []
     assert [h.kind for h in scan_bundle(root, needles_from_source(SOURCE, "week"))] == ["date"]
+
+
+INDIC = pl.DataFrame(
+    {
+        "post_id": [1356463851683446785],
+        "creator_id": [3001670654],
+        "created_at": ["2021-02-02T04:45:58.778Z"],
+        "caption": ["नया गाना @सोनू_गीत लिखें सोनू.गीत@डाक.भारत"],
+    }
+)
+
+
+@pytest.mark.parametrize(
+    ("kind", "value"),
+    [("handle", "@सोनू_गीत"), ("handle", "सोनू_गीत"), ("email", "सोनू.गीत@डाक.भारत")],
+)
+@pytest.mark.parametrize("where", ["cell", "card"])
+def test_handles_and_addresses_in_indic_scripts_are_caught(
+    tmp_path: Path, kind: str, value: str, where: str
+) -> None:
+    # Python's \w stops at Indic vowel signs and viramas; the gate must take whole handles.
+    root = clean_bundle(tmp_path / "b")
+    if where == "cell":
+        pl.DataFrame({"video_id": ["x"], "caption": [f"देखो {value} यहाँ"]}).write_parquet(
+            root / "labeled" / "train-00000-of-00001.parquet"
+        )
+    else:
+        (root / "README.md").write_text(f"# कार्ड\n\nसंपर्क: {value}\n", encoding="utf-8")
+    hits = scan_bundle(root, needles_from_source(INDIC, "week"))
+    assert any(h.kind == kind for h in hits), hits
+    # An e-mail's domain is not taken for a handle: the card may name a mail host.
+    needles = needles_from_source(INDIC, "week")
+    assert "डाक.भारत" not in needles.by_kind["handle"]
