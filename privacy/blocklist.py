@@ -23,7 +23,7 @@ import polars as pl
 from curation.exclusions import DETAIL, REASON
 from curation.tables import replace_parquet
 from privacy.keys import KeyMismatchError, KeyUnavailableError, PseudonymKey
-from privacy.pseudonyms import pseudonym
+from privacy.pseudonyms import keyed, pseudonym
 
 BLOCKLIST_FILE = "blocklist.parquet"
 # Frame hashes of opted-out videos (mac, frames): curation removes their re-uploads and copies.
@@ -46,11 +46,7 @@ def mac(key: PseudonymKey, kind: str, value: int | str) -> str:
 
 def macs(values: pl.Series, key: PseudonymKey, kind: str) -> pl.Series:
     """The MAC of each value (computed once per distinct value)."""
-    if values.is_empty():
-        return pl.Series(values.name, [], dtype=pl.String)
-    unique = values.unique().drop_nulls().to_list()
-    mapping = {v: mac(key, kind, v) for v in unique}
-    return values.replace_strict(mapping, default=None, return_dtype=pl.String)
+    return keyed(values, key, kind, MAC_CHARS)
 
 
 @dataclass(frozen=True)
