@@ -132,6 +132,11 @@ def near_duplicates_of(
         return pl.DataFrame(schema={"mac": pl.String}), none
     store, version, settings = source
     blocked = stored_frames(videos, store, version)
+    if blocked.height < videos.height:
+        print(
+            f"{videos.height - blocked.height} of {videos.height} opted-out videos were never "
+            "fingerprinted (dropped before the video stage): their copies are blocked by ID only"
+        )
     blocked = blocked.with_columns(macs(blocked["post_id"], key, "video").alias("mac"))
     candidates = pl.concat(
         [
