@@ -7,6 +7,15 @@ timestamps and dates finer than the release's granularity, e-mail addresses and 
 plus their key/value metadata; every other file (card, Croissant, stats, changelog, figures)
 is scanned as text. A hit fails the release with a report naming the file, the column (or
 "text") and the count — never the value itself, so the report can be logged and shared.
+
+Text is cut into candidates several ways, so a value glued to punctuation is still found whole:
+tokens of word characters and `@.+:-`, the same cut at colons too (edge punctuation stripped
+from both), runs of letters, marks and digits (a handle written without its @), dates, and the
+digits of phone-shaped runs (matched against phone numbers only). Digits glued to letters are
+not split out: a pseudonym's hex would then match a 10-digit creator ID now and then. Counts
+are of cells or lines. Needles can be kept keyed (`KeyedNeedles`: HMACs under the pseudonym
+key, never the values), so a patch release years later is scanned for the same values without
+keeping the raw source.
 """
 
 from __future__ import annotations
@@ -19,9 +28,16 @@ from pathlib import Path
 import polars as pl
 import pyarrow.parquet as pq
 
+from curation.tables import replace_parquet
 from privacy import scrub
+from privacy.keys import PseudonymKey
+from privacy.pseudonyms import keyed
 
 TOKEN = r"[\w@.+:-]+"
+WORDS = r"[\p{L}\p{M}\p{N}_]+(?:\.[\p{L}\p{M}\p{N}_]+)*"  # a handle without its @
+PIECE = r"[\w@.+-]+"  # a token cut at colons too: "post_id:1356…" gives the ID
+DATE = r"\d{4}-\d{2}-\d{2}"
+EDGES = ".:+-@,;!?'\"()[]{}<>"
 URL_HANDLE = re.compile(r"/v/([^/]+)/")  # the platform's media URLs carry the uploader's handle
 
 
@@ -57,6 +73,35 @@ class Needles:
     def add(self, kind: str, values: Iterable[str]) -> None:
         self.by_kind.setdefault(kind, set()).update(v for v in values if v)
 
+    def table(self) -> pl.DataFrame:
+        """(token, kind) of every needle; phone numbers as their digits."""
+        rows = [(v, k) for k, values in sorted(self.by_kind.items()) for v in sorted(values)]
+        return pl.DataFrame(rows, schema={"token": pl.String, "kind": pl.String}, orient="row")
+
+    def keyed(self, key: PseudonymKey) -> KeyedNeedles:
+        table = self.table()
+        return KeyedNeedles(
+            table.with_columns(keyed(table["token"], key, NEEDLE_KIND, MAC_HEX)), key
+        )
+
+
+NEEDLE_KIND, MAC_HEX = "needle", 64
+
+
+@dataclass(frozen=True)
+class KeyedNeedles:
+    """Needles as HMACs of their values: what a version keeps to leak-scan its patches."""
+
+    table: pl.DataFrame  # (token = HMAC hex, kind)
+    key: PseudonymKey
+
+    def save(self, path: Path) -> None:
+        replace_parquet(self.table.sort("kind", "token"), path)
+
+    @classmethod
+    def load(cls, path: Path, key: PseudonymKey) -> KeyedNeedles:
+        return cls(pl.read_parquet(path), key)
+
 
 def _digits(text: str) -> str:
     return re.sub(r"\D", "", text)
@@ -91,40 +136,64 @@ def needles_from_source(posts: pl.DataFrame, granularity: str) -> Needles:
     handles |= {m.removeprefix("@") for m in found(scrub.MENTION, without_emails)}
     n.add("handle", handles | {f"@{h}" for h in handles})
     n.add("email", found(scrub.EMAIL, texts))
-    n.add("phone", (d for m in found(scrub.PHONE, texts) if len(d := _digits(m)) >= 8))
+    phones = [d for m in found(scrub.PHONE, texts) if len(d := _digits(m)) >= 8]
+    # Also without the country code: "+91 98765 43210" leaks as "98765-43210" too.
+    n.add("phone", phones + [d[-10:] for d in phones if len(d) > 10])
     return n
 
 
-def _needle_table(needles: Needles) -> pl.DataFrame:
-    """(token, kind) of every needle; phone numbers are matched separately, by digits."""
-    rows = [(v, k) for k, values in needles.by_kind.items() if k != "phone" for v in values]
-    return pl.DataFrame(rows, schema={"token": pl.String, "kind": pl.String}, orient="row")
+def _candidates(long: pl.DataFrame) -> pl.DataFrame:
+    """(column, token) for every way a value may sit in the text (see the module docstring)."""
+    text = pl.col("text")
+    cut = [
+        text.str.extract_all(TOKEN).list.eval(pl.element().str.strip_chars(EDGES)),
+        text.str.extract_all(WORDS),
+        text.str.extract_all(PIECE).list.eval(pl.element().str.strip_chars(EDGES)),
+        text.str.extract_all(DATE),
+    ]
+    # The digits of a phone-shaped run count as a phone number only: inside a pseudonym's hex
+    # they would otherwise pass for an ID.
+    phones = text.str.extract_all(scrub.PHONE).list.eval(pl.element().str.replace_all(r"\D", ""))
+    return (
+        pl.concat(
+            [
+                long.select(
+                    "_row",
+                    "column",
+                    pl.concat_list(cut).list.unique().alias("token"),
+                    phone=pl.lit(False),
+                ),
+                long.select("_row", "column", phones.alias("token"), phone=pl.lit(True)),
+            ]
+        )
+        .explode("token")
+        .drop_nulls("token")
+        .filter(pl.col("token") != "")
+    )
 
 
-def _findings(long: pl.DataFrame, table: pl.DataFrame, phones: pl.Series) -> pl.DataFrame:
+def _findings(long: pl.DataFrame, needles: Needles | KeyedNeedles) -> pl.DataFrame:
     """(column, kind, count) for a long frame of (column, text)."""
-    tokens = long.select("column", pl.col("text").str.extract_all(TOKEN).alias("token")).explode(
-        "token"
-    )
-    found = tokens.join(table, on="token").group_by("column", "kind").len("count")
-    numbers = (
-        long.select("column", pl.col("text").str.extract_all(scrub.PHONE).alias("number"))
-        .explode("number")
-        .drop_nulls()
-        .with_columns(pl.col("number").str.replace_all(r"\D", ""))
-        .filter(pl.col("number").is_in(phones.implode()))
-        .group_by("column")
+    candidates = _candidates(long.with_row_index("_row"))
+    if isinstance(needles, KeyedNeedles):
+        table = needles.table
+        candidates = candidates.with_columns(
+            keyed(candidates["token"], needles.key, NEEDLE_KIND, MAC_HEX)
+        )
+    else:
+        table = needles.table()
+    return (
+        candidates.join(table, on="token")
+        .filter(~pl.col("phone") | (pl.col("kind") == "phone"))
+        .unique(["column", "token", "kind", "_row"])
+        .group_by("column", "kind")
         .len("count")
-        .with_columns(kind=pl.lit("phone"))
-        .select("column", "kind", "count")
+        .cast({"count": pl.Int64})
     )
-    return pl.concat([found.cast({"count": pl.Int64}), numbers.cast({"count": pl.Int64})])
 
 
-def scan_bundle(root: Path, needles: Needles) -> list[LeakHit]:
+def scan_bundle(root: Path, needles: Needles | KeyedNeedles) -> list[LeakHit]:
     """Every finding in every file under root (sorted by file, column, kind)."""
-    table = _needle_table(needles)
-    phones = pl.Series(sorted(needles.by_kind.get("phone", set())), dtype=pl.String)
     hits: list[LeakHit] = []
     for path in sorted(p for p in root.rglob("*") if p.is_file()):
         rel = path.relative_to(root).as_posix()
@@ -143,14 +212,12 @@ def scan_bundle(root: Path, needles: Needles) -> list[LeakHit]:
             long = pl.DataFrame(
                 {"column": "text", "text": lines}, schema={"column": pl.String, "text": pl.String}
             )
-        for column, kind, count in (
-            _findings(long, table, phones).sort("column", "kind").iter_rows()
-        ):
+        for column, kind, count in _findings(long, needles).sort("column", "kind").iter_rows():
             hits.append(LeakHit(rel, column, kind, count))
     return hits
 
 
-def check_bundle(root: Path, needles: Needles) -> None:
+def check_bundle(root: Path, needles: Needles | KeyedNeedles) -> None:
     """Raise LeakError when anything is found."""
     hits = scan_bundle(root, needles)
     if hits:

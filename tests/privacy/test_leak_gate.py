@@ -6,6 +6,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from privacy.keys import PseudonymKey
 from privacy.leak_gate import LeakError, check_bundle, needles_from_source, scan_bundle
 
 SOURCE = pl.DataFrame(
@@ -113,3 +114,48 @@ def test_handles_and_addresses_in_indic_scripts_are_caught(
     # An e-mail's domain is not taken for a handle: the card may name a mail host.
     needles = needles_from_source(INDIC, "week")
     assert "डाक.भारत" not in needles.by_kind["handle"]
+
+
+GLUED = pl.DataFrame(
+    {
+        "post_id": [7212345678901234567],
+        "creator_id": [3001670653],
+        "created_at": ["2021-03-04T10:11:12.000Z"],
+        "media_url": ["https://cdn.example/v/alice_k/7212345678901234567.mp4"],
+        "caption": ["hi @alice_k call +91 98765 43210"],
+    }
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("post 7212345678901234567.", "post_id"),
+        ("post_id:7212345678901234567", "post_id"),
+        ('{"id":7212345678901234567}', "post_id"),
+        ("(3001670653)", "creator_id"),
+        ("dance ft. alice_k: 🎶", "handle"),
+        ("alice_k.", "handle"),
+        ("@alice_k!", "handle"),
+        ("published on 2021-03-04.", "date"),
+        ("at 2021-03-04T10:11:12Z", "date"),
+        ("call 98765-43210", "phone"),
+    ],
+)
+def test_values_glued_to_punctuation_are_found(tmp_path: Path, text: str, kind: str) -> None:
+    root = clean_bundle(tmp_path / "b")
+    (root / "README.md").write_text(f"# card\n\n{text}\n")
+    needles = needles_from_source(GLUED, "week")
+    assert any(h.kind == kind and h.file == "README.md" for h in scan_bundle(root, needles))
+    # Kept as HMACs under the key, the needles find the same, and hold no value.
+    keyed = needles.keyed(PseudonymKey("k1", bytes(range(32))))
+    assert any(h.kind == kind for h in scan_bundle(root, keyed))
+    assert "alice_k" not in keyed.table.write_csv() and "3001670653" not in keyed.table.write_csv()
+
+
+def test_a_pseudonym_with_a_long_digit_run_is_not_taken_for_a_creator_id(tmp_path: Path) -> None:
+    root = clean_bundle(tmp_path / "b")
+    pl.DataFrame({"video_id": ["a3001670653bcdef"]}).write_parquet(
+        root / "labeled" / "train-00000-of-00001.parquet"
+    )
+    assert scan_bundle(root, needles_from_source(GLUED, "week")) == []
