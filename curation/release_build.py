@@ -28,7 +28,8 @@ from curation.store import LocalStore
 from curation.taxonomy import taxonomy_table
 from privacy.blocklist import Blocklist, removal_reasons
 from privacy.kanon import suppress_small_classes
-from privacy.leak_gate import Needles, check_bundle
+from privacy.keys import PseudonymKey
+from privacy.leak_gate import KeyedNeedles, Needles, check_bundle
 
 DATA_FOLDERS = ("labeled", "unlabeled")
 DESCRIPTION = (
@@ -162,10 +163,14 @@ def publish_release(
     needles: Needles | None,
     shard_rows: int,
     rg_rows: int,
+    record: dict[str, Any] | None = None,
+    key: PseudonymKey | None = None,
 ) -> tuple[Path, str, dict[str, int]]:
     """Write a whole version (masked tables in, header with dataset, version, key,
     date_granularity and annotations.annotators_passed) into staging, attest that no row is on
-    the blocklist, run the leak gate when `needles` are given, and publish it."""
+    the blocklist, run the leak gate when `needles` are given, and publish it. Before the
+    rename, the build `record` and (with `key`) the needles as HMACs are kept for rebuilds and
+    for leak-scanning later patches."""
     dataset, version = header["dataset"], header["version"]
     staging = store.stage(dataset, version)
     try:
@@ -204,6 +209,7 @@ def publish_release(
         digest = finish(staging, dataset, version, files, header)
         if needles is not None:
             check_bundle(staging, needles)
+        keep_build(store, dataset, version, record, needles.keyed(key) if needles and key else None)
         path = store.publish(staging, dataset, version)
     except BaseException:
         store.discard(staging)
@@ -240,15 +246,16 @@ def patch_release(
     version: str,
     blocklist: Blocklist,
     code_version: dict[str, Any] | None = None,
-    needles: Needles | None = None,
+    needles: KeyedNeedles | None = None,
+    record: dict[str, Any] | None = None,
 ) -> tuple[Path, str, BuiltRelease]:
     """Publish `version`: `parent` minus what the blocklist names, sharing unchanged files.
 
     Needs no key: the released pseudonyms are prefixes of the blocklist's MACs. The manifest
     keeps the parent's inputs and settings (the data came from them) and says what the patch
     did: its parent's manifest digest, removals, the k-anonymity suppression it added, and the
-    code that built it (`code_version`). With `needles` (from the source rows of the release
-    it descends from) the leak gate scans the patch before it is published."""
+    code that built it (`code_version`). With `needles` (the parent's keyed needles) the leak
+    gate scans the patch before it is published, and they are kept for the next patch."""
     parent_dir = store.version_dir(dataset, parent)
     manifest = bundle.read_manifest(parent_dir)
     if store.withdrawn(dataset).get(parent, {}).get("purged_at"):
@@ -348,11 +355,29 @@ def patch_release(
         )
         if needles is not None:
             check_bundle(staging, needles)
+        keep_build(store, dataset, version, record, needles)
         path = store.publish(staging, dataset, version)
     except BaseException:
         store.discard(staging)
         raise
     return path, digest, built
+
+
+def needles_path(store: LocalStore, dataset: str, version: str) -> Path:
+    return store.builds_dir(dataset) / f"{version}.needles.parquet"
+
+
+def keep_build(
+    store: LocalStore,
+    dataset: str,
+    version: str,
+    record: dict[str, Any] | None,
+    needles: KeyedNeedles | None,
+) -> None:
+    if record is not None:
+        store.record_build(dataset, version, record)
+    if needles is not None:
+        needles.save(needles_path(store, dataset, version))
 
 
 def next_patch(version: str) -> str:

@@ -129,15 +129,20 @@ class LocalStore:
     def discard(self, staging: Path) -> None:
         shutil.rmtree(staging, ignore_errors=True)
 
+    def builds_dir(self, dataset: str) -> Path:
+        """Beside the versions, not in them: build records name local paths, and the leak
+        gate's keyed needles are for the curator only."""
+        return self.root / dataset / ".builds"
+
     def record_build(self, dataset: str, version: str, record: dict[str, Any]) -> None:
-        """What a version was built from (config, inputs, blocklist batch), for rebuilds. Kept
-        beside the versions, not in them: it names local paths."""
-        folder = self.root / dataset / ".builds"
+        """What a version was built from (config, inputs, blocklist batch), for rebuilds;
+        written before the version is published, so no published version lacks one."""
+        folder = self.builds_dir(dataset)
         folder.mkdir(parents=True, exist_ok=True)
         self._write_json(folder / f"{version}.json", record)
 
     def build_record(self, dataset: str, version: str) -> dict[str, Any]:
-        path = self.root / dataset / ".builds" / f"{version}.json"
+        path = self.builds_dir(dataset) / f"{version}.json"
         if not path.is_file():
             raise FileNotFoundError(f"no build record for {dataset} {version} at {path}")
         return dict(json.loads(path.read_text(encoding="utf-8")))

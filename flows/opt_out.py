@@ -24,10 +24,10 @@ from prefect import flow, task
 from prefect.cache_policies import NONE
 
 from curation.bundle import read_manifest
-from curation.config import CurateConfig, OptOutConfig, ReleaseConfig
+from curation.config import CurateConfig, OptOutConfig
 from curation.fingerprint_store import scan_store, store_version
 from curation.neardup import match_references
-from curation.release_build import blocked_count, next_patch, patch_release
+from curation.release_build import blocked_count, needles_path, next_patch, patch_release
 from curation.store import LocalStore
 from curation.video_screen import explode_frames
 from flows.common import RUN_MARKER, code_version
@@ -42,7 +42,7 @@ from privacy.blocklist import (
     save_blocklist,
 )
 from privacy.keys import PseudonymKey, load_key
-from privacy.leak_gate import Needles, needles_from_source
+from privacy.leak_gate import KeyedNeedles
 from privacy.optout import (
     evidence_rows,
     load_evidence,
@@ -191,38 +191,63 @@ def new_entries(
     )
 
 
+def patch_base(store: LocalStore, dataset: str) -> str | None:
+    """The newest version whose files are still there, withdrawn or not: a patch whose run
+    failed left its parent withdrawn, and the next run must still patch it."""
+    withdrawn = store.withdrawn(dataset)
+    kept = [v for v in store.versions(dataset) if not withdrawn.get(v, {}).get("purged_at")]
+    return kept[-1] if kept else None
+
+
 def latest_version(store: LocalStore, dataset: str) -> str | None:
+    """The newest version researchers may use (not withdrawn)."""
     withdrawn = store.withdrawn(dataset)
     live = [v for v in store.versions(dataset) if v not in withdrawn]
     return live[-1] if live else None
 
 
-def source_needles(store: LocalStore, dataset: str, version: str) -> Needles | None:
-    """The leak gate's needles from the source rows of the release `version` descends from
-    (its curation run, when that is still kept); None, with a warning, when it is gone."""
-    try:
-        record = store.build_record(dataset, version)
-        while record["kind"] == "patch":
-            record = store.build_record(dataset, record["parent"])
-    except FileNotFoundError as exc:
-        print(f"warning: {exc}; patch not leak-scanned")
-        return None
-    config = ReleaseConfig.model_validate(record["config"])
-    paths = [config.curation_dir / f"{t}.parquet" for t in ("shortlist", "companion")]
-    if not all(p.is_file() for p in paths):
-        print(f"warning: the source of {dataset} {version} is gone; patch not leak-scanned")
-        return None
-    source = pl.concat([pl.read_parquet(p) for p in paths], how="diagonal_relaxed")
-    return needles_from_source(source, config.masking.date_granularity)
+def parent_needles(
+    store: LocalStore, dataset: str, version: str, key: PseudonymKey
+) -> KeyedNeedles:
+    """The keyed needles kept with `version` (from the source rows of the release it descends
+    from). Missing needles stop the patch: a patch is never published unscanned."""
+    path = needles_path(store, dataset, version)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"no leak-gate needles for {dataset} {version} at {path}: a patch of it cannot be "
+            "scanned; rebuild it with `massiv release` from its curation run"
+        )
+    return KeyedNeedles.load(path, key)
+
+
+def withdraw_blocked(
+    config: OptOutConfig,
+    store: LocalStore,
+    blocklist: Blocklist,
+    successor: str | None,
+    now: datetime,
+) -> list[str]:
+    """Withdraw every live version that holds a blocked row."""
+    withdrawn = []
+    already = store.withdrawn(config.dataset)
+    for version in store.versions(config.dataset):
+        if version in already or version == successor:
+            continue
+        if blocked_count(store.version_dir(config.dataset, version), blocklist):
+            reason = f"holds opted-out content; superseded by {successor or 'none yet'}"
+            store.withdraw(config.dataset, version, reason, config.retention_days, now)
+            withdrawn.append(version)
+    return withdrawn
 
 
 @task(cache_policy=NONE)
 def publish_patch(
-    config: OptOutConfig, blocklist: Blocklist, now: datetime
+    config: OptOutConfig, blocklist: Blocklist, now: datetime, key: PseudonymKey
 ) -> tuple[str | None, list[str]]:
-    """Patch the latest version if it holds blocked rows; withdraw every version that does."""
+    """Patch the latest version if it holds blocked rows; withdraw every version that does,
+    also when the patch fails (then until a later run publishes one)."""
     store = LocalStore(config.store)
-    latest = latest_version(store, config.dataset)
+    latest = patch_base(store, config.dataset)
     if latest is None or blocklist.entries.is_empty():
         return None, []
     patch = None
@@ -230,40 +255,30 @@ def publish_patch(
         patch = next_patch(latest)
         while patch in store.versions(config.dataset):
             patch = next_patch(patch)
-        path, _, built = patch_release(
-            store,
-            config.dataset,
-            latest,
-            patch,
-            blocklist,
-            code_version(),
-            source_needles(store, config.dataset, latest),
-        )
-        store.record_build(
-            config.dataset,
-            patch,
-            {
-                "kind": "patch",
-                "parent": latest,
-                "optout_dir": str(config.optout_dir),
-                "blocklist_batch": blocklist.batch,
-            },
-        )
+        try:
+            path, _, built = patch_release(
+                store,
+                config.dataset,
+                latest,
+                patch,
+                blocklist,
+                code_version(),
+                parent_needles(store, config.dataset, latest, key),
+                {
+                    "kind": "patch",
+                    "parent": latest,
+                    "optout_dir": str(config.optout_dir.resolve()),
+                    "blocklist_batch": blocklist.batch,
+                },
+            )
+        except BaseException:
+            withdraw_blocked(config, store, blocklist, None, now)
+            raise
         print(
             f"patch {patch}: removed {sum(built.removals.values()):,} videos "
             f"({built.removals}), stored {built.bytes_stored:,} new bytes → {path}"
         )
-    withdrawn = []
-    already = store.withdrawn(config.dataset)
-    successor = patch or latest_version(store, config.dataset)
-    for version in store.versions(config.dataset):
-        if version in already or version == patch:
-            continue
-        if blocked_count(store.version_dir(config.dataset, version), blocklist):
-            reason = f"holds opted-out content; superseded by {successor}"
-            store.withdraw(config.dataset, version, reason, config.retention_days, now)
-            withdrawn.append(version)
-    return patch, withdrawn
+    return patch, withdraw_blocked(config, store, blocklist, patch, now)
 
 
 def first_versions(evidence: pl.DataFrame, store: LocalStore, dataset: str) -> pl.DataFrame:
@@ -313,7 +328,7 @@ def opt_out(config: OptOutConfig = OptOutConfig(), now: datetime | None = None) 
     near = copies.group_by("request_id").agg(pl.len().cast(pl.Int64).alias("near_duplicates"))
     evidence = pl.concat([evidence, evidence_rows(resolved, near, blocklist.batch, now)])
     save_evidence(config.optout_dir, evidence)
-    patch, withdrawn = publish_patch(config, blocklist, now)
+    patch, withdrawn = publish_patch(config, blocklist, now, key)
     store = LocalStore(config.store)
     save_evidence(config.optout_dir, first_versions(evidence, store, config.dataset))
     purged = (

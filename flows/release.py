@@ -275,6 +275,12 @@ def check_parent_key(parent: dict[str, Any], key: PseudonymKey) -> None:
         )
 
 
+def finest_period(config: ReleaseConfig, kanon: KAnonReport) -> str:
+    """The period the release shows (k-anonymity may coarsen the configured one): dates finer
+    than it are leaks."""
+    return max(config.masking.date_granularity, kanon.level.period, key=PERIODS.index)
+
+
 @task(cache_policy=NONE)
 def build_bundle(
     config: ReleaseConfig,
@@ -326,18 +332,18 @@ def build_bundle(
         lambda counts: changelog(config, counts, votes, tables.removals, parent_log),
         blocklist,
         # Last look before anyone can see it: no identifying value of the source in any byte.
-        needles_from_source(source, config.masking.date_granularity),
+        needles_from_source(source, finest_period(config, tables.kanon)),
         b.shard_rows,
         b.row_group_rows,
-    )
-    store.record_build(
-        config.dataset,
-        config.version,
         {
             "kind": "release",
-            "config": config.model_dump(mode="json"),
+            # the run folder itself, not the link to the latest run, which moves on
+            "config": config.model_copy(
+                update={"curation_dir": config.curation_dir.resolve()}
+            ).model_dump(mode="json"),
             "blocklist_batch": blocklist.batch,
         },
+        key,
     )
     return ReleaseResult(path, digest, counts)
 

@@ -478,12 +478,14 @@ def test_opt_outs_patch_the_release_withdraw_the_old_one_and_stay_out(
         opt_out(cfg)
     monkeypatch.undo()
     assert LocalStore(store).versions("massiv") == ["1.0.0"]
+    # The version holding opted-out rows is withdrawn even though its patch failed.
+    assert "1.0.0" in LocalStore(store).withdrawn("massiv")
     counts = load_evidence(optout)["status"].value_counts()
     assert dict(counts.iter_rows()) == {"matched": 4, "no_match": 1, "rejected": 2}
     # … and the next run completes the patch without taking the requests twice.
     result = opt_out(cfg)
     assert result.requests == {} and result.new_entries == 0
-    assert result.patch == "1.0.1" and result.withdrawn == ["1.0.0"]
+    assert result.patch == "1.0.1" and result.withdrawn == []  # withdrawn by the failed run
 
     patched = store / "massiv" / "1.0.1"
     after = released(patched)
