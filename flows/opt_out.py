@@ -44,12 +44,15 @@ from privacy.blocklist import (
 from privacy.keys import PseudonymKey, load_key
 from privacy.leak_gate import KeyedNeedles
 from privacy.optout import (
+    FINAL,
     evidence_rows,
     load_evidence,
+    merge_evidence,
     parse_requests,
     read_requests,
     resolve_requests,
     save_evidence,
+    stamp,
 )
 
 
@@ -106,9 +109,11 @@ def stored_frames(posts: pl.DataFrame, store: Path, version: str) -> pl.DataFram
 
 @task(cache_policy=NONE)
 def intake(config: OptOutConfig, evidence: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(new requests resolved, matched posts) — requests already in the evidence are skipped."""
+    """(requests resolved, matched posts) — a request already matched is skipped; one that was
+    rejected or had no match is looked at again (the platform export may have caught up)."""
     raw = with_stable_ids(read_requests(config.requests))
-    fresh = raw.filter(~pl.col("request_id").is_in(evidence["request_id"].implode()))
+    done = evidence.filter(pl.col("status").is_in(FINAL))["request_id"]
+    fresh = raw.filter(~pl.col("request_id").is_in(done.implode()))
     fresh = fresh.unique("request_id", keep="first", maintain_order=True)
     parsed = parse_requests(
         fresh.with_columns(pl.col("_given_id").alias("request_id")), config.platform_url
@@ -326,7 +331,7 @@ def opt_out(config: OptOutConfig = OptOutConfig(), now: datetime | None = None) 
     add_blocked_frames(config.optout_dir, frames)
     save_blocklist(config.optout_dir, blocklist)
     near = copies.group_by("request_id").agg(pl.len().cast(pl.Int64).alias("near_duplicates"))
-    evidence = pl.concat([evidence, evidence_rows(resolved, near, blocklist.batch, now)])
+    evidence = merge_evidence(evidence, evidence_rows(resolved, near, blocklist.batch, now))
     save_evidence(config.optout_dir, evidence)
     patch, withdrawn = publish_patch(config, blocklist, now, key)
     store = LocalStore(config.store)
@@ -334,7 +339,12 @@ def opt_out(config: OptOutConfig = OptOutConfig(), now: datetime | None = None) 
     purged = (
         store.purge_due(config.dataset, now) if (config.store / config.dataset).is_dir() else []
     )
-    counts = dict(sorted(resolved["status"].value_counts().iter_rows()))
+    seen = load_evidence(config.optout_dir)  # what changed this run, by new outcome
+    counts = dict(
+        sorted(
+            seen.filter(pl.col("processed_at") == stamp(now))["status"].value_counts().iter_rows()
+        )
+    )
     print(
         f"opt-out: {resolved.height} new requests {counts}; {added} blocklist entries added "
         f"({copies['post_id'].n_unique()} near-duplicates); patch {patch or 'none'}; "

@@ -78,25 +78,57 @@ def _text(value: object) -> str | None:
     return None if value is None else str(value)
 
 
+RECEIVED_FORMATS = [  # ISO 8601 as forms export it; a time without a zone is taken as UTC
+    "%Y-%m-%dT%H:%M:%S%.f%#z",
+    "%Y-%m-%dT%H:%M:%S%#z",
+    "%Y-%m-%dT%H:%M:%S%.f",
+    "%Y-%m-%dT%H:%M:%S",
+    "%Y-%m-%d %H:%M:%S%.f",
+    "%Y-%m-%d %H:%M:%S",
+]
+
+
+def _received(text: pl.Expr) -> pl.Expr:
+    return pl.coalesce(
+        [
+            text.str.to_datetime(f, time_unit="us", strict=False)
+            .dt.replace_time_zone(None)
+            .dt.replace_time_zone("UTC")
+            if "%#z" not in f
+            else text.str.to_datetime(f, time_unit="us", time_zone="UTC", strict=False)
+            for f in RECEIVED_FORMATS
+        ]
+    )
+
+
 def parse_requests(raw: pl.DataFrame, platform_url: str) -> pl.DataFrame:
-    """Add handle, post_id and `reason` (null when well-formed) to each request."""
-    host = re.escape(platform_url.rstrip("/"))
-    video = rf"^{host}/@([^/?#\s]+)/video/(\d{{1,19}})/?$"
-    creator = rf"^{host}/@([^/?#\s]+)/?$"
-    target = pl.col("target").fill_null("")
+    """Add handle (lower case), post_id and `reason` (null when well-formed) to each request.
+
+    Targets are read as people paste them: http or https, any case, `www.` or `m.` before the
+    platform's host, a query or fragment after the path (dropped)."""
+    host = re.escape(re.sub(r"^https?://(www\.|m\.)?", "", platform_url.rstrip("/"), flags=re.I))
+    site = rf"(?i)^https?://(?:www\.|m\.)?{host}"
+    path = (
+        pl.col("target")
+        .fill_null("")
+        .str.strip_chars()
+        .str.extract(rf"{site}(/[^?#\s]*)(?:[?#]\S*)?$", 1)
+        .fill_null("")
+    )
+    video = r"^/@([^/\s]+)/video/(\d{1,19})/?$"
+    creator = r"^/@([^/\s]+)/?$"
     parsed = raw.with_columns(
         pl.when(pl.col("scope") == "video")
-        .then(target.str.extract(video, 1))
+        .then(path.str.extract(video, 1))
         .when(pl.col("scope") == "creator")
-        .then(target.str.extract(creator, 1))
+        .then(path.str.extract(creator, 1))
+        .str.to_lowercase()
         .alias("handle"),
         pl.when(pl.col("scope") == "video")
-        .then(target.str.extract(video, 2))
+        .then(path.str.extract(video, 2))
         .cast(pl.Int64, strict=False)
         .alias("post_id"),
-        pl.col("received_at")
-        .str.to_datetime("%Y-%m-%dT%H:%M:%S%#z", time_zone="UTC", strict=False)
-        .alias("_received"),
+        _received(pl.col("received_at")).alias("_received"),
     )
     return parsed.with_columns(
         pl.when(pl.col("request_id").fill_null("") == "")
@@ -125,7 +157,8 @@ def resolve_requests(
     (request_id, post_id, creator_id, media_sha256) — every video of a creator for scope
     creator."""
     ok = requests.filter(pl.col("reason").is_null())
-    handles = creators.select("creator_id", "handle").collect()
+    # Handles are matched without regard to case, as platforms treat them.
+    handles = creators.select("creator_id", pl.col("handle").str.to_lowercase()).collect()
     by_video = (
         ok.filter(pl.col("scope") == "video")
         .select("request_id", "post_id", pl.col("handle").alias("url_handle"))
@@ -180,6 +213,24 @@ def resolve_requests(
     return resolved, matched
 
 
+FINAL = ("matched",)  # other outcomes are looked at again each run (the export may catch up)
+
+
+def merge_evidence(old: pl.DataFrame, new: pl.DataFrame) -> pl.DataFrame:
+    """One row per request: a re-examined request's row is replaced only when its outcome
+    changed (a no_match that now matches), so running again on the same data changes nothing."""
+    outcome = ["request_id", "status", "reason", "matched_videos", "near_duplicates"]
+    unchanged = new.join(old.select(outcome), on=outcome, how="semi", nulls_equal=True)[
+        "request_id"
+    ]
+    kept = old.filter(
+        ~pl.col("request_id").is_in(new["request_id"].implode())
+        | pl.col("request_id").is_in(unchanged.implode())
+    )
+    changed = new.filter(~pl.col("request_id").is_in(unchanged.implode()))
+    return pl.concat([kept, changed]).sort("request_id")
+
+
 def load_evidence(folder: Path) -> pl.DataFrame:
     path = folder / EVIDENCE_FILE
     if not path.is_file():
@@ -193,16 +244,20 @@ def save_evidence(folder: Path, evidence: pl.DataFrame) -> None:
     )
 
 
+def stamp(now: datetime | None) -> str:
+    return (now or datetime.now(UTC)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def evidence_rows(
     resolved: pl.DataFrame, near_duplicates: pl.DataFrame, batch: int, now: datetime | None = None
 ) -> pl.DataFrame:
     """One evidence row per request; near_duplicates is (request_id, near_duplicates)."""
-    stamp = (now or datetime.now(UTC)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    processed = stamp(now)
     return (
         resolved.join(near_duplicates, on="request_id", how="left")
         .with_columns(
             pl.col("near_duplicates").fill_null(0),
-            pl.lit(stamp).alias("processed_at"),
+            pl.lit(processed).alias("processed_at"),
             pl.when(pl.col("status") == "matched").then(pl.lit(batch)).alias("batch"),
             pl.lit(None, pl.String).alias("first_version"),
         )
