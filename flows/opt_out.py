@@ -95,15 +95,37 @@ def fingerprint_source(config: OptOutConfig) -> tuple[Path, str, Any] | None:
 
 
 def stored_frames(posts: pl.DataFrame, store: Path, version: str) -> pl.DataFrame:
-    """(post_id, frames) of `posts` (post_id, media_sha256) from the fingerprint store."""
+    """(post_id, frames) of `posts` (post_id, media_sha256) from the fingerprint store, found
+    by the media file: a post that lost exact dedup to another upload of the same file was
+    never fingerprinted itself, but its file was."""
     return (
         scan_store(store, version)
         .filter(pl.col("status") == "ok")
-        .join(posts.lazy().select("post_id", "media_sha256"), on=["post_id", "media_sha256"])
+        .select("media_sha256", "frames")
+        .join(posts.lazy().select("post_id", "media_sha256"), on="media_sha256")
         .select("post_id", "frames")
         .collect()
         .unique("post_id", keep="last")
         .sort("post_id")
+    )
+
+
+def same_media(config: OptOutConfig, matched: pl.DataFrame) -> pl.DataFrame:
+    """(request_id, post_id) of the other posts in the platform export with the very file of a
+    matched video: exact re-uploads, removed with it."""
+    videos = matched.drop_nulls("post_id").select("request_id", "post_id", "media_sha256")
+    if videos.is_empty():
+        return pl.DataFrame(schema={"request_id": pl.String, "post_id": pl.Int64})
+    return (
+        pl.scan_parquet(sorted((config.export_dir / "posts").glob("*.parquet")))
+        .select("post_id", "media_sha256")
+        .join(videos.lazy().select("media_sha256").unique(), on="media_sha256", how="semi")
+        .collect()
+        .join(videos.rename({"post_id": "of"}), on="media_sha256")
+        .filter(pl.col("post_id") != pl.col("of"))
+        .join(videos.select("post_id"), on="post_id", how="anti")  # opted out themselves
+        .select("request_id", "post_id")
+        .unique()
     )
 
 
@@ -179,6 +201,7 @@ def new_entries(
     )
     videos = ok.filter(pl.col("scope") == "video").drop_nulls("post_id")["post_id"].unique()
     creators = ok.filter(pl.col("scope") == "creator")["creator_id"].unique()
+    media = ok.drop_nulls("media_sha256")["media_sha256"].unique()
     return pl.DataFrame(
         [
             *(("video", mac(key, "video", v), "opt_out_video") for v in videos.sort().to_list()),
@@ -190,6 +213,7 @@ def new_entries(
                 ("video", mac(key, "video", v), "near_duplicate")
                 for v in copies["post_id"].unique().sort().to_list()
             ),
+            *(("media", mac(key, "media", m), "opt_out_media") for m in media.sort().to_list()),
         ],
         schema={"kind": pl.String, "mac": pl.String, "reason": pl.String},
         orient="row",
@@ -318,20 +342,20 @@ def opt_out(config: OptOutConfig = OptOutConfig(), now: datetime | None = None) 
     blocklist.check_key(key)
     evidence = load_evidence(config.optout_dir)
     resolved, matched = intake(config, evidence)
-    frames, copies = near_duplicates_of(
-        config,
-        matched.join(
-            resolved.filter(pl.col("status") == "matched").select("request_id"), on="request_id"
-        ),
-        key,
+    accepted = matched.join(
+        resolved.filter(pl.col("status") == "matched").select("request_id"), on="request_id"
     )
+    frames, near = near_duplicates_of(config, accepted, key)
+    copies = pl.concat([near, same_media(config, accepted)]).unique()
     blocklist, added = add_entries(blocklist, new_entries(resolved, matched, copies, key), key)
     # Blocklist first, evidence after: a crash in between re-processes the requests, which
     # adds nothing twice.
     add_blocked_frames(config.optout_dir, frames)
     save_blocklist(config.optout_dir, blocklist)
-    near = copies.group_by("request_id").agg(pl.len().cast(pl.Int64).alias("near_duplicates"))
-    evidence = merge_evidence(evidence, evidence_rows(resolved, near, blocklist.batch, now))
+    per_request = copies.group_by("request_id").agg(
+        pl.col("post_id").n_unique().cast(pl.Int64).alias("near_duplicates")
+    )
+    evidence = merge_evidence(evidence, evidence_rows(resolved, per_request, blocklist.batch, now))
     save_evidence(config.optout_dir, evidence)
     patch, withdrawn = publish_patch(config, blocklist, now, key)
     store = LocalStore(config.store)

@@ -37,7 +37,9 @@ SCHEMA = {
     "key_version": pl.String,
     "key_fingerprint": pl.String,
 }
-KINDS = {"video": "post_id", "creator": "creator_id"}  # blocklist kind → source column
+# Blocklist kind → source column. "media" is the checksum of an opted-out video's file: an
+# exact re-upload by anyone else is the same video, under a new post ID.
+KINDS = {"video": "post_id", "creator": "creator_id", "media": "media_sha256"}
 
 
 def mac(key: PseudonymKey, kind: str, value: int | str) -> str:
@@ -118,8 +120,9 @@ def add_entries(
 def flag_blocked(
     posts: pl.LazyFrame, blocklist: Blocklist, key: PseudonymKey | None
 ) -> pl.LazyFrame:
-    """Curation stage: posts whose video or creator is on the blocklist get `opted_out`
-    (detail: video or creator), so an opted-out video never re-enters a candidate pool."""
+    """Curation stage: posts whose video, creator or media file is on the blocklist get
+    `opted_out` (detail: creator, video or media), so an opted-out video never re-enters a
+    candidate pool, not even re-uploaded by someone else."""
     if blocklist.entries.is_empty():
         return posts.with_columns(
             pl.lit(None, pl.String).alias(REASON), pl.lit(None, pl.String).alias(DETAIL)
@@ -127,18 +130,23 @@ def flag_blocked(
     if key is None:
         raise KeyUnavailableError("the blocklist has entries: the pseudonym key is needed")
     blocklist.check_key(key)
-    ids = posts.select("post_id", "creator_id").collect()
-    hit = {
-        kind: ids[column].filter(
-            macs(ids[column], key, kind).is_in(blocklist.of_kind(kind).implode())
+    present = [k for k, c in KINDS.items() if c in posts.collect_schema().names()]
+    ids = posts.select(KINDS[k] for k in present).collect()
+    hits = {
+        kind: pl.col(KINDS[kind]).is_in(
+            ids[KINDS[kind]]
+            .filter(macs(ids[KINDS[kind]], key, kind).is_in(blocklist.of_kind(kind).implode()))
+            .implode()
         )
-        for kind, column in KINDS.items()
+        for kind in present
     }
-    video = pl.col("post_id").is_in(hit["video"].implode())
-    creator = pl.col("creator_id").is_in(hit["creator"].implode())
+    detail = pl.lit(None, pl.String)
+    for kind in reversed(["creator", "video", "media"]):  # the first that applies names it
+        if kind in hits:
+            detail = pl.when(hits[kind]).then(pl.lit(kind)).otherwise(detail)
     return posts.with_columns(
-        pl.when(video | creator).then(pl.lit("opted_out")).alias(REASON),
-        pl.when(creator).then(pl.lit("creator")).when(video).then(pl.lit("video")).alias(DETAIL),
+        pl.when(detail.is_not_null()).then(pl.lit("opted_out")).alias(REASON),
+        detail.alias(DETAIL),
     )
 
 

@@ -438,6 +438,16 @@ def test_opt_outs_patch_the_release_withdraw_the_old_one_and_stay_out(
         "creator_id"
     ][0]
     url = "https://sharevideo.example/@{}/video/{}"
+    # A post that lost exact dedup to a released re-upload of the same file by someone else.
+    posts = pl.read_parquet(workdir / "export" / "posts", columns=["post_id", "creator_id"])
+    lost = (
+        pl.read_parquet(workdir / "curation" / "exclusions" / "dedup.parquet")
+        .with_columns(pl.col("detail").cast(pl.Int64).alias("upload"))
+        .filter(pl.col("upload").is_in(source["post_id"].implode()))
+        .join(posts, on="post_id")
+        .filter(~pl.col("creator_id").is_in([creator, *videos["creator_id"]]))
+        .row(0, named=True)
+    )
     requests = [
         *(
             ("r1", url.format(handles[c], p), "video")
@@ -447,6 +457,7 @@ def test_opt_outs_patch_the_release_withdraw_the_old_one_and_stay_out(
         ("r3", url.format("nobody", 123456789), "video"),  # unknown
         ("r4", "not a url", "video"),  # malformed
         ("r5", url.format(handles[creator], videos["post_id"][0]), "video"),  # someone else's
+        ("r6", url.format(handles[lost["creator_id"]], lost["post_id"]), "video"),
     ]
     csv = workdir / "requests.csv"
     pl.DataFrame(
@@ -481,7 +492,7 @@ def test_opt_outs_patch_the_release_withdraw_the_old_one_and_stay_out(
     # The version holding opted-out rows is withdrawn even though its patch failed.
     assert "1.0.0" in LocalStore(store).withdrawn("massiv")
     counts = load_evidence(optout)["status"].value_counts()
-    assert dict(counts.iter_rows()) == {"matched": 4, "no_match": 1, "rejected": 2}
+    assert dict(counts.iter_rows()) == {"matched": 5, "no_match": 1, "rejected": 2}
     # … and the next run completes the patch without taking the requests twice.
     result = opt_out(cfg)
     assert result.requests == {} and result.new_entries == 0
@@ -498,7 +509,11 @@ def test_opt_outs_patch_the_release_withdraw_the_old_one_and_stay_out(
     assert after.join(before, on=["video_id", "creator_id"]).height == after.height
 
     evidence = load_evidence(optout).sort("request_id")
-    assert evidence.height == 7
+    assert evidence.height == 8
+    # The released re-upload of r6's file went with it, now and in later runs.
+    upload = pseudonym(key, "video", lost["upload"], 16)
+    assert upload in set(removed["video_id"])
+    assert evidence.filter(pl.col("request_id") == "r6-7")["near_duplicates"].item() >= 1
     matched = evidence.filter(pl.col("status") == "matched")
     assert matched["verified"].all() and set(matched["first_version"]) == {"1.0.1"}
     assert dict(
@@ -539,5 +554,5 @@ def test_opt_outs_patch_the_release_withdraw_the_old_one_and_stay_out(
     stage = next(s for s in rerun.funnel if s.stage == "blocklist")
     assert stage.by_reason["opted_out"] >= 4
     kept = pl.read_parquet(workdir / "curation_after" / "posts_allowed.parquet")
-    assert not set(kept["post_id"]) & set(videos["post_id"])
+    assert not set(kept["post_id"]) & {*videos["post_id"], lost["post_id"], lost["upload"]}
     assert creator not in set(kept["creator_id"])

@@ -440,3 +440,23 @@ def test_a_dictionary_of_all_source_ids_cannot_map_pseudonyms_back_without_the_k
     replace_parquet(pl.DataFrame({"id": [str(i) for i in post_ids[:200]]}), leaky)
     assert digit_runs_hits(leaky.read_bytes(), id_texts)
     assert len(digit_runs_hits(pl.read_parquet(leaky).write_csv().encode(), id_texts)) == 200
+
+
+def test_an_exact_re_upload_of_an_opted_out_file_is_flagged_by_its_media() -> None:
+    blocklist = add_entries(
+        Blocklist.empty(),
+        pl.DataFrame(
+            {"kind": ["media"], "mac": [mac(KEY, "media", "f" * 64)], "reason": ["opt_out_media"]}
+        ),
+        KEY,
+    )[0]
+    posts = pl.LazyFrame(
+        {
+            "post_id": [1, 2, 3],
+            "creator_id": [10, 20, 30],
+            "media_sha256": ["f" * 64, "e" * 64, "f" * 64],
+        }
+    )
+    out = flag_blocked(posts, blocklist, KEY).collect()
+    assert out["exclusion_detail"].to_list() == ["media", None, "media"]
+    assert out["exclusion_reason"].to_list() == ["opted_out", None, "opted_out"]
