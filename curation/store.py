@@ -237,4 +237,36 @@ class LocalStore:
             done.append(event)
         if done:
             self._write_json(self._withdrawn_path(dataset), marks)
+        self.collect_garbage(dataset, now)
         return done
+
+    def collect_garbage(
+        self, dataset: str, now: datetime, grace: timedelta = timedelta(days=1)
+    ) -> dict[str, int]:
+        """Delete what a crash left: staging folders, and objects no kept manifest lists
+        (stored before a publish that never happened). Only things older than `grace`, so a
+        publisher still at work keeps its own; logged when anything goes."""
+        marks = self.withdrawn(dataset)
+        listed: set[str] = set()
+        for version in self.versions(dataset):
+            if not marks.get(version, {}).get("purged_at"):
+                manifest = self.version_dir(dataset, version) / "manifest.json"
+                doc = json.loads(manifest.read_text(encoding="utf-8"))
+                listed |= {entry["sha256"] for entry in doc["files"]}
+        cutoff = (now - grace).timestamp()
+        removed = {"objects_deleted": 0, "bytes_freed": 0, "staging_removed": 0}
+        for obj in sorted((self.root / dataset / "objects").glob("*/*")):
+            if obj.name not in listed and obj.stat().st_mtime < cutoff:
+                removed["bytes_freed"] += obj.stat().st_size
+                obj.unlink()
+                removed["objects_deleted"] += 1
+        staging = self.root / dataset / ".staging"
+        for folder in sorted(staging.glob("*")) if staging.is_dir() else []:
+            if folder.stat().st_mtime < cutoff:
+                shutil.rmtree(folder, ignore_errors=True)
+                removed["staging_removed"] += 1
+        if any(removed.values()):
+            self.log_event(
+                dataset, {"event": "gc", **removed, "at": now.isoformat(timespec="seconds")}
+            )
+        return removed

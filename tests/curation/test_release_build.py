@@ -246,3 +246,30 @@ def test_identical_files_are_stored_once(tmp_path: Path) -> None:
         {e["sha256"] for e in bundle.read_manifest(a)["files"]}
         | {e["sha256"] for e in bundle.read_manifest(b)["files"]}
     )
+
+
+def test_garbage_from_a_crashed_publish_is_collected(tmp_path: Path) -> None:
+    class Killed(LocalStore):  # the publisher dies after storing objects, before the rename
+        def publish(self, staging: Path, dataset: str, version: str) -> Path:
+            self._store_objects(staging, dataset)
+            raise SystemExit("killed")
+
+    store = LocalStore(tmp_path)
+    live = publish(store, "1.0.0", Blocklist.empty())
+    with pytest.raises(SystemExit):
+        patch_release(
+            Killed(tmp_path), "d", "1.0.0", "1.0.1", block(Blocklist.empty(), videos=[101])
+        )
+    staged = tmp_path / "d" / ".staging" / "left-behind"  # as a SIGKILL would leave it
+    staged.mkdir()
+    objects = {p.name for p in (tmp_path / "d" / "objects").glob("*/*")}
+    listed = {e["sha256"] for e in bundle.read_manifest(live)["files"]}
+    assert objects - listed  # the dead patch's shard and documents
+    now = datetime.now(UTC)
+    assert store.collect_garbage("d", now)["objects_deleted"] == 0  # too young: maybe at work
+    later = store.collect_garbage("d", now + timedelta(days=2))
+    assert later["objects_deleted"] == len(objects - listed) and later["staging_removed"] == 1
+    assert {p.name for p in (tmp_path / "d" / "objects").glob("*/*")} == listed
+    assert bundle.verify_bundle(live) == []
+    log = (tmp_path / "d" / "store-log.jsonl").read_text()
+    assert '"event": "gc"' in log
