@@ -36,6 +36,7 @@ from privacy.blocklist import (
     Blocklist,
     add_blocked_frames,
     add_entries,
+    blocklist_lock,
     load_blocklist,
     mac,
     macs,
@@ -110,6 +111,26 @@ def stored_frames(posts: pl.DataFrame, store: Path, version: str) -> pl.DataFram
     )
 
 
+def candidate_runs(config: OptOutConfig) -> list[Path]:
+    """The curation runs whose shortlist and companion may be released: the one the newest
+    version was built from (found through the build records) and the latest one."""
+    runs = [config.curation_dir.resolve()]
+    store = LocalStore(config.store)
+    version = (
+        patch_base(store, config.dataset) if (config.store / config.dataset).is_dir() else None
+    )
+    try:
+        while version is not None:
+            record = store.build_record(config.dataset, version)
+            if record["kind"] == "release":
+                runs.append(Path(record["config"]["curation_dir"]).resolve())
+                break
+            version = record["parent"]
+    except FileNotFoundError:
+        pass
+    return [r for r in dict.fromkeys(runs) if (r / "shortlist.parquet").is_file()]
+
+
 def same_media(config: OptOutConfig, matched: pl.DataFrame) -> pl.DataFrame:
     """(request_id, post_id) of the other posts in the platform export with the very file of a
     matched video: exact re-uploads, removed with it."""
@@ -165,14 +186,17 @@ def near_duplicates_of(
             "fingerprinted (dropped before the video stage): their copies are blocked by ID only"
         )
     blocked = blocked.with_columns(macs(blocked["post_id"], key, "video").alias("mac"))
-    candidates = pl.concat(
-        [
-            pl.read_parquet(
-                config.curation_dir / f"{t}.parquet", columns=["post_id", "media_sha256"]
-            )
-            for t in ("shortlist", "companion")
-        ]
-    ).join(videos.select("post_id"), on="post_id", how="anti")
+    candidates = (
+        pl.concat(
+            [
+                pl.read_parquet(run / f"{t}.parquet", columns=["post_id", "media_sha256"])
+                for run in candidate_runs(config)
+                for t in ("shortlist", "companion")
+            ]
+        )
+        .unique("post_id")
+        .join(videos.select("post_id"), on="post_id", how="anti")
+    )
     cand = stored_frames(candidates, store, version).with_row_index("video")
     refs = blocked.with_row_index("video")
     hits = match_references(explode_frames(cand), explode_frames(refs), settings)
@@ -338,32 +362,35 @@ def opt_out(config: OptOutConfig = OptOutConfig(), now: datetime | None = None) 
     """Process the opt-out requests not seen before; see the module docstring."""
     now = now or datetime.now(UTC)
     key = load_key(config.key_file, config.key_version)
-    blocklist = load_blocklist(config.optout_dir)
-    blocklist.check_key(key)
-    evidence = load_evidence(config.optout_dir)
-    resolved, matched = intake(config, evidence)
-    accepted = matched.join(
-        resolved.filter(pl.col("status") == "matched").select("request_id"), on="request_id"
-    )
-    frames, near = near_duplicates_of(config, accepted, key)
-    copies = pl.concat([near, same_media(config, accepted)]).unique()
-    blocklist, added = add_entries(blocklist, new_entries(resolved, matched, copies, key), key)
-    # Blocklist first, evidence after: a crash in between re-processes the requests, which
-    # adds nothing twice.
-    add_blocked_frames(config.optout_dir, frames)
-    save_blocklist(config.optout_dir, blocklist)
-    per_request = copies.group_by("request_id").agg(
-        pl.col("post_id").n_unique().cast(pl.Int64).alias("near_duplicates")
-    )
-    evidence = merge_evidence(evidence, evidence_rows(resolved, per_request, blocklist.batch, now))
-    save_evidence(config.optout_dir, evidence)
-    patch, withdrawn = publish_patch(config, blocklist, now, key)
-    store = LocalStore(config.store)
-    save_evidence(config.optout_dir, first_versions(evidence, store, config.dataset))
-    purged = (
-        store.purge_due(config.dataset, now) if (config.store / config.dataset).is_dir() else []
-    )
-    seen = load_evidence(config.optout_dir)  # what changed this run, by new outcome
+    with blocklist_lock(config.optout_dir):
+        blocklist = load_blocklist(config.optout_dir)
+        blocklist.check_key(key)
+        evidence = load_evidence(config.optout_dir)
+        resolved, matched = intake(config, evidence)
+        accepted = matched.join(
+            resolved.filter(pl.col("status") == "matched").select("request_id"), on="request_id"
+        )
+        frames, near = near_duplicates_of(config, accepted, key)
+        copies = pl.concat([near, same_media(config, accepted)]).unique()
+        blocklist, added = add_entries(blocklist, new_entries(resolved, matched, copies, key), key)
+        # Blocklist first, evidence after: a crash in between re-processes the requests, which
+        # adds nothing twice.
+        add_blocked_frames(config.optout_dir, frames)
+        save_blocklist(config.optout_dir, blocklist)
+        per_request = copies.group_by("request_id").agg(
+            pl.col("post_id").n_unique().cast(pl.Int64).alias("near_duplicates")
+        )
+        evidence = merge_evidence(
+            evidence, evidence_rows(resolved, per_request, blocklist.batch, now)
+        )
+        save_evidence(config.optout_dir, evidence)
+        patch, withdrawn = publish_patch(config, blocklist, now, key)
+        store = LocalStore(config.store)
+        save_evidence(config.optout_dir, first_versions(evidence, store, config.dataset))
+        purged = (
+            store.purge_due(config.dataset, now) if (config.store / config.dataset).is_dir() else []
+        )
+        seen = load_evidence(config.optout_dir)  # what changed this run, by new outcome
     counts = dict(
         sorted(
             seen.filter(pl.col("processed_at") == stamp(now))["status"].value_counts().iter_rows()

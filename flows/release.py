@@ -27,7 +27,14 @@ from curation.store import LocalStore
 from curation.tables import read_parquet_once
 from curation.taxonomy import ANNOTATED_TASKS, TAXONOMY_PATH, taxonomy_version
 from flows.common import code_version
-from privacy.blocklist import Blocklist, flag_blocked, load_blocklist, macs, removal_reasons
+from privacy.blocklist import (
+    Blocklist,
+    blocklist_lock,
+    flag_blocked,
+    load_blocklist,
+    macs,
+    removal_reasons,
+)
 from privacy.kanon import DEFAULT_LADDER, KAnonReport, k_anonymize
 from privacy.keys import KeyMismatchError, PseudonymKey, load_key
 from privacy.leak_gate import needles_from_source
@@ -360,15 +367,16 @@ def release(
     key = load_key(config.key_file, config.key_version)
     inputs = read_inputs(config)
     votes = vote(config, inputs)
-    blocklist = load_blocklist(config.optout_dir)
-    if blocklist_batch is not None:
-        blocklist = blocklist.upto(blocklist_batch)
-    blocklist.check_key(key)
-    tables = mask_tables(config, inputs, votes, key, blocklist)
-    source = pl.concat([inputs.shortlist, inputs.companion], how="diagonal_relaxed")
-    result = build_bundle(
-        config, tables, votes, inputs.digests, key, inputs.funnel, source, blocklist
-    )
+    with blocklist_lock(config.optout_dir):  # no opt-out run may add entries until published
+        blocklist = load_blocklist(config.optout_dir)
+        if blocklist_batch is not None:
+            blocklist = blocklist.upto(blocklist_batch)
+        blocklist.check_key(key)
+        tables = mask_tables(config, inputs, votes, key, blocklist)
+        source = pl.concat([inputs.shortlist, inputs.companion], how="diagonal_relaxed")
+        result = build_bundle(
+            config, tables, votes, inputs.digests, key, inputs.funnel, source, blocklist
+        )
     print(
         f"release {config.dataset} {config.version}: {result.counts['labeled']:,} labeled, "
         f"{result.counts['unlabeled']:,} unlabeled → {result.path} (manifest sha256 "

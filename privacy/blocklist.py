@@ -13,7 +13,10 @@ batch (a sha256), so the commitment can be re-checked later against the grown li
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -87,6 +90,20 @@ class Blocklist:
         lines = sorted(f"{k}:{m}" for k, m in self.entries.select("kind", "mac").iter_rows())
         digest = hashlib.sha256(("\n".join(lines) + "\n" if lines else "").encode()).hexdigest()
         return {"sha256": digest, "entries": len(lines), "batch": self.batch}
+
+
+@contextmanager
+def blocklist_lock(folder: Path) -> Iterator[None]:
+    """Held by the opt-out flow for its whole run and by a release from reading the blocklist
+    to publishing: a release cannot publish rows opted out meanwhile, and two opt-out runs
+    cannot overwrite each other's blocklist batch. (A lock file; local filesystems only.)"""
+    folder.mkdir(parents=True, exist_ok=True)
+    with (folder / ".lock").open("a") as fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
 
 def load_blocklist(folder: Path) -> Blocklist:

@@ -460,3 +460,27 @@ def test_an_exact_re_upload_of_an_opted_out_file_is_flagged_by_its_media() -> No
     out = flag_blocked(posts, blocklist, KEY).collect()
     assert out["exclusion_detail"].to_list() == ["media", None, "media"]
     assert out["exclusion_reason"].to_list() == ["opted_out", None, "opted_out"]
+
+
+def test_the_blocklist_lock_keeps_a_second_holder_waiting(tmp_path: Path) -> None:
+    import threading
+
+    from privacy.blocklist import blocklist_lock
+
+    order: list[str] = []
+    held = threading.Event()
+
+    def first() -> None:
+        with blocklist_lock(tmp_path):
+            held.set()
+            order.append("first in")
+            threading.Event().wait(0.3)
+            order.append("first out")
+
+    thread = threading.Thread(target=first)
+    thread.start()
+    held.wait(5)
+    with blocklist_lock(tmp_path):
+        order.append("second in")
+    thread.join()
+    assert order == ["first in", "first out", "second in"]
