@@ -5,11 +5,13 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import uuid
 from pathlib import Path
 
 import polars as pl
 
 from curation.exclusions import REASON, StageCount, split_flagged
+from curation.store import fsync_dir
 
 
 def count_rows(path: Path | list[Path]) -> int:
@@ -92,8 +94,9 @@ def write_selection(
 def replace_parquet(frame: pl.DataFrame, path: Path) -> None:
     """Write `path` atomically: aside, fsync, rename over the old file; a crash keeps the old."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")  # writers never share one
     frame.write_parquet(tmp)
     with tmp.open("rb") as fh:
         os.fsync(fh.fileno())
     os.replace(tmp, path)
+    fsync_dir(path.parent)  # the rename itself survives a power loss
