@@ -85,6 +85,7 @@ def test_copies_of_an_opted_out_video_are_blocked_now_and_later(
     entries = load_blocklist(optout).entries
     assert dict(zip(entries["mac"], entries["reason"], strict=True)) == {
         mac(key, "video", requested["post_id"]): "opt_out_video",
+        mac(key, "media", requested["media_sha256"]): "opt_out_media",  # its exact re-uploads
         mac(key, "video", kept["post_id"][0]): "near_duplicate",
     }
     assert load_evidence(optout)["near_duplicates"].to_list() == [1]
