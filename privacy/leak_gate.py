@@ -192,11 +192,16 @@ def _findings(long: pl.DataFrame, needles: Needles | KeyedNeedles) -> pl.DataFra
     )
 
 
-def scan_bundle(root: Path, needles: Needles | KeyedNeedles) -> list[LeakHit]:
-    """Every finding in every file under root (sorted by file, column, kind)."""
+def scan_bundle(
+    root: Path, needles: Needles | KeyedNeedles, skip: frozenset[str] = frozenset()
+) -> list[LeakHit]:
+    """Every finding in every file under root but those in `skip` (relative paths), sorted by
+    file, column, kind."""
     hits: list[LeakHit] = []
     for path in sorted(p for p in root.rglob("*") if p.is_file()):
         rel = path.relative_to(root).as_posix()
+        if rel in skip:
+            continue
         if path.suffix == ".parquet":
             frame = pl.read_parquet(path)
             parts = [
@@ -217,8 +222,10 @@ def scan_bundle(root: Path, needles: Needles | KeyedNeedles) -> list[LeakHit]:
     return hits
 
 
-def check_bundle(root: Path, needles: Needles | KeyedNeedles) -> None:
+def check_bundle(
+    root: Path, needles: Needles | KeyedNeedles, skip: frozenset[str] = frozenset()
+) -> None:
     """Raise LeakError when anything is found."""
-    hits = scan_bundle(root, needles)
+    hits = scan_bundle(root, needles, skip)
     if hits:
         raise LeakError(hits)
