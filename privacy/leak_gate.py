@@ -9,8 +9,8 @@ is scanned as text. A hit fails the release with a report naming the file, the c
 "text") and the count — never the value itself, so the report can be logged and shared.
 
 Text is cut into candidates several ways, so a value glued to punctuation is still found whole:
-tokens of word characters and `@.+:-`, the same cut at colons too (edge punctuation stripped
-from both), runs of letters, marks and digits (a handle written without its @), dates, and the
+tokens of word characters and `@.+:-`, the same cut at colons too (edge punctuation, @
+included, stripped from both: a handle written without its @ is found too), dates, and the
 digits of phone-shaped runs (matched against phone numbers only). Digits glued to letters are
 not split out: a pseudonym's hex would then match a 10-digit creator ID now and then. Counts
 are of cells or lines. Needles can be kept keyed (`KeyedNeedles`: HMACs under the pseudonym
@@ -34,7 +34,6 @@ from privacy.keys import PseudonymKey
 from privacy.pseudonyms import keyed
 
 TOKEN = r"[\w@.+:-]+"
-WORDS = r"[\p{L}\p{M}\p{N}_]+(?:\.[\p{L}\p{M}\p{N}_]+)*"  # a handle without its @
 PIECE = r"[\w@.+-]+"  # a token cut at colons too: "post_id:1356…" gives the ID
 DATE = r"\d{4}-\d{2}-\d{2}"
 EDGES = ".:+-@,;!?'\"()[]{}<>"
@@ -142,46 +141,40 @@ def needles_from_source(posts: pl.DataFrame, granularity: str) -> Needles:
     return n
 
 
-def _candidates(long: pl.DataFrame) -> pl.DataFrame:
-    """(column, token) for every way a value may sit in the text (see the module docstring)."""
+def _candidates(long: pl.DataFrame, dates: bool) -> pl.DataFrame:
+    """(_row, column, token, phone) for every way a value may sit in the text (see the module
+    docstring); each distinct text of a column is cut once."""
+    distinct = long.group_by("column", "text").agg(pl.col("_row"))
     text = pl.col("text")
-    cut = [
-        text.str.extract_all(TOKEN).list.eval(pl.element().str.strip_chars(EDGES)),
-        text.str.extract_all(WORDS),
-        text.str.extract_all(PIECE).list.eval(pl.element().str.strip_chars(EDGES)),
-        text.str.extract_all(DATE),
-    ]
-    # The digits of a phone-shaped run count as a phone number only: inside a pseudonym's hex
-    # they would otherwise pass for an ID.
-    phones = text.str.extract_all(scrub.PHONE).list.eval(pl.element().str.replace_all(r"\D", ""))
-    return (
-        pl.concat(
-            [
-                long.select(
-                    "_row",
-                    "column",
-                    pl.concat_list(cut).list.unique().alias("token"),
-                    phone=pl.lit(False),
-                ),
-                long.select("_row", "column", phones.alias("token"), phone=pl.lit(True)),
-            ]
+
+    def cut(pattern: str, phone: bool = False) -> pl.DataFrame:
+        tokens = (
+            distinct.select(pl.int_range(pl.len()).alias("_text"), text.str.extract_all(pattern))
+            .explode("text")
+            .drop_nulls("text")
         )
-        .explode("token")
-        .drop_nulls("token")
-        .filter(pl.col("token") != "")
+        value = pl.col("text")
+        # The digits of a phone-shaped run count as a phone number only: inside a
+        # pseudonym's hex they would otherwise pass for an ID.
+        value = value.str.replace_all(r"\D", "") if phone else value.str.strip_chars(EDGES)
+        return tokens.select("_text", value.alias("token"), phone=pl.lit(phone))
+
+    patterns = [TOKEN, PIECE, *([DATE] if dates else [])]  # dates: only when they are needles
+    found = pl.concat([*(cut(p) for p in patterns), cut(scrub.PHONE, phone=True)]).unique()
+    return (
+        found.filter(pl.col("token") != "")
+        .join(distinct.select(pl.int_range(pl.len()).alias("_text"), "column", "_row"), on="_text")
+        .explode("_row")
+        .drop("_text")
     )
 
 
-def _findings(long: pl.DataFrame, needles: Needles | KeyedNeedles) -> pl.DataFrame:
-    """(column, kind, count) for a long frame of (column, text)."""
-    candidates = _candidates(long.with_row_index("_row"))
-    if isinstance(needles, KeyedNeedles):
-        table = needles.table
-        candidates = candidates.with_columns(
-            keyed(candidates["token"], needles.key, NEEDLE_KIND, MAC_HEX)
-        )
-    else:
-        table = needles.table()
+def _findings(long: pl.DataFrame, table: pl.DataFrame, key: PseudonymKey | None) -> pl.DataFrame:
+    """(column, kind, count) for a long frame of (column, text); `table` (token, kind) holds
+    the needles, as HMACs under `key` when a key is given."""
+    candidates = _candidates(long.with_row_index("_row"), (table["kind"] == "date").any())
+    if key is not None:
+        candidates = candidates.with_columns(keyed(candidates["token"], key, NEEDLE_KIND, MAC_HEX))
     return (
         candidates.join(table, on="token")
         .filter(~pl.col("phone") | (pl.col("kind") == "phone"))
@@ -198,6 +191,8 @@ def scan_bundle(
     """Every finding in every file under root but those in `skip` (relative paths), sorted by
     file, column, kind."""
     hits: list[LeakHit] = []
+    keyed_by = needles.key if isinstance(needles, KeyedNeedles) else None
+    table = needles.table if isinstance(needles, KeyedNeedles) else needles.table()
     for path in sorted(p for p in root.rglob("*") if p.is_file()):
         rel = path.relative_to(root).as_posix()
         if rel in skip:
@@ -217,7 +212,9 @@ def scan_bundle(
             long = pl.DataFrame(
                 {"column": "text", "text": lines}, schema={"column": pl.String, "text": pl.String}
             )
-        for column, kind, count in _findings(long, needles).sort("column", "kind").iter_rows():
+        for column, kind, count in (
+            _findings(long, table, keyed_by).sort("column", "kind").iter_rows()
+        ):
             hits.append(LeakHit(rel, column, kind, count))
     return hits
 
