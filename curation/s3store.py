@@ -1,0 +1,189 @@
+"""Release store on S3 (boto3), with the local store's commit protocol.
+
+Layout under s3://<bucket>/<prefix>/<dataset>/:
+    objects/ab/<sha256>               every file of every version, once (content-addressed)
+    versions/<version>/manifest.json  a version; written last, by a conditional put
+A version is published by uploading the objects its manifest lists that the bucket does not
+hold yet, then putting the manifest with If-None-Match: "*". Until that put, no reader sees the
+version (readers list manifests and follow them to objects); after it, every object it names is
+there. Two publishers cannot both create a version: the second put fails with 412. A publisher
+that died after its put and runs again finds the same manifest bytes and reports success.
+
+Transient errors (503 SlowDown, timeouts, dropped connections) are retried with backoff by
+botocore's standard retry mode. Credentials and endpoint come from the arguments or boto3's
+standard environment (AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from curation.store import VersionExistsError
+
+MANIFEST = "manifest.json"
+RETRIES = {"mode": "standard", "max_attempts": 6}
+
+
+def s3_client(endpoint: str | None = None, credentials: tuple[str, str] | None = None) -> Any:
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        aws_access_key_id=credentials[0] if credentials else None,
+        aws_secret_access_key=credentials[1] if credentials else None,
+        config=Config(
+            retries=RETRIES,  # type: ignore[arg-type]
+            signature_version="s3v4",
+            connect_timeout=5,
+            read_timeout=30,
+        ),
+    )
+
+
+def split_url(url: str) -> tuple[str, str]:
+    """(bucket, prefix) of s3://bucket/prefix."""
+    if not url.startswith("s3://"):
+        raise ValueError(f"not an s3:// URL: {url}")
+    bucket, _, prefix = url.removeprefix("s3://").partition("/")
+    if not bucket:
+        raise ValueError(f"no bucket in {url}")
+    return bucket, prefix.strip("/")
+
+
+def _error_code(exc: Exception) -> str:
+    return str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
+
+
+class S3Store:
+    def __init__(self, url: str, client: Any | None = None) -> None:
+        self.url = url
+        self.bucket, self.prefix = split_url(url)
+        self.client = client or s3_client()
+
+    def key(self, dataset: str, *parts: str) -> str:
+        return "/".join(p for p in (self.prefix, dataset, *parts) if p)
+
+    def object_key(self, dataset: str, sha256: str) -> str:
+        return self.key(dataset, "objects", sha256[:2], sha256)
+
+    def manifest_key(self, dataset: str, version: str) -> str:
+        return self.key(dataset, "versions", version, MANIFEST)
+
+    def versions(self, dataset: str) -> list[str]:
+        """Published versions: those whose manifest is in the bucket, in version order."""
+        prefix = self.key(dataset, "versions") + "/"
+        found = []
+        for page in self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=prefix
+        ):
+            for obj in page.get("Contents", []):
+                version, _, name = obj["Key"][len(prefix) :].partition("/")
+                if name == MANIFEST:
+                    found.append(version)
+        return sorted(found, key=lambda v: tuple(int(x) for x in v.split(".")))
+
+    def manifest_bytes(self, dataset: str, version: str) -> bytes | None:
+        try:
+            got = self.client.get_object(
+                Bucket=self.bucket, Key=self.manifest_key(dataset, version)
+            )
+        except Exception as exc:
+            if _error_code(exc) in ("NoSuchKey", "404"):
+                return None
+            raise
+        return bytes(got["Body"].read())
+
+    def read_manifest(self, dataset: str, version: str) -> dict[str, Any]:
+        data = self.manifest_bytes(dataset, version)
+        if data is None:
+            raise FileNotFoundError(f"{dataset} {version} is not published in {self.url}")
+        return dict(json.loads(data))
+
+    def has_object(self, dataset: str, sha256: str) -> bool:
+        try:
+            self.client.head_object(Bucket=self.bucket, Key=self.object_key(dataset, sha256))
+        except Exception as exc:
+            if _error_code(exc) in ("404", "NoSuchKey", "NotFound"):
+                return False
+            raise
+        return True
+
+    def publish(self, folder: Path, dataset: str, version: str) -> str:
+        """Publish a local version folder (a staged or locally published build): objects
+        first, the manifest last and only if no such version exists. Returns the manifest's
+        sha256. Running it again after a failure completes the same version."""
+        manifest = (folder / MANIFEST).read_bytes()
+        doc = json.loads(manifest)
+        for entry in doc["files"]:
+            if not self.has_object(dataset, entry["sha256"]):
+                # One PutObject per file (release files are a few MB): every call is the
+                # client's own, retried by its policy, and visible to its event hooks.
+                with (folder / entry["path"]).open("rb") as body:
+                    self.client.put_object(
+                        Bucket=self.bucket,
+                        Key=self.object_key(dataset, entry["sha256"]),
+                        Body=body,
+                    )
+        try:
+            self.client.put_object(
+                Bucket=self.bucket,
+                Key=self.manifest_key(dataset, version),
+                Body=manifest,
+                IfNoneMatch="*",
+                ContentType="application/json",
+            )
+        except Exception as exc:
+            if _error_code(exc) not in ("PreconditionFailed", "412"):
+                raise
+            # Someone published this version: fine if it is this very build (a rerun after a
+            # lost response), an error otherwise.
+            if self.manifest_bytes(dataset, version) != manifest:
+                raise VersionExistsError(
+                    f"{dataset} {version} is already published in {self.url}; published "
+                    "versions are immutable: release a new version instead"
+                ) from None
+        return hashlib.sha256(manifest).hexdigest()
+
+    def verify(self, dataset: str, version: str) -> list[str]:
+        """Every problem found checking the version's objects against its manifest."""
+        try:
+            doc = self.read_manifest(dataset, version)
+        except FileNotFoundError as exc:
+            return [str(exc)]
+        problems = []
+        for entry in doc["files"]:
+            key = self.object_key(dataset, entry["sha256"])
+            try:
+                body = self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+            except Exception as exc:
+                if _error_code(exc) in ("NoSuchKey", "404"):
+                    problems.append(f"{entry['path']}: missing (s3://{self.bucket}/{key})")
+                    continue
+                raise
+            if len(body) != entry["bytes"]:
+                problems.append(
+                    f"{entry['path']}: {len(body)} bytes, manifest says {entry['bytes']}"
+                )
+            elif hashlib.sha256(body).hexdigest() != entry["sha256"]:
+                problems.append(f"{entry['path']}: sha256 differs from the manifest")
+        return problems
+
+    def download(self, dataset: str, version: str, dest: Path) -> Path:
+        """A local copy of a published version (its files and manifest) in `dest`."""
+        manifest = self.manifest_bytes(dataset, version)
+        if manifest is None:
+            raise FileNotFoundError(f"{dataset} {version} is not published in {self.url}")
+        for entry in json.loads(manifest)["files"]:
+            path = dest / entry["path"]
+            path.parent.mkdir(parents=True, exist_ok=True)
+            got = self.client.get_object(
+                Bucket=self.bucket, Key=self.object_key(dataset, entry["sha256"])
+            )
+            path.write_bytes(got["Body"].read())
+        (dest / MANIFEST).write_bytes(manifest)
+        return dest

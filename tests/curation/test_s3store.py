@@ -1,0 +1,156 @@
+"""The S3 release store against a real S3 server (SeaweedFS): commit protocol, crash safety at
+every call, retries of transient errors, immutability."""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from botocore.awsrequest import AWSResponse
+from botocore.exceptions import ConnectionClosedError
+
+from curation import bundle
+from curation.s3store import S3Store, s3_client
+from curation.store import LocalStore, VersionExistsError
+from privacy.blocklist import Blocklist
+from tests.curation.test_release_build import block, publish
+from tests.s3server import S3Server
+
+BUCKET = "releases"
+counter = itertools.count()
+
+
+class Injected(RuntimeError):
+    """A failure no retry can mend: the publisher dies at this call."""
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """Two local versions to publish: 1.0.0 and its patch 1.0.1 (sharing most files)."""
+    from curation.release_build import patch_release
+
+    store = LocalStore(tmp_path_factory.mktemp("local"))
+    first = publish(store, "1.0.0", Blocklist.empty())
+    second, _, _ = patch_release(
+        store, "d", "1.0.0", "1.0.1", block(Blocklist.empty(), videos=[101])
+    )
+    return first, second
+
+
+def fresh_store(server: S3Server, client: Any | None = None) -> S3Store:
+    admin = client or s3_client(server.endpoint, server.admin)
+    try:
+        admin.create_bucket(Bucket=BUCKET)
+    except Exception as exc:  # already made by an earlier test
+        if "BucketAlready" not in type(exc).__name__ and "BucketAlready" not in str(exc):
+            raise
+    return S3Store(f"s3://{BUCKET}/run-{next(counter)}-{uuid.uuid4().hex[:6]}", admin)
+
+
+def test_publish_verify_download_and_immutability(
+    s3_server: S3Server, built: tuple[Path, Path], tmp_path: Path
+) -> None:
+    first, second = built
+    store = fresh_store(s3_server)
+    digest = store.publish(first, "d", "1.0.0")
+    assert digest == bundle.sha256_file(first / "manifest.json")
+    assert store.versions("d") == ["1.0.0"] and store.verify("d", "1.0.0") == []
+    copy = store.download("d", "1.0.0", tmp_path / "copy")
+    assert bundle.verify_bundle(copy) == []
+    assert store.publish(first, "d", "1.0.0") == digest  # a rerun of the same build: fine
+    # The patch uploads only the objects 1.0.0 does not share.
+    calls: list[str] = []
+    store.client.meta.events.register(
+        "before-call.s3.PutObject", lambda **kw: calls.append(kw["model"].name)
+    )
+    store.publish(second, "d", "1.0.1")
+    shared = {e["sha256"] for e in bundle.read_manifest(first)["files"]}
+    new = {e["sha256"] for e in bundle.read_manifest(second)["files"]} - shared
+    assert len(calls) == len(new) + 1  # + the manifest
+    assert store.versions("d") == ["1.0.0", "1.0.1"] and store.verify("d", "1.0.1") == []
+    with pytest.raises(VersionExistsError, match="immutable"):
+        store.publish(second, "d", "1.0.0")  # another build under a published version
+    assert store.read_manifest("d", "1.0.0") == bundle.read_manifest(first)
+
+
+def test_a_tampered_object_is_found(s3_server: S3Server, built: tuple[Path, Path]) -> None:
+    store = fresh_store(s3_server)
+    store.publish(built[0], "d", "1.0.0")
+    entry = bundle.read_manifest(built[0])["files"][0]
+    store.client.put_object(Bucket=BUCKET, Key=store.object_key("d", entry["sha256"]), Body=b"x")
+    assert any(entry["path"] in p for p in store.verify("d", "1.0.0"))
+
+
+def test_a_failure_at_any_call_leaves_the_old_version_or_the_whole_new_one(
+    s3_server: S3Server, built: tuple[Path, Path]
+) -> None:
+    first, second = built
+    probe = fresh_store(s3_server)
+    probe.publish(first, "d", "1.0.0")
+    seen: list[str] = []
+    probe.client.meta.events.register("before-call.s3", lambda **kw: seen.append(kw["model"].name))
+    probe.publish(second, "d", "1.0.1")
+    calls = len(seen)
+    assert calls > 5
+    for k in range(1, calls + 1):
+        client = s3_client(s3_server.endpoint, s3_server.admin)
+        store = fresh_store(s3_server, client)
+        store.publish(first, "d", "1.0.0")
+
+        def fail_at_k(
+            k: int = k, count: itertools.count[int] = itertools.count(1), **kwargs: object
+        ) -> None:
+            if next(count) == k:
+                raise Injected(f"call {k}")
+
+        handler = client.meta.events.register("before-call.s3", fail_at_k)
+        with pytest.raises(Injected):
+            store.publish(second, "d", "1.0.1")
+        client.meta.events.unregister("before-call.s3", handler)
+        # Readers see 1.0.0 whole, and 1.0.1 either not at all or whole.
+        assert store.verify("d", "1.0.0") == []
+        assert store.versions("d") in (["1.0.0"], ["1.0.0", "1.0.1"])
+        if "1.0.1" in store.versions("d"):
+            assert store.verify("d", "1.0.1") == []
+        # A rerun completes it.
+        store.publish(second, "d", "1.0.1")
+        assert store.versions("d") == ["1.0.0", "1.0.1"] and store.verify("d", "1.0.1") == []
+
+
+class FakeRaw:
+    def __init__(self, body: bytes) -> None:
+        self.body = body
+
+    def stream(self, *args: object, **kwargs: object) -> Any:
+        yield self.body
+
+    def read(self, *args: object) -> bytes:
+        return self.body
+
+
+def test_transient_errors_are_retried(s3_server: S3Server, built: tuple[Path, Path]) -> None:
+    client = s3_client(s3_server.endpoint, s3_server.admin)
+    store = fresh_store(s3_server, client)
+    sent = itertools.count(1)
+    faults: list[str] = []
+
+    def flaky(request: Any, **kwargs: object) -> AWSResponse | None:
+        n = next(sent)
+        # The first sends, and every tenth after: throttled, then the connection drops.
+        if n <= 4 or n % 10 == 0:
+            if n % 2:
+                faults.append("503")
+                body = b"<Error><Code>SlowDown</Code><Message>slow down</Message></Error>"
+                return AWSResponse(request.url, 503, {}, FakeRaw(body))
+            faults.append("dropped")
+            raise ConnectionClosedError(endpoint_url=request.url)
+        return None
+
+    client.meta.events.register("before-send.s3", flaky)
+    store.publish(built[0], "d", "1.0.0")
+    client.meta.events.unregister("before-send.s3", flaky)
+    assert "503" in faults and "dropped" in faults
+    assert store.verify("d", "1.0.0") == []
