@@ -37,7 +37,7 @@ def s3_client(endpoint: str | None = None, credentials: tuple[str, str] | None =
         aws_access_key_id=credentials[0] if credentials else None,
         aws_secret_access_key=credentials[1] if credentials else None,
         config=Config(
-            retries=RETRIES,  # type: ignore[arg-type]
+            retries=RETRIES,
             signature_version="s3v4",
             connect_timeout=5,
             read_timeout=30,
