@@ -208,6 +208,9 @@ class ReleaseConfig(Strict):
     key_file: Path | None = None  # else $MASSIV_PSEUDONYM_KEY
     key_version: str = "k1"
     optout_dir: Path = Path("data/optout")  # the opt-out blocklist and evidence
+    # Also publish to S3 (s3://bucket/prefix; endpoint and credentials from boto3's standard
+    # environment): objects first, the manifest last, by a conditional put.
+    s3_url: str | None = Field(None, pattern=r"^s3://[a-z0-9][a-z0-9.-]+(/.*)?$")
     # Share of annotation rows naming posts outside the shortlist above which the release stops:
     # such annotations were most likely made for another curation run.
     max_unknown_annotation_share: float = Field(0.05, ge=0, le=1)
@@ -235,6 +238,7 @@ class OptOutConfig(Strict):
     key_version: str = "k1"
     platform_url: str = "https://sharevideo.example"  # request targets must be on this site
     patch_release: bool = True
+    s3_url: str | None = Field(None, pattern=r"^s3://[a-z0-9][a-z0-9.-]+(/.*)?$")  # as release
     # A withdrawn version's files are kept this long (a holder may still be told what to
     # delete), then purged; the purge is logged.
     retention_days: int = Field(30, ge=0)
@@ -284,6 +288,7 @@ PATH_FIELDS = (
     "optout_dir",
     "requests",
     "fingerprints",
+    "s3_url",
 )
 
 

@@ -31,7 +31,8 @@ def s3_client(endpoint: str | None = None, credentials: tuple[str, str] | None =
     import boto3
     from botocore.config import Config
 
-    return boto3.client(
+    # A session of its own: boto3's default session keeps the credentials it first found.
+    return boto3.session.Session().client(
         "s3",
         endpoint_url=endpoint,
         aws_access_key_id=credentials[0] if credentials else None,
@@ -172,6 +173,26 @@ class S3Store:
             elif hashlib.sha256(body).hexdigest() != entry["sha256"]:
                 problems.append(f"{entry['path']}: sha256 differs from the manifest")
         return problems
+
+    def withdrawn(self, dataset: str) -> dict[str, dict[str, Any]]:
+        """Withdrawal marks (withdrawn/<version>.json), as the local store keeps them."""
+        prefix = self.key(dataset, "withdrawn") + "/"
+        marks = {}
+        for page in self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=prefix
+        ):
+            for obj in page.get("Contents", []):
+                body = self.client.get_object(Bucket=self.bucket, Key=obj["Key"])["Body"].read()
+                marks[obj["Key"][len(prefix) :].removesuffix(".json")] = json.loads(body)
+        return marks
+
+    def mark_withdrawn(self, dataset: str, version: str, mark: dict[str, Any]) -> None:
+        self.client.put_object(
+            Bucket=self.bucket,
+            Key=self.key(dataset, "withdrawn", f"{version}.json"),
+            Body=json.dumps(mark, sort_keys=True).encode(),
+            ContentType="application/json",
+        )
 
     def download(self, dataset: str, version: str, dest: Path) -> Path:
         """A local copy of a published version (its files and manifest) in `dest`."""

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import polars as pl
 import typer
+from botocore.exceptions import BotoCoreError, ClientError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -69,6 +70,9 @@ def user_errors() -> Iterator[None]:
         yield
     except USER_ERRORS as exc:
         console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(2) from None
+    except (BotoCoreError, ClientError) as exc:  # S3 said no, or could not be reached
+        console.print(f"[bold red]S3 error:[/] {exc}", highlight=False)
         raise typer.Exit(2) from None
 
 
@@ -228,37 +232,62 @@ def release(
 
 @app.command()
 def verify(
-    path: Annotated[Path, typer.Argument(help="A published version's folder.")],
+    location: Annotated[
+        str,
+        typer.Argument(
+            help="A published version: its folder, or s3://bucket/prefix/<dataset>/<version>."
+        ),
+    ],
     optout_dir: Annotated[
         Path, typer.Option(help="Opt-out folder whose blocklist the manifest commits to.")
     ] = Path("data/optout"),
 ) -> None:
     """Check a release's files against its manifest and, with the blocklist, its commitment and
-    attestation (exit 1 on any problem)."""
+    attestation (exit 1 on any problem). On S3, every object is read back and checked."""
+    import tempfile
+
     from curation.release_build import blocked_count, verify_release
+    from curation.s3store import S3Store
     from curation.store import LocalStore
     from privacy.blocklist import load_blocklist
 
     has_blocklist = (optout_dir / "blocklist.parquet").is_file()
     blocklist = load_blocklist(optout_dir) if has_blocklist else None
-    store, dataset, version = LocalStore(path.parent.parent), path.parent.name, path.name
-    mark = store.withdrawn(dataset).get(version)
-    if mark and mark["purged_at"]:
-        console.print(
-            f"[yellow]![/] {path}: withdrawn ({mark['reason']}); files purged {mark['purged_at']}"
-        )
-        raise typer.Exit(1)
-    problems = verify_release(path, blocklist)
-    if problems:
-        for problem in problems:
-            console.print(f"[red]✗[/] {problem}", highlight=False)
-        raise typer.Exit(1)
-    console.print(f"[green]✓[/] {path}: every file matches the manifest")
-    if blocklist is None:
-        console.print(f"  (no blocklist at {optout_dir}: commitment and attestation not checked)")
-        return
-    console.print("[green]✓[/] blocklist commitment holds; no released row is on it")
-    later = blocked_count(path, blocklist)
+    with tempfile.TemporaryDirectory(prefix="massiv-verify-") as scratch:
+        if location.startswith("s3://"):
+            base, dataset, version = location.rstrip("/").rsplit("/", 2)
+            remote = S3Store(base)
+            mark = _run(lambda: remote.withdrawn(dataset)).get(version)
+            problems = _run(lambda: remote.verify(dataset, version))
+            path = (
+                _run(lambda: remote.download(dataset, version, Path(scratch) / version))
+                if not problems
+                else Path(scratch)
+            )
+        else:
+            path = Path(location)
+            dataset, version = path.parent.name, path.name
+            mark = LocalStore(path.parent.parent).withdrawn(dataset).get(version)
+            problems = []
+        if mark and mark["purged_at"]:
+            console.print(
+                f"[yellow]![/] {location}: withdrawn ({mark['reason']}); files purged "
+                f"{mark['purged_at']}"
+            )
+            raise typer.Exit(1)
+        problems = problems or verify_release(path, blocklist)
+        if problems:
+            for problem in problems:
+                console.print(f"[red]✗[/] {problem}", highlight=False)
+            raise typer.Exit(1)
+        console.print(f"[green]✓[/] {location}: every file matches the manifest")
+        if blocklist is None:
+            console.print(
+                f"  (no blocklist at {optout_dir}: commitment and attestation not checked)"
+            )
+            return
+        console.print("[green]✓[/] blocklist commitment holds; no released row is on it")
+        later = blocked_count(path, blocklist)
     if mark:
         console.print(f"[yellow]![/] withdrawn {mark['withdrawn_at']}: {mark['reason']}")
     elif later:
@@ -267,6 +296,26 @@ def verify(
             "not withdrawn: run `massiv opt-out`"
         )
         raise typer.Exit(1)
+
+
+@store_app.command("push")
+def store_push(
+    version: Annotated[str, typer.Argument(help="A locally published version.")],
+    s3_url: Annotated[str, typer.Option("--s3", help="s3://bucket/prefix to publish to.")],
+    store: Annotated[Path, typer.Option(help="Release store folder.")] = Path("data/releases"),
+    dataset: Annotated[str, typer.Option(help="Dataset name.")] = "massiv",
+) -> None:
+    """Publish a local version to S3 (objects first, manifest last); completes an interrupted
+    push, refuses to replace another build of the same version."""
+    from curation.s3store import S3Store
+    from curation.store import LocalStore
+
+    folder = LocalStore(store).version_dir(dataset, version)
+    if not (folder / "manifest.json").is_file():
+        console.print(f"[bold red]error:[/] no published version at {folder}")
+        raise typer.Exit(2)
+    digest = _run(lambda: S3Store(s3_url).publish(folder, dataset, version))
+    console.print(f"[green]✓[/] {dataset} {version} → {s3_url} (manifest sha256 {digest[:16]}…)")
 
 
 @app.command("opt-out")

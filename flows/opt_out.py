@@ -28,6 +28,7 @@ from curation.config import CurateConfig, OptOutConfig
 from curation.fingerprint_store import scan_store, store_version
 from curation.neardup import match_references
 from curation.release_build import blocked_count, needles_path, next_patch, patch_release
+from curation.s3store import S3Store
 from curation.store import LocalStore
 from curation.video_screen import explode_frames
 from flows.common import RUN_MARKER, code_version
@@ -331,7 +332,26 @@ def publish_patch(
             f"patch {patch}: removed {sum(built.removals.values()):,} videos "
             f"({built.removals}), stored {built.bytes_stored:,} new bytes → {path}"
         )
-    return patch, withdraw_blocked(config, store, blocklist, patch, now)
+    withdrawn = withdraw_blocked(config, store, blocklist, patch, now)
+    mirror_to_s3(config, store)
+    return patch, withdrawn
+
+
+def mirror_to_s3(config: OptOutConfig, store: LocalStore) -> None:
+    """Publish to S3 what is published locally and not there yet (a patch, or what a failed
+    run left behind), and mirror the withdrawal marks."""
+    if not config.s3_url:
+        return
+    remote = S3Store(config.s3_url)
+    there = set(remote.versions(config.dataset))
+    for version in store.versions(config.dataset):
+        mark = store.withdrawn(config.dataset).get(version)
+        if version not in there and not (mark and mark["purged_at"]):
+            remote.publish(store.version_dir(config.dataset, version), config.dataset, version)
+    marks = remote.withdrawn(config.dataset)
+    for version, mark in store.withdrawn(config.dataset).items():
+        if marks.get(version) != mark:
+            remote.mark_withdrawn(config.dataset, version, mark)
 
 
 def first_versions(evidence: pl.DataFrame, store: LocalStore, dataset: str) -> pl.DataFrame:

@@ -22,8 +22,9 @@ from curation.annotations import GoldSet, VoteResult, check_annotations_match, v
 from curation.config import ReleaseConfig, config_hash
 from curation.exclusions import DETAIL, REASON
 from curation.release_build import changelog_entry, prepend_changelog, publish_release
+from curation.s3store import S3Store
 from curation.splits import assign_splits
-from curation.store import LocalStore
+from curation.store import LocalStore, VersionExistsError
 from curation.tables import read_parquet_once
 from curation.taxonomy import ANNOTATED_TASKS, TAXONOMY_PATH, taxonomy_version
 from flows.common import code_version
@@ -99,6 +100,11 @@ def preflight(config: ReleaseConfig) -> None:
         raise FileNotFoundError(f"release input missing: {', '.join(missing)}{gold_hint}")
     store = LocalStore(config.store)
     store.check_unpublished(config.dataset, config.version)
+    if config.s3_url and config.version in S3Store(config.s3_url).versions(config.dataset):
+        raise VersionExistsError(
+            f"{config.dataset} {config.version} is already published in {config.s3_url}; "
+            "published versions are immutable: release a new version instead"
+        )
     if config.parent and not store.version_dir(config.dataset, config.parent).is_dir():
         raise FileNotFoundError(f"parent version {config.parent} not found in {config.store}")
 
@@ -377,6 +383,9 @@ def release(
         result = build_bundle(
             config, tables, votes, inputs.digests, key, inputs.funnel, source, blocklist
         )
+    if config.s3_url:  # the local version is complete; S3 gets the same bytes, manifest last
+        S3Store(config.s3_url).publish(result.path, config.dataset, config.version)
+        print(f"published to {config.s3_url}")
     print(
         f"release {config.dataset} {config.version}: {result.counts['labeled']:,} labeled, "
         f"{result.counts['unlabeled']:,} unlabeled → {result.path} (manifest sha256 "

@@ -154,3 +154,38 @@ def test_transient_errors_are_retried(s3_server: S3Server, built: tuple[Path, Pa
     client.meta.events.unregister("before-send.s3", flaky)
     assert "503" in faults and "dropped" in faults
     assert store.verify("d", "1.0.0") == []
+
+
+def test_push_and_verify_from_the_command_line(
+    s3_server: S3Server, built: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from flows.cli import app
+
+    first = built[0]
+    url = fresh_store(s3_server).url
+    for name, value in s3_server.env(s3_server.admin).items():
+        monkeypatch.setenv(name, value)
+    runner = CliRunner()
+    store_root = str(first.parent.parent)
+    pushed = runner.invoke(
+        app, ["store", "push", "1.0.0", "--s3", url, "--store", store_root, "--dataset", "d"]
+    )
+    assert pushed.exit_code == 0, pushed.output
+    ok = runner.invoke(app, ["verify", f"{url}/d/1.0.0"])
+    assert ok.exit_code == 0 and "every file matches" in ok.output, ok.output
+    # A read-only identity may verify, but not publish.
+    for name, value in s3_server.env(s3_server.reader).items():
+        monkeypatch.setenv(name, value)
+    assert runner.invoke(app, ["verify", f"{url}/d/1.0.0"]).exit_code == 0
+    denied = runner.invoke(
+        app, ["store", "push", "1.0.1", "--s3", url, "--store", store_root, "--dataset", "d"]
+    )
+    assert denied.exit_code == 2, denied.output
+    assert "S3 error" in denied.output and "AccessDenied" in denied.output
+    # Wrong credentials: one clear line, no traceback.
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "wrong-secret")
+    wrong = runner.invoke(app, ["verify", f"{url}/d/1.0.0"])
+    assert wrong.exit_code == 2 and "S3 error" in wrong.output
+    assert "Traceback" not in wrong.output
