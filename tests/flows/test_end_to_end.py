@@ -28,6 +28,7 @@ from flows.cli import _annotations, app
 from flows.curate import CurationResult, curate
 from flows.release import release
 from privacy.keys import create_key_file
+from tests.s3server import S3Server
 
 pytestmark = pytest.mark.slow
 DATA = ("labeled", "unlabeled")
@@ -556,3 +557,69 @@ def test_opt_outs_patch_the_release_withdraw_the_old_one_and_stay_out(
     kept = pl.read_parquet(workdir / "curation_after" / "posts_allowed.parquet")
     assert not set(kept["post_id"]) & {*videos["post_id"], lost["post_id"], lost["upload"]}
     assert creator not in set(kept["creator_id"])
+
+
+def test_releases_and_patches_land_on_s3(
+    curated: CurationResult, workdir: Path, s3_server: S3Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from curation.config import OptOutConfig
+    from curation.s3store import S3Store, s3_client
+    from flows.opt_out import opt_out
+
+    for name, value in s3_server.env(s3_server.admin).items():
+        monkeypatch.setenv(name, value)
+    s3_client().create_bucket(Bucket="e2e-releases")
+    url = "s3://e2e-releases/published"
+    optout = workdir / "optout_s3"
+    first = release(release_config(workdir, "store_s3", optout_dir=optout, s3_url=url))
+    remote = S3Store(url)
+    assert remote.versions("massiv") == ["1.0.0"] and remote.verify("massiv", "1.0.0") == []
+    assert remote.read_manifest("massiv", "1.0.0") == bundle.read_manifest(first.path)
+    with pytest.raises(VersionExistsError):  # S3 holds it, even with a fresh local store
+        release(release_config(workdir, "store_s3_again", optout_dir=optout, s3_url=url))
+
+    from privacy.keys import load_key
+    from privacy.pseudonyms import pseudonym
+
+    key = load_key(workdir / "key", "k1")
+    released = set(pl.read_parquet(first.path / "labeled", columns=["video_id"])["video_id"])
+    post = next(
+        row
+        for row in pl.read_parquet(workdir / "curation" / "shortlist.parquet").iter_rows(named=True)
+        if pseudonym(key, "video", row["post_id"], 16) in released
+    )
+    handle = pl.read_parquet(workdir / "export" / "creators").filter(
+        pl.col("creator_id") == post["creator_id"]
+    )["handle"][0]
+    requests = workdir / "requests_s3.json"
+    requests.write_text(
+        json.dumps(
+            [
+                {
+                    "request_id": "s3-1",
+                    "received_at": "2022-01-05T10:00:00Z",
+                    "requester_email": "a@mail.example",
+                    "scope": "creator",
+                    "target": f"https://sharevideo.example/@{handle}",
+                }
+            ]
+        )
+    )
+    result = opt_out(
+        OptOutConfig(
+            requests=requests,
+            export_dir=workdir / "export",
+            curation_dir=workdir / "curation",
+            optout_dir=optout,
+            store=workdir / "store_s3",
+            key_file=workdir / "key",
+            s3_url=url,
+        )
+    )
+    assert result.patch == "1.0.1"
+    assert remote.versions("massiv") == ["1.0.0", "1.0.1"]
+    assert remote.verify("massiv", "1.0.1") == []
+    assert "1.0.0" in remote.withdrawn("massiv")
+    runner = CliRunner()
+    checked = runner.invoke(app, ["verify", f"{url}/massiv/1.0.1", "--optout-dir", str(optout)])
+    assert checked.exit_code == 0 and "commitment holds" in checked.output, checked.output
