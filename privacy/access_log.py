@@ -1,0 +1,246 @@
+"""The access log: append-only, hash-chained, with Ed25519-signed checkpoints.
+
+Every entry is one JSON line: seq (1, 2, …), at, event, actor, details, prev (the previous
+entry's hash) and hash = sha256 of the entry's canonical JSON without `hash`. Editing, deleting,
+reordering or inserting an entry breaks the chain. Every `checkpoint_every` entries a
+checkpoint entry carries an Ed25519 signature over (seq, hash of the entry before it), and after
+every append `<log>.head` holds the signed (seq, hash) of the newest entry, so a log cut short
+no longer matches its head. The signing key is kept apart from the store (a file the curator
+holds); verifying needs only the public key, kept beside the log.
+
+The log holds no URL signature and no token: callers log a hash of a URL instead.
+Appends take an exclusive lock on the log file, so concurrent writers keep one chain.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.serialization import (
+    Encoding,
+    NoEncryption,
+    PrivateFormat,
+    PublicFormat,
+)
+
+GENESIS = "0" * 64
+
+
+class LogTamperedError(RuntimeError):
+    """The access log does not verify; the message says where."""
+
+
+def canonical(entry: dict[str, Any]) -> bytes:
+    return json.dumps(entry, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def entry_hash(entry: dict[str, Any]) -> str:
+    return hashlib.sha256(canonical({k: v for k, v in entry.items() if k != "hash"})).hexdigest()
+
+
+def hash_url(url: str) -> str:
+    """What the log keeps of a URL or token: never the signature itself."""
+    return hashlib.sha256(url.encode()).hexdigest()
+
+
+def create_signing_key(path: Path) -> Path:
+    """A new Ed25519 signing key (mode 600) at `path`, and its public key beside it (.pub)."""
+    key = Ed25519PrivateKey.generate()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()))
+    public = path.with_suffix(".pub")
+    public.write_bytes(
+        key.public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
+    )
+    return public
+
+
+def load_signing_key(path: Path) -> Ed25519PrivateKey:
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    if not path.is_file():
+        raise FileNotFoundError(f"access-log signing key not found: {path}")
+    key = load_pem_private_key(path.read_bytes(), password=None)
+    if not isinstance(key, Ed25519PrivateKey):
+        raise ValueError(f"{path} is not an Ed25519 private key")
+    return key
+
+
+def load_public_key(path: Path) -> Ed25519PublicKey:
+    from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+    if not path.is_file():
+        raise FileNotFoundError(f"access-log public key not found: {path}")
+    key = load_pem_public_key(path.read_bytes())
+    if not isinstance(key, Ed25519PublicKey):
+        raise ValueError(f"{path} is not an Ed25519 public key")
+    return key
+
+
+def _signed(seq: int, head: str) -> bytes:
+    return f"massiv-access-log:{seq}:{head}".encode()
+
+
+@dataclass
+class AccessLog:
+    path: Path
+    signing_key: Ed25519PrivateKey | None = None  # None: read and verify only
+    checkpoint_every: int = 100
+
+    @property
+    def head_path(self) -> Path:
+        return self.path.with_name(self.path.name + ".head")
+
+    @contextmanager
+    def _locked(self) -> Iterator[Any]:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.path.open("a+", encoding="utf-8") as fh:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+            try:
+                yield fh
+            finally:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+    def entries(self) -> list[dict[str, Any]]:
+        if not self.path.is_file():
+            return []
+        with self.path.open(encoding="utf-8") as fh:
+            return [json.loads(line) for line in fh if line.strip()]
+
+    def append(
+        self, event: str, actor: str, details: dict[str, Any], now: datetime | None = None
+    ) -> dict[str, Any]:
+        """Add one entry (and a signed checkpoint when one is due); returns the entry."""
+        if self.signing_key is None:
+            raise PermissionError("this access log was opened without its signing key")
+        with self._locked() as fh:
+            last = _last_line(self.path)
+            prev = json.loads(last) if last else {"seq": 0, "hash": GENESIS}
+            stamp = (now or datetime.now(UTC)).astimezone(UTC).isoformat(timespec="seconds")
+            entry = self._entry(prev, stamp, event, actor, details)
+            lines = [entry]
+            if entry["seq"] % self.checkpoint_every == 0:
+                lines.append(self._checkpoint(entry, stamp))
+            fh.seek(0, os.SEEK_END)
+            fh.write(
+                "".join(json.dumps(e, sort_keys=True, ensure_ascii=False) + "\n" for e in lines)
+            )
+            fh.flush()
+            os.fsync(fh.fileno())
+            self._write_head(lines[-1])
+        return entry
+
+    def _entry(
+        self, prev: dict[str, Any], stamp: str, event: str, actor: str, details: dict[str, Any]
+    ) -> dict[str, Any]:
+        entry = {
+            "seq": prev["seq"] + 1,
+            "at": stamp,
+            "event": event,
+            "actor": actor,
+            "details": details,
+            "prev": prev["hash"],
+        }
+        entry["hash"] = entry_hash(entry)
+        return entry
+
+    def _checkpoint(self, covered: dict[str, Any], stamp: str) -> dict[str, Any]:
+        assert self.signing_key is not None
+        signature = self.signing_key.sign(_signed(covered["seq"], covered["hash"])).hex()
+        return self._entry(
+            covered,
+            stamp,
+            "checkpoint",
+            "massiv",
+            {"covers_seq": covered["seq"], "covers_hash": covered["hash"], "signature": signature},
+        )
+
+    def _write_head(self, newest: dict[str, Any]) -> None:
+        assert self.signing_key is not None
+        doc = {
+            "seq": newest["seq"],
+            "hash": newest["hash"],
+            "signature": self.signing_key.sign(_signed(newest["seq"], newest["hash"])).hex(),
+        }
+        tmp = self.head_path.with_name(self.head_path.name + ".tmp")
+        tmp.write_text(json.dumps(doc, sort_keys=True) + "\n", encoding="utf-8")
+        os.replace(tmp, self.head_path)
+
+    def verify(self, public_key: Ed25519PublicKey) -> list[str]:
+        """Every problem found: broken hashes or links, gaps, bad signatures, a cut tail."""
+        problems: list[str] = []
+        prev_hash, expected_seq = GENESIS, 1
+        entries = self.entries()
+        for i, entry in enumerate(entries, start=1):
+            where = f"line {i} (seq {entry.get('seq')})"
+            if entry.get("seq") != expected_seq:
+                problems.append(
+                    f"{where}: expected seq {expected_seq} (deleted, inserted or reordered)"
+                )
+            if entry.get("prev") != prev_hash:
+                problems.append(f"{where}: does not follow the entry before it")
+            if entry_hash(entry) != entry.get("hash"):
+                problems.append(f"{where}: content changed after it was written")
+            if entry.get("event") == "checkpoint":
+                d = entry.get("details", {})
+                if (
+                    not _valid(
+                        public_key, d.get("covers_seq"), d.get("covers_hash"), d.get("signature")
+                    )
+                    or d.get("covers_hash") != prev_hash
+                ):
+                    problems.append(f"{where}: checkpoint signature does not verify")
+            prev_hash = entry.get("hash", "")
+            expected_seq = (entry.get("seq") or expected_seq) + 1
+        if not self.head_path.is_file():
+            if entries:
+                problems.append(f"{self.head_path.name}: missing (the log's signed head)")
+            return problems
+        head = json.loads(self.head_path.read_text(encoding="utf-8"))
+        if not _valid(public_key, head.get("seq"), head.get("hash"), head.get("signature")):
+            problems.append(f"{self.head_path.name}: signature does not verify")
+        elif not entries or head["seq"] != entries[-1].get("seq") or head["hash"] != prev_hash:
+            last = entries[-1].get("seq") if entries else 0
+            problems.append(
+                f"log ends at seq {last} but its signed head is seq {head['seq']} "
+                "(entries cut off or appended without the key)"
+            )
+        return problems
+
+
+def _last_line(path: Path, block: int = 8192) -> str | None:
+    """The file's last non-empty line, read from the end (the log only grows)."""
+    with path.open("rb") as fh:
+        fh.seek(0, os.SEEK_END)
+        end = fh.tell()
+        data = b""
+        while end > 0:
+            start = max(0, end - block)
+            fh.seek(start)
+            data = fh.read(end - start) + data
+            lines = [line for line in data.split(b"\n") if line.strip()]
+            if len(lines) >= 2 or start == 0:
+                return lines[-1].decode() if lines else None
+            end = start
+    return None
+
+
+def _valid(key: Ed25519PublicKey, seq: Any, head: Any, signature: Any) -> bool:
+    try:
+        key.verify(bytes.fromhex(str(signature)), _signed(int(seq), str(head)))
+    except (InvalidSignature, ValueError, TypeError):
+        return False
+    return True

@@ -1,0 +1,154 @@
+"""The access log detects every kind of tampering, and concurrent writers keep one chain."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from privacy.access_log import (
+    AccessLog,
+    create_signing_key,
+    entry_hash,
+    hash_url,
+    load_public_key,
+    load_signing_key,
+)
+
+
+@pytest.fixture
+def log(tmp_path: Path) -> AccessLog:
+    # The signing key lives apart from the log (here: another folder).
+    public = create_signing_key(tmp_path / "keys" / "access-log.key")
+    (tmp_path / "log").mkdir()
+    (tmp_path / "log" / "access-log.pub").write_bytes(public.read_bytes())
+    log = AccessLog(
+        tmp_path / "log" / "access-log.jsonl",
+        load_signing_key(tmp_path / "keys" / "access-log.key"),
+        checkpoint_every=10,
+    )
+    for i in range(34):
+        log.append(
+            "url_issued",
+            f"researcher-{i % 3}",
+            {"version": "1.0.0", "url_sha256": hash_url(f"u{i}")},
+        )
+    return log
+
+
+def public(log: AccessLog) -> Ed25519PublicKey:
+    return load_public_key(log.path.with_name("access-log.pub"))
+
+
+def lines(log: AccessLog) -> list[str]:
+    return log.path.read_text().splitlines()
+
+
+def rewrite(log: AccessLog, new: list[str]) -> None:
+    log.path.write_text("".join(line + "\n" for line in new))
+
+
+def test_an_untouched_log_verifies_with_checkpoints_and_a_signed_head(log: AccessLog) -> None:
+    entries = log.entries()
+    assert [e["seq"] for e in entries] == list(range(1, len(entries) + 1))
+    checkpoints = [e for e in entries if e["event"] == "checkpoint"]
+    assert len(checkpoints) == 3  # after seq 10, 20, 30 (a checkpoint takes a seq too)
+    assert log.verify(public(log)) == []
+    assert "u3" not in log.path.read_text()  # only hashes of URLs
+
+
+def edit(log: AccessLog) -> None:
+    entries = lines(log)
+    doc = json.loads(entries[4])
+    doc["actor"] = "someone-else"
+    entries[4] = json.dumps(doc, sort_keys=True)
+    rewrite(log, entries)
+
+
+def delete(log: AccessLog) -> None:
+    entries = lines(log)
+    del entries[6]
+    rewrite(log, entries)
+
+
+def reorder(log: AccessLog) -> None:
+    entries = lines(log)
+    entries[2], entries[3] = entries[3], entries[2]
+    rewrite(log, entries)
+
+
+def insert_and_rechain(log: AccessLog) -> None:
+    """An attacker inserts an entry and recomputes every hash after it (but has no key)."""
+    entries = [json.loads(line) for line in lines(log)]
+    forged = dict(entries[11], event="url_issued", actor="ghost", details={"version": "1.0.0"})
+    entries.insert(12, forged)
+    prev = entries[11]["hash"]
+    for seq, entry in enumerate(entries[12:], start=entries[11]["seq"] + 1):
+        entry["seq"], entry["prev"] = seq, prev
+        entry["hash"] = entry_hash(entry)
+        prev = entry["hash"]
+    rewrite(log, [json.dumps(e, sort_keys=True) for e in entries])
+
+
+def truncate(log: AccessLog) -> None:
+    rewrite(log, lines(log)[:-3])
+
+
+def drop_head(log: AccessLog) -> None:
+    log.head_path.unlink()
+
+
+@pytest.mark.parametrize(
+    ("tamper", "message"),
+    [
+        (edit, "content changed"),
+        (delete, "expected seq"),
+        (reorder, "does not follow"),
+        (insert_and_rechain, "checkpoint signature does not verify"),
+        (truncate, "signed head is seq"),
+        (drop_head, "missing"),
+    ],
+)
+def test_every_kind_of_tampering_is_detected(
+    log: AccessLog, tamper: Callable[[AccessLog], None], message: str
+) -> None:
+    tamper(log)
+    problems = log.verify(public(log))
+    assert any(message in p for p in problems), problems
+
+
+def test_a_log_signed_with_another_key_does_not_verify(log: AccessLog) -> None:
+    other = Ed25519PrivateKey.generate().public_key()
+    problems = log.verify(other)
+    assert any("signature does not verify" in p for p in problems)
+
+
+def test_without_the_signing_key_nothing_can_be_appended(log: AccessLog) -> None:
+    reader = AccessLog(log.path)
+    with pytest.raises(PermissionError):
+        reader.append("url_issued", "x", {})
+    assert reader.verify(public(log)) == []
+
+
+def test_concurrent_writers_keep_one_chain(tmp_path: Path) -> None:
+    key_file = tmp_path / "k" / "access-log.key"
+    pub = create_signing_key(key_file)
+
+    def writer(n: int) -> None:
+        own = AccessLog(tmp_path / "access-log.jsonl", load_signing_key(key_file), 25)
+        for i in range(25):
+            own.append("url_issued", f"w{n}", {"i": i})
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    log = AccessLog(tmp_path / "access-log.jsonl")
+    issued = [e for e in log.entries() if e["event"] == "url_issued"]
+    assert len(issued) == 200
+    assert log.verify(load_public_key(pub)) == []
