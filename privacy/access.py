@@ -1,0 +1,375 @@
+"""Access to a release: researchers request it, the curator approves, rejects or revokes, and an
+approved grant gets download URLs for the files of the current, non-withdrawn version.
+
+On S3 the URLs are presigned SigV4 GETs of the version's objects; with the local store they are
+signed tokens (`massiv access fetch` redeems them). Expiry is capped here, whatever is asked:
+1 hour by default, never above 7 days. Every request, decision, issuance, denial and download is
+written to the access log (privacy/access_log.py), with a hash of each URL, never the URL. A
+denial says why: no such grant, not approved, rejected, revoked, expired, nothing published, or
+the version withdrawn.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import hmac
+import json
+import os
+import re
+import secrets
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlparse
+
+from privacy.access_log import AccessLog, hash_url
+
+DEFAULT_EXPIRY_S = 3600
+MAX_EXPIRY_S = 7 * 24 * 3600
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+TOKEN_SCHEME = "massiv"
+
+
+class AccessDenied(PermissionError):
+    """A request for files that policy refuses; the message says why."""
+
+
+class AccessRequestError(ValueError):
+    """An access request or decision that is malformed (names the field)."""
+
+
+@dataclass
+class Grant:
+    id: str
+    name: str
+    institution: str
+    email: str
+    purpose: str
+    requested_at: str
+    status: str = "requested"  # requested | approved | rejected | revoked
+    decided_at: str | None = None
+    decided_by: str | None = None
+    expires_at: str | None = None  # the grant's own end (approved grants)
+    note: str | None = None
+
+
+def _now(now: datetime | None) -> datetime:
+    return (now or datetime.now(UTC)).astimezone(UTC)
+
+
+def _iso(t: datetime) -> str:
+    return t.isoformat(timespec="seconds")
+
+
+def cap_expiry(seconds: int | None) -> int:
+    """The URL lifetime actually granted: default 1 h, at least 1 s, at most 7 days."""
+    return max(1, min(seconds or DEFAULT_EXPIRY_S, MAX_EXPIRY_S))
+
+
+class AccessDesk:
+    def __init__(
+        self,
+        folder: Path,
+        log: AccessLog,
+        store: Any,
+        dataset: str,
+        token_secret: bytes | None = None,
+    ) -> None:
+        self.folder = folder
+        self.log = log
+        self.store = store
+        self.dataset = dataset
+        self.token_secret = token_secret
+
+    # state ---------------------------------------------------------------------------------
+
+    @property
+    def grants_path(self) -> Path:
+        return self.folder / "grants.json"
+
+    @contextmanager
+    def _grants(self) -> Iterator[dict[str, Grant]]:
+        """The grants, locked for update and written back atomically."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        with (self.folder / ".grants.lock").open("a") as lock:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+            grants = self.grants()
+            yield grants
+            tmp = self.grants_path.with_name(f".grants.{uuid.uuid4().hex[:8]}.tmp")
+            tmp.write_text(
+                json.dumps({k: asdict(g) for k, g in sorted(grants.items())}, indent=2) + "\n"
+            )
+            os.replace(tmp, self.grants_path)
+
+    def grants(self) -> dict[str, Grant]:
+        if not self.grants_path.is_file():
+            return {}
+        return {k: Grant(**v) for k, v in json.loads(self.grants_path.read_text()).items()}
+
+    # requests and decisions ----------------------------------------------------------------
+
+    def request(
+        self,
+        name: str,
+        institution: str,
+        email: str,
+        purpose: str,
+        accepted_terms: bool,
+        now: datetime | None = None,
+    ) -> Grant:
+        fields = {"name": name, "institution": institution, "purpose": purpose}
+        for field, value in fields.items():
+            if not value.strip():
+                raise AccessRequestError(f"access request: {field} is empty")
+        if not EMAIL.match(email):
+            raise AccessRequestError("access request: email is not an e-mail address")
+        if not accepted_terms:
+            raise AccessRequestError(
+                "access request: the research-only terms must be accepted (accepted_terms)"
+            )
+        grant = Grant(
+            id=f"g-{uuid.uuid4().hex[:12]}",
+            name=name.strip(),
+            institution=institution.strip(),
+            email=email.strip(),
+            purpose=purpose.strip(),
+            requested_at=_iso(_now(now)),
+        )
+        with self._grants() as grants:
+            grants[grant.id] = grant
+        self.log.append("access_requested", grant.email, {"grant": grant.id}, _now(now))
+        return grant
+
+    def _decide(
+        self,
+        grant_id: str,
+        curator: str,
+        status: str,
+        note: str | None,
+        now: datetime | None,
+        days: int | None = None,
+    ) -> Grant:
+        allowed = {"approved": {"requested"}, "rejected": {"requested"}, "revoked": {"approved"}}[
+            status
+        ]
+        with self._grants() as grants:
+            grant = grants.get(grant_id)
+            if grant is None:
+                raise AccessRequestError(f"no access request {grant_id}")
+            if grant.status not in allowed:
+                raise AccessRequestError(f"{grant_id} is {grant.status}; it cannot be {status}")
+            t = _now(now)
+            grant.status, grant.decided_at, grant.decided_by, grant.note = (
+                status,
+                _iso(t),
+                curator,
+                note,
+            )
+            if days is not None:
+                grant.expires_at = _iso(t + timedelta(days=days))
+        event = {
+            "approved": "access_approved",
+            "rejected": "access_rejected",
+            "revoked": "access_revoked",
+        }[status]
+        self.log.append(
+            event, curator, {"grant": grant_id, "note": note, "expires_at": grant.expires_at}, t
+        )
+        return grant
+
+    def approve(
+        self, grant_id: str, curator: str, days: int = 365, now: datetime | None = None
+    ) -> Grant:
+        return self._decide(grant_id, curator, "approved", None, now, days)
+
+    def reject(self, grant_id: str, curator: str, note: str, now: datetime | None = None) -> Grant:
+        return self._decide(grant_id, curator, "rejected", note, now)
+
+    def revoke(self, grant_id: str, curator: str, note: str, now: datetime | None = None) -> Grant:
+        return self._decide(grant_id, curator, "revoked", note, now)
+
+    # URLs ----------------------------------------------------------------------------------
+
+    def current_version(self) -> str:
+        withdrawn = self.store.withdrawn(self.dataset)
+        live = [v for v in self.store.versions(self.dataset) if v not in withdrawn]
+        if not live:
+            raise AccessDenied(
+                f"no version of {self.dataset} is available (none published, or all withdrawn)"
+            )
+        return live[-1]
+
+    def _check(self, grant_id: str, now: datetime) -> Grant:
+        grant = self.grants().get(grant_id)
+        reason = None
+        if grant is None:
+            reason = f"no access grant {grant_id}"
+        elif grant.status == "revoked":
+            reason = f"grant {grant_id} was revoked ({grant.note})"
+        elif grant.status == "rejected":
+            reason = f"access request {grant_id} was rejected ({grant.note})"
+        elif grant.status != "approved":
+            reason = f"access request {grant_id} is not approved yet"
+        elif grant.expires_at and datetime.fromisoformat(grant.expires_at) <= now:
+            reason = f"grant {grant_id} expired on {grant.expires_at}"
+        if reason:
+            self.log.append("access_denied", grant_id, {"reason": reason}, now)
+            raise AccessDenied(reason)
+        assert grant is not None
+        return grant
+
+    def issue(
+        self,
+        grant_id: str,
+        version: str | None = None,
+        expires_in: int | None = None,
+        now: datetime | None = None,
+    ) -> dict[str, str]:
+        """{file path: URL} for every file of `version` (default: the current one)."""
+        t = _now(now)
+        self._check(grant_id, t)
+        current = self.current_version()
+        version = version or current
+        withdrawn = self.store.withdrawn(self.dataset)
+        if version in withdrawn or version not in self.store.versions(self.dataset):
+            reason = (
+                f"{self.dataset} {version} was withdrawn ({withdrawn[version]['reason']}); "
+                f"use {current}"
+                if version in withdrawn
+                else f"{self.dataset} {version} is not published"
+            )
+            self.log.append("access_denied", grant_id, {"reason": reason}, t)
+            raise AccessDenied(reason)
+        seconds = cap_expiry(expires_in)
+        urls = self._urls(grant_id, version, seconds, t)
+        self.log.append(
+            "urls_issued",
+            grant_id,
+            {
+                "version": version,
+                "files": len(urls),
+                "expires_in_s": seconds,
+                "url_sha256": sorted(hash_url(u) for u in urls.values()),
+            },
+            t,
+        )
+        return urls
+
+    def _manifest(self, version: str) -> dict[str, Any]:
+        if hasattr(self.store, "read_manifest"):
+            return dict(self.store.read_manifest(self.dataset, version))
+        return dict(
+            json.loads(
+                (self.store.version_dir(self.dataset, version) / "manifest.json").read_text()
+            )
+        )
+
+    def _urls(self, grant_id: str, version: str, seconds: int, now: datetime) -> dict[str, str]:
+        files = self._manifest(version)["files"]
+        if hasattr(self.store, "client"):  # S3: presigned SigV4 GETs
+            return {
+                f["path"]: self.store.client.generate_presigned_url(
+                    "get_object",
+                    Params={
+                        "Bucket": self.store.bucket,
+                        "Key": self.store.object_key(self.dataset, f["sha256"]),
+                    },
+                    ExpiresIn=seconds,
+                )
+                for f in files
+            }
+        expires = int(now.timestamp()) + seconds
+        return {f["path"]: self._token(grant_id, version, f["path"], expires) for f in files}
+
+    def _token(self, grant_id: str, version: str, path: str, expires: int) -> str:
+        if self.token_secret is None:
+            raise AccessDenied("local downloads need the token secret")
+        query = {
+            "grant": grant_id,
+            "dataset": self.dataset,
+            "version": version,
+            "path": path,
+            "expires": str(expires),
+        }
+        sig = hmac.new(
+            self.token_secret, urlencode(sorted(query.items())).encode(), hashlib.sha256
+        ).hexdigest()
+        return f"{TOKEN_SCHEME}://download?{urlencode({**query, 'sig': sig})}"
+
+    def fetch(self, token: str, dest: Path, now: datetime | None = None) -> Path:
+        """Redeem a local download token: the file, copied to `dest` (logged)."""
+        t = _now(now)
+        parsed = urlparse(token)
+        query = {k: v[0] for k, v in parse_qs(parsed.query).items()}
+        sig = query.pop("sig", "")
+        expected = hmac.new(
+            self.token_secret or b"", urlencode(sorted(query.items())).encode(), hashlib.sha256
+        ).hexdigest()
+        reason = None
+        if parsed.scheme != TOKEN_SCHEME or not hmac.compare_digest(sig, expected):
+            reason = "the download token is not valid (altered or not ours)"
+        elif int(query.get("expires", "0")) <= int(t.timestamp()):
+            reason = "the download token has expired"
+        elif query["version"] in self.store.withdrawn(self.dataset):
+            reason = f"{self.dataset} {query['version']} was withdrawn"
+        if reason is None:
+            try:
+                self._check(query["grant"], t)
+            except AccessDenied as exc:
+                reason = str(exc)
+        if reason:
+            self.log.append(
+                "download_denied",
+                query.get("grant", "?"),
+                {"reason": reason, "url_sha256": hash_url(token)},
+                t,
+            )
+            raise AccessDenied(reason)
+        source = self.store.version_dir(self.dataset, query["version"]) / query["path"]
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.write_bytes(source.read_bytes())
+        self.log.append(
+            "download",
+            query["grant"],
+            {"version": query["version"], "path": query["path"], "url_sha256": hash_url(token)},
+            t,
+        )
+        return dest
+
+    def report(self) -> list[dict[str, Any]]:
+        """Who was issued which version's files (for opt-out notices): one row per grant and
+        version, with the grant's contact and the last issuance."""
+        grants = self.grants()
+        rows: dict[tuple[str, str], dict[str, Any]] = {}
+        for entry in self.log.entries():
+            if entry["event"] != "urls_issued":
+                continue
+            grant = grants.get(entry["actor"])
+            key = (entry["actor"], entry["details"]["version"])
+            row = rows.setdefault(
+                key,
+                {
+                    "grant": entry["actor"],
+                    "name": grant.name if grant else None,
+                    "email": grant.email if grant else None,
+                    "version": entry["details"]["version"],
+                    "issuances": 0,
+                },
+            )
+            row["issuances"] += 1
+            row["last_issued"] = entry["at"]
+        return sorted(rows.values(), key=lambda r: (r["version"], r["grant"]))
+
+
+def create_token_secret(path: Path) -> bytes:
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_hex(32) + "\n")
+    return bytes.fromhex(path.read_text().strip())

@@ -1,0 +1,179 @@
+"""Access grants and download URLs: local tokens and presigned SigV4 URLs on a real S3 server."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+import urllib.error
+import urllib.request
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+
+from curation import bundle
+from curation.release_build import patch_release
+from curation.store import LocalStore
+from privacy.access import (
+    MAX_EXPIRY_S,
+    AccessDenied,
+    AccessDesk,
+    AccessRequestError,
+    create_token_secret,
+)
+from privacy.access_log import AccessLog, create_signing_key, load_public_key, load_signing_key
+from privacy.blocklist import Blocklist
+from tests.curation.test_release_build import block, publish
+from tests.s3server import S3Server
+
+NOW = datetime(2026, 3, 1, tzinfo=UTC)
+
+
+def desk_for(tmp_path: Path, store: object) -> AccessDesk:
+    key = tmp_path / "keys" / "access-log.key"
+    if not key.exists():
+        create_signing_key(key)
+    log = AccessLog(tmp_path / "access" / "access-log.jsonl", load_signing_key(key), 10)
+    secret = create_token_secret(tmp_path / "keys" / "token.key")
+    return AccessDesk(tmp_path / "access", log, store, "d", secret)
+
+
+def approved(desk: AccessDesk, now: datetime = NOW) -> str:
+    grant = desk.request(
+        "Asha K", "IIT Delhi", "asha@iitd.example", "affect recognition", True, now
+    )
+    desk.approve(grant.id, "curator", days=30, now=now)
+    return grant.id
+
+
+def test_requests_are_checked_field_by_field(tmp_path: Path) -> None:
+    desk = desk_for(tmp_path, LocalStore(tmp_path / "store"))
+    with pytest.raises(AccessRequestError, match="terms"):
+        desk.request("A", "B", "a@b.example", "research", False)
+    with pytest.raises(AccessRequestError, match="email"):
+        desk.request("A", "B", "not-an-address", "research", True)
+    with pytest.raises(AccessRequestError, match="purpose is empty"):
+        desk.request("A", "B", "a@b.example", "  ", True)
+
+
+def test_a_grant_downloads_the_current_version_and_every_step_is_logged(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path / "store")
+    first = publish(store, "1.0.0", Blocklist.empty())
+    desk = desk_for(tmp_path, store)
+    grant = desk.request("Asha K", "IIT Delhi", "asha@iitd.example", "affect", True, NOW)
+    with pytest.raises(AccessDenied, match="not approved yet"):
+        desk.issue(grant.id, now=NOW)
+    desk.approve(grant.id, "curator", days=30, now=NOW)
+    urls = desk.issue(grant.id, now=NOW)
+    assert set(urls) == {f["path"] for f in bundle.read_manifest(first)["files"]}
+    path, token = next((p, u) for p, u in urls.items() if p.endswith(".parquet"))
+    got = desk.fetch(token, tmp_path / "dl" / path, now=NOW)
+    assert got.read_bytes() == (first / path).read_bytes()
+    # The log has every step, verifies, and holds no token.
+    events = [e["event"] for e in desk.log.entries()]
+    assert {
+        "access_requested",
+        "access_denied",
+        "access_approved",
+        "urls_issued",
+        "download",
+    } <= set(events)
+    text = desk.log.path.read_text()
+    assert all(u not in text for u in urls.values()) and "sig=" not in text
+    assert desk.log.verify(load_public_key(tmp_path / "keys" / "access-log.pub")) == []
+    assert desk.report() == [
+        {
+            "grant": grant.id,
+            "name": "Asha K",
+            "email": "asha@iitd.example",
+            "version": "1.0.0",
+            "issuances": 1,
+            "last_issued": NOW.isoformat(timespec="seconds"),
+        }
+    ]
+
+
+def test_denials_say_why(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path / "store")
+    desk = desk_for(tmp_path, store)
+    grant = approved(desk)
+    with pytest.raises(AccessDenied, match="no version"):
+        desk.issue(grant, now=NOW)
+    publish(store, "1.0.0", Blocklist.empty())
+    token = next(iter(desk.issue(grant, now=NOW).values()))
+    with pytest.raises(AccessDenied, match="no access grant"):
+        desk.issue("g-nobody", now=NOW)
+    with pytest.raises(AccessDenied, match="expired"):
+        desk.issue(grant, now=NOW + timedelta(days=31))  # the grant ran out
+    with pytest.raises(AccessDenied, match="token has expired"):
+        desk.fetch(token, tmp_path / "x", now=NOW + timedelta(hours=2))  # 1 h by default
+    with pytest.raises(AccessDenied, match="not valid"):
+        desk.fetch(token.replace("path=", "path=x"), tmp_path / "x", now=NOW)
+    other = desk.request("B", "C", "b@c.example", "research", True, NOW)
+    desk.reject(other.id, "curator", "no institutional approval", NOW)
+    with pytest.raises(AccessDenied, match="rejected"):
+        desk.issue(other.id, now=NOW)
+    desk.revoke(grant, "curator", "terms breached", NOW)
+    with pytest.raises(AccessDenied, match="revoked"):
+        desk.issue(grant, now=NOW)
+    with pytest.raises(AccessDenied, match="revoked"):
+        desk.fetch(token, tmp_path / "x", now=NOW)  # a token issued before is dead too
+    with pytest.raises(AccessRequestError, match="cannot be approved"):
+        desk.approve(grant, "curator")
+
+
+def test_a_withdrawn_version_is_never_served(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path / "store")
+    publish(store, "1.0.0", Blocklist.empty())
+    desk = desk_for(tmp_path, store)
+    grant = approved(desk)
+    old_token = next(iter(desk.issue(grant, now=NOW).values()))
+    patch_release(store, "d", "1.0.0", "1.0.1", block(Blocklist.empty(), videos=[101]))
+    store.withdraw("d", "1.0.0", "holds opted-out content", 30, NOW)
+    assert "version=1.0.1" in next(iter(desk.issue(grant, now=NOW).values()))
+    with pytest.raises(AccessDenied, match="withdrawn"):
+        desk.issue(grant, version="1.0.0", now=NOW)
+    with pytest.raises(AccessDenied, match="withdrawn"):
+        desk.fetch(old_token, tmp_path / "x", now=NOW)
+
+
+def test_url_lifetimes_are_capped(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path / "store")
+    publish(store, "1.0.0", Blocklist.empty())
+    desk = desk_for(tmp_path, store)
+    grant = approved(desk)
+    for asked, granted in [(None, 3600), (60, 60), (10**9, MAX_EXPIRY_S)]:
+        token = next(iter(desk.issue(grant, expires_in=asked, now=NOW).values()))
+        expires = int(parse_qs(urlparse(token).query)["expires"][0])
+        assert expires - int(NOW.timestamp()) == granted
+
+
+def test_presigned_urls_are_sigv4_capped_and_expire_for_real(
+    tmp_path: Path, s3_server: S3Server
+) -> None:
+    from curation.s3store import S3Store, s3_client
+
+    local = LocalStore(tmp_path / "store")
+    first = publish(local, "1.0.0", Blocklist.empty())
+    client = s3_client(s3_server.endpoint, s3_server.admin)
+    client.create_bucket(Bucket="access-test")
+    remote = S3Store("s3://access-test/rel", client)
+    remote.publish(first, "d", "1.0.0")
+    desk = desk_for(tmp_path, remote)
+    grant = approved(desk, datetime.now(UTC))  # presigned URLs live in real time
+    urls = desk.issue(grant, expires_in=10**9)  # asks for years: gets 7 days
+    path, url = next((p, u) for p, u in urls.items() if p.endswith(".parquet"))
+    query = parse_qs(urlparse(url).query)
+    assert query["X-Amz-Algorithm"] == ["AWS4-HMAC-SHA256"]
+    assert int(query["X-Amz-Expires"][0]) == MAX_EXPIRY_S
+    assert "X-Amz-Signature" in query and "X-Amz-Credential" in query
+    body = urllib.request.urlopen(url, timeout=10).read()
+    assert (
+        hashlib.sha256(body).hexdigest() == hashlib.sha256((first / path).read_bytes()).hexdigest()
+    )
+    short = desk.issue(grant, expires_in=1)[path]
+    time.sleep(2.5)
+    with pytest.raises(urllib.error.HTTPError) as denied:
+        urllib.request.urlopen(short, timeout=10)
+    assert denied.value.code == 403
