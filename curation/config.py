@@ -244,6 +244,21 @@ class OptOutConfig(Strict):
     retention_days: int = Field(30, ge=0)
 
 
+class AccessConfig(Strict):
+    """Who may download a release: requests, grants, URLs and the tamper-evident access log."""
+
+    access_dir: Path = Path("data/access")  # grants.json, access-log.jsonl (+ .head, .pub)
+    # The Ed25519 key that signs the log's checkpoints, kept apart from the store and the log
+    # (a file only the curator's account reads); the demo makes one under ~/.config/massiv/.
+    signing_key: Path = Path.home() / ".config" / "massiv" / "access-log.key"
+    token_secret: Path = Path.home() / ".config" / "massiv" / "download-token.key"
+    store: Path = Path("data/releases")
+    s3_url: str | None = Field(None, pattern=r"^s3://[a-z0-9][a-z0-9.-]+(/.*)?$")
+    dataset: str = Field("massiv", pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    checkpoint_every: int = Field(100, ge=1)
+    default_expiry_s: int = Field(3600, ge=1, le=7 * 24 * 3600)
+
+
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -289,6 +304,9 @@ PATH_FIELDS = (
     "requests",
     "fingerprints",
     "s3_url",
+    "access_dir",
+    "signing_key",
+    "token_secret",
 )
 
 

@@ -22,6 +22,7 @@ from curation.exclusions import FunnelError, StageCount
 from curation.ingest import ExportError
 from curation.store import VersionExistsError
 from curation.synth import synthesize_annotations, synthesize_export
+from privacy.access import AccessDenied, AccessRequestError
 from privacy.keys import KEY_ENV, KeyMismatchError, KeyUnavailableError, create_key_file
 from privacy.leak_gate import LeakError
 from privacy.optout import RequestFileError
@@ -29,6 +30,7 @@ from privacy.pseudonyms import PseudonymCollisionError
 
 if TYPE_CHECKING:
     from flows.opt_out import OptOutResult
+    from privacy.access import AccessDesk
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -58,6 +60,8 @@ USER_ERRORS = (
     KeyMismatchError,
     LeakError,
     RequestFileError,
+    AccessDenied,
+    AccessRequestError,
 )
 DEMO_KEY = Path.home() / ".config" / "massiv" / "demo-pseudonym.key"
 T = TypeVar("T")
@@ -469,6 +473,157 @@ def demo(
         f"[green]latest:[/] {latest}  (verified: files, blocklist commitment, no opted-out row)"
     )
     console.print(f"funnel: {curation / 'funnel.json'} · opt-out evidence: {optout}")
+
+
+# --- access -------------------------------------------------------------------------------
+
+access_app = typer.Typer(
+    no_args_is_help=True, help="Access requests, grants, URLs, the access log."
+)
+app.add_typer(access_app, name="access")
+AccessConfigOption = Annotated[
+    Path | None, typer.Option("--config", help="YAML config (AccessConfig fields to change).")
+]
+
+
+def _desk(config: Path | None, write: bool = True) -> AccessDesk:
+    from curation.config import AccessConfig
+    from curation.s3store import S3Store
+    from curation.store import LocalStore
+    from privacy.access import AccessDesk, create_token_secret
+    from privacy.access_log import AccessLog, create_signing_key, load_signing_key
+
+    cfg = _run(lambda: load_config(AccessConfig, config))
+    log_path = cfg.access_dir / "access-log.jsonl"
+    public = cfg.access_dir / "access-log.pub"
+    if write and not cfg.signing_key.exists():
+        made = create_signing_key(cfg.signing_key)
+        cfg.access_dir.mkdir(parents=True, exist_ok=True)
+        public.write_bytes(made.read_bytes())
+        console.print(f"created an access-log signing key at {cfg.signing_key} (keep it apart)")
+    key = _run(lambda: load_signing_key(cfg.signing_key)) if write else None
+    store = S3Store(cfg.s3_url) if cfg.s3_url else LocalStore(cfg.store)
+    return AccessDesk(
+        cfg.access_dir,
+        AccessLog(log_path, key, cfg.checkpoint_every),
+        store,
+        cfg.dataset,
+        create_token_secret(cfg.token_secret) if write else None,
+    )
+
+
+@access_app.command("request")
+def access_request(
+    name: Annotated[str, typer.Option(help="Researcher's name.")],
+    institution: Annotated[str, typer.Option(help="Institution.")],
+    email: Annotated[str, typer.Option(help="Contact e-mail.")],
+    purpose: Annotated[str, typer.Option(help="What the data is for.")],
+    accept_terms: Annotated[
+        bool, typer.Option("--accept-terms", help="Accept the research-only terms.")
+    ] = False,
+    config: AccessConfigOption = None,
+) -> None:
+    """File an access request (the curator decides)."""
+    grant = _run(lambda: _desk(config).request(name, institution, email, purpose, accept_terms))
+    console.print(f"request {grant.id} filed; the curator will approve or reject it")
+
+
+@access_app.command("approve")
+def access_approve(
+    grant: Annotated[str, typer.Argument(help="Request ID.")],
+    curator: Annotated[str, typer.Option(help="Who decides.")],
+    days: Annotated[int, typer.Option(min=1, help="How long the grant lasts.")] = 365,
+    config: AccessConfigOption = None,
+) -> None:
+    """Approve a request."""
+    g = _run(lambda: _desk(config).approve(grant, curator, days))
+    console.print(f"{g.id} approved until {g.expires_at}")
+
+
+@access_app.command("reject")
+def access_reject(
+    grant: Annotated[str, typer.Argument(help="Request ID.")],
+    curator: Annotated[str, typer.Option(help="Who decides.")],
+    reason: Annotated[str, typer.Option(help="Why (shown to the requester).")],
+    config: AccessConfigOption = None,
+) -> None:
+    """Reject a request."""
+    _run(lambda: _desk(config).reject(grant, curator, reason))
+    console.print(f"{grant} rejected")
+
+
+@access_app.command("revoke")
+def access_revoke(
+    grant: Annotated[str, typer.Argument(help="Grant ID.")],
+    curator: Annotated[str, typer.Option(help="Who decides.")],
+    reason: Annotated[str, typer.Option(help="Why.")],
+    config: AccessConfigOption = None,
+) -> None:
+    """Revoke a grant: no more URLs, and issued tokens stop working."""
+    _run(lambda: _desk(config).revoke(grant, curator, reason))
+    console.print(f"{grant} revoked")
+
+
+@access_app.command("urls")
+def access_urls(
+    grant: Annotated[str, typer.Argument(help="Grant ID.")],
+    expires_in: Annotated[
+        int | None, typer.Option(help="URL lifetime in seconds (capped at 7 days).")
+    ] = None,
+    config: AccessConfigOption = None,
+) -> None:
+    """Print download URLs for the current version's files (one per line: path, URL)."""
+    urls = _run(lambda: _desk(config).issue(grant, expires_in=expires_in))
+    for path, url in urls.items():
+        typer.echo(f"{path}\t{url}")
+
+
+@access_app.command("fetch")
+def access_fetch(
+    token: Annotated[str, typer.Argument(help="A massiv://download?… token.")],
+    out: Annotated[Path, typer.Option(help="Where to write the file.")],
+    config: AccessConfigOption = None,
+) -> None:
+    """Download one file of the local store with a token."""
+    path = _run(lambda: _desk(config).fetch(token, out))
+    console.print(f"[green]✓[/] {path}")
+
+
+@access_app.command("report")
+def access_report(config: AccessConfigOption = None) -> None:
+    """Who was issued which version's files (for opt-out notices)."""
+    table = Table(title="issued versions")
+    for col in ("version", "grant", "name", "email", "issuances", "last issued"):
+        table.add_column(col)
+    for row in _desk(config, write=False).report():
+        table.add_row(
+            row["version"],
+            row["grant"],
+            str(row["name"]),
+            str(row["email"]),
+            str(row["issuances"]),
+            row["last_issued"],
+        )
+    console.print(table)
+
+
+@access_app.command("verify")
+def access_verify(config: AccessConfigOption = None) -> None:
+    """Check the access log's chain, checkpoint signatures and signed head (exit 1 if not)."""
+    from curation.config import AccessConfig
+    from privacy.access_log import AccessLog, load_public_key
+
+    cfg = _run(lambda: load_config(AccessConfig, config))
+    log = AccessLog(cfg.access_dir / "access-log.jsonl")
+    key = _run(lambda: load_public_key(cfg.access_dir / "access-log.pub"))
+    problems = log.verify(key)
+    if problems:
+        for problem in problems:
+            console.print(f"[red]✗[/] {problem}", highlight=False)
+        raise typer.Exit(1)
+    console.print(
+        f"[green]✓[/] {log.path}: {len(log.entries()):,} entries, chain and signatures intact"
+    )
 
 
 def main() -> None:

@@ -177,3 +177,67 @@ def test_presigned_urls_are_sigv4_capped_and_expire_for_real(
     with pytest.raises(urllib.error.HTTPError) as denied:
         urllib.request.urlopen(short, timeout=10)
     assert denied.value.code == 403
+
+
+def test_the_curator_and_a_researcher_from_the_command_line(tmp_path: Path) -> None:
+    import json
+    import re
+
+    from typer.testing import CliRunner
+
+    from flows.cli import app
+
+    store = LocalStore(tmp_path / "store")
+    first = publish(store, "1.0.0", Blocklist.empty())
+    config = tmp_path / "access.yaml"
+    config.write_text(
+        json.dumps(
+            {
+                "access_dir": str(tmp_path / "access"),
+                "signing_key": str(tmp_path / "curator" / "access-log.key"),
+                "token_secret": str(tmp_path / "curator" / "token.key"),
+                "store": str(tmp_path / "store"),
+                "dataset": "d",
+                "checkpoint_every": 3,
+            }
+        )
+    )
+    run = CliRunner().invoke
+    c = ["--config", str(config)]
+    filed = run(
+        app,
+        [
+            "access",
+            "request",
+            "--name",
+            "Asha",
+            "--institution",
+            "IITD",
+            "--email",
+            "asha@iitd.example",
+            "--purpose",
+            "affect",
+            "--accept-terms",
+            *c,
+        ],
+    )
+    assert filed.exit_code == 0, filed.output
+    grant = re.search(r"g-[0-9a-f]{12}", filed.output).group(0)  # type: ignore[union-attr]
+    refused = run(app, ["access", "urls", grant, *c])
+    assert refused.exit_code == 2 and "not approved yet" in refused.output
+    assert run(app, ["access", "approve", grant, "--curator", "cur", *c]).exit_code == 0
+    listed = run(app, ["access", "urls", grant, *c])
+    assert listed.exit_code == 0, listed.output
+    path, token = next(
+        line.split("\t") for line in listed.output.splitlines() if line.startswith("labeled/")
+    )
+    fetched = run(app, ["access", "fetch", token, "--out", str(tmp_path / "dl.parquet"), *c])
+    assert fetched.exit_code == 0, fetched.output
+    assert (tmp_path / "dl.parquet").read_bytes() == (first / path).read_bytes()
+    report = run(app, ["access", "report", *c])
+    assert grant in report.output and "1.0.0" in report.output
+    assert run(app, ["access", "verify", *c]).exit_code == 0
+    log = tmp_path / "access" / "access-log.jsonl"
+    log.write_text(log.read_text().replace('"cur"', '"intruder"'))
+    tampered = run(app, ["access", "verify", *c])
+    assert tampered.exit_code == 1 and "content changed" in tampered.output
