@@ -198,6 +198,21 @@ class BundleConfig(Strict):
         return self
 
 
+class AccessConfig(Strict):
+    """Who may download a release: requests, grants, URLs and the tamper-evident access log."""
+
+    access_dir: Path = Path("data/access")  # grants.json, access-log.jsonl (+ .head, .pub)
+    # The Ed25519 key that signs the log's checkpoints, kept apart from the store and the log
+    # (a file only the curator's account reads); the demo makes one under ~/.config/massiv/.
+    signing_key: Path = Path.home() / ".config" / "massiv" / "access-log.key"
+    token_secret: Path = Path.home() / ".config" / "massiv" / "download-token.key"
+    store: Path = Path("data/releases")
+    s3_url: str | None = Field(None, pattern=r"^s3://[a-z0-9][a-z0-9.-]+(/.*)?$")
+    dataset: str = Field("massiv", pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    checkpoint_every: int = Field(100, ge=1)
+    default_expiry_s: int = Field(3600, ge=1, le=7 * 24 * 3600)
+
+
 class ReleaseConfig(Strict):
     dataset: str = Field("massiv", pattern=r"^[a-z0-9][a-z0-9_-]*$")
     version: str = Field("1.0.0", pattern=r"^\d+\.\d+\.\d+$")
@@ -208,6 +223,7 @@ class ReleaseConfig(Strict):
     key_file: Path | None = None  # else $MASSIV_PSEUDONYM_KEY
     key_version: str = "k1"
     optout_dir: Path = Path("data/optout")  # the opt-out blocklist and evidence
+    access: AccessConfig | None = None  # set: publishing is written to the access log
     # Also publish to S3 (s3://bucket/prefix; endpoint and credentials from boto3's standard
     # environment): objects first, the manifest last, by a conditional put.
     s3_url: str | None = Field(None, pattern=r"^s3://[a-z0-9][a-z0-9.-]+(/.*)?$")
@@ -238,25 +254,11 @@ class OptOutConfig(Strict):
     key_version: str = "k1"
     platform_url: str = "https://sharevideo.example"  # request targets must be on this site
     patch_release: bool = True
+    access: AccessConfig | None = None  # set: opt-outs, patches, withdrawals are logged
     s3_url: str | None = Field(None, pattern=r"^s3://[a-z0-9][a-z0-9.-]+(/.*)?$")  # as release
     # A withdrawn version's files are kept this long (a holder may still be told what to
     # delete), then purged; the purge is logged.
     retention_days: int = Field(30, ge=0)
-
-
-class AccessConfig(Strict):
-    """Who may download a release: requests, grants, URLs and the tamper-evident access log."""
-
-    access_dir: Path = Path("data/access")  # grants.json, access-log.jsonl (+ .head, .pub)
-    # The Ed25519 key that signs the log's checkpoints, kept apart from the store and the log
-    # (a file only the curator's account reads); the demo makes one under ~/.config/massiv/.
-    signing_key: Path = Path.home() / ".config" / "massiv" / "access-log.key"
-    token_secret: Path = Path.home() / ".config" / "massiv" / "download-token.key"
-    store: Path = Path("data/releases")
-    s3_url: str | None = Field(None, pattern=r"^s3://[a-z0-9][a-z0-9.-]+(/.*)?$")
-    dataset: str = Field("massiv", pattern=r"^[a-z0-9][a-z0-9_-]*$")
-    checkpoint_every: int = Field(100, ge=1)
-    default_expiry_s: int = Field(3600, ge=1, le=7 * 24 * 3600)
 
 
 M = TypeVar("M", bound=BaseModel)

@@ -9,7 +9,9 @@ import uuid
 from datetime import UTC, datetime
 from importlib.metadata import version as package_version
 from pathlib import Path
+from typing import Any
 
+from curation.config import AccessConfig
 from curation.store import fsync_dir, fsync_tree
 
 RUN_MARKER = "run.json"  # written last: a run folder with it is complete
@@ -65,3 +67,18 @@ def git_commit() -> str | None:
 def code_version() -> dict[str, str | None]:
     """What a manifest records as the code that built it."""
     return {"massiv": package_version("massiv"), "git_commit": git_commit()}
+
+
+def audit(access: AccessConfig | None, event: str, details: dict[str, Any]) -> None:
+    """Write one event (a release published or withdrawn, opt-outs applied) to the access log,
+    when the flow has one."""
+    if access is None:
+        return
+    from privacy.access_log import AccessLog, load_signing_key
+
+    log = AccessLog(
+        access.access_dir / "access-log.jsonl",
+        load_signing_key(access.signing_key),
+        access.checkpoint_every,
+    )
+    log.append(event, "massiv", details)

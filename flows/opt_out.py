@@ -31,7 +31,7 @@ from curation.release_build import blocked_count, needles_path, next_patch, patc
 from curation.s3store import S3Store
 from curation.store import LocalStore
 from curation.video_screen import explode_frames
-from flows.common import RUN_MARKER, code_version
+from flows.common import RUN_MARKER, audit, code_version
 from flows.fingerprint import neardup_settings, settings_of
 from privacy.blocklist import (
     Blocklist,
@@ -289,7 +289,8 @@ def withdraw_blocked(
             continue
         if blocked_count(store.version_dir(config.dataset, version), blocklist):
             reason = f"holds opted-out content; superseded by {successor or 'none yet'}"
-            store.withdraw(config.dataset, version, reason, config.retention_days, now)
+            if store.withdraw(config.dataset, version, reason, config.retention_days, now):
+                audit(config.access, "release_withdrawn", {"version": version, "reason": reason})
             withdrawn.append(version)
     return withdrawn
 
@@ -328,6 +329,11 @@ def publish_patch(
         except BaseException:
             withdraw_blocked(config, store, blocklist, None, now)
             raise
+        audit(
+            config.access,
+            "release_published",
+            {"version": patch, "parent": latest, "removals": built.removals},
+        )
         print(
             f"patch {patch}: removed {sum(built.removals.values()):,} videos "
             f"({built.removals}), stored {built.bytes_stored:,} new bytes → {path}"
@@ -404,6 +410,12 @@ def opt_out(config: OptOutConfig = OptOutConfig(), now: datetime | None = None) 
             evidence, evidence_rows(resolved, per_request, blocklist.batch, now)
         )
         save_evidence(config.optout_dir, evidence)
+        if added:  # counts only: the log names no one who opted out
+            audit(
+                config.access,
+                "opt_out_applied",
+                {"blocklist_batch": blocklist.batch, "entries_added": added},
+            )
         patch, withdrawn = publish_patch(config, blocklist, now, key)
         store = LocalStore(config.store)
         save_evidence(config.optout_dir, first_versions(evidence, store, config.dataset))

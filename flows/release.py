@@ -27,7 +27,8 @@ from curation.splits import assign_splits
 from curation.store import LocalStore, VersionExistsError
 from curation.tables import read_parquet_once
 from curation.taxonomy import ANNOTATED_TASKS, TAXONOMY_PATH, taxonomy_version
-from flows.common import code_version
+from flows.common import audit, code_version
+from privacy.access_log import load_signing_key
 from privacy.blocklist import (
     Blocklist,
     blocklist_lock,
@@ -370,6 +371,8 @@ def release(
     `blocklist_batch`: apply the blocklist only up to this batch (a rebuild of an old version);
     default: all of it."""
     preflight(config)
+    if config.access is not None:  # the log's key must be there before anything is published
+        load_signing_key(config.access.signing_key)
     key = load_key(config.key_file, config.key_version)
     inputs = read_inputs(config)
     votes = vote(config, inputs)
@@ -383,6 +386,16 @@ def release(
         result = build_bundle(
             config, tables, votes, inputs.digests, key, inputs.funnel, source, blocklist
         )
+    audit(
+        config.access,
+        "release_published",
+        {
+            "dataset": config.dataset,
+            "version": config.version,
+            "manifest_sha256": result.manifest_sha256,
+            "counts": result.counts,
+        },
+    )
     if config.s3_url:  # the local version is complete; S3 gets the same bytes, manifest last
         S3Store(config.s3_url).publish(result.path, config.dataset, config.version)
         print(f"published to {config.s3_url}")

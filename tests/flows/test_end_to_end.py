@@ -571,7 +571,16 @@ def test_releases_and_patches_land_on_s3(
     s3_client().create_bucket(Bucket="e2e-releases")
     url = "s3://e2e-releases/published"
     optout = workdir / "optout_s3"
-    first = release(release_config(workdir, "store_s3", optout_dir=optout, s3_url=url))
+    from curation.config import AccessConfig
+    from privacy.access_log import AccessLog, create_signing_key, load_public_key
+
+    public = create_signing_key(workdir / "curator" / "access-log.key")
+    access = AccessConfig(
+        access_dir=workdir / "access", signing_key=workdir / "curator" / "access-log.key"
+    )
+    first = release(
+        release_config(workdir, "store_s3", optout_dir=optout, s3_url=url, access=access)
+    )
     remote = S3Store(url)
     assert remote.versions("massiv") == ["1.0.0"] and remote.verify("massiv", "1.0.0") == []
     assert remote.read_manifest("massiv", "1.0.0") == bundle.read_manifest(first.path)
@@ -614,9 +623,19 @@ def test_releases_and_patches_land_on_s3(
             store=workdir / "store_s3",
             key_file=workdir / "key",
             s3_url=url,
+            access=access,
         )
     )
     assert result.patch == "1.0.1"
+    log = AccessLog(workdir / "access" / "access-log.jsonl")
+    assert [e["event"] for e in log.entries()] == [
+        "release_published",
+        "opt_out_applied",
+        "release_published",
+        "release_withdrawn",
+    ]
+    assert log.verify(load_public_key(public)) == []
+    assert handle not in log.path.read_text()  # the log names no one who opted out
     assert remote.versions("massiv") == ["1.0.0", "1.0.1"]
     assert remote.verify("massiv", "1.0.1") == []
     assert "1.0.0" in remote.withdrawn("massiv")
