@@ -4,7 +4,7 @@ UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 RUN := $(UV) run --frozen
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 
-.PHONY: install demo test check fmt bench bench-sampling bench-flows bench-prefect bench-neardup bench-neardup-accuracy bench-dask bench-annotations bench-patch clean
+.PHONY: install demo test check fmt bench bench-sampling bench-flows bench-prefect bench-neardup bench-neardup-accuracy bench-dask bench-annotations bench-patch bench-access clean
 
 install: .venv/.installed
 
@@ -31,7 +31,7 @@ fmt: install
 	$(RUN) ruff format .
 	$(RUN) ruff check --fix .
 
-bench: bench-sampling bench-flows bench-prefect bench-neardup bench-neardup-accuracy bench-dask bench-annotations bench-patch  ## all benchmarks; results in bench/results/
+bench: bench-sampling bench-flows bench-prefect bench-neardup bench-neardup-accuracy bench-dask bench-annotations bench-patch bench-access  ## all benchmarks; results in bench/results/
 
 bench-sampling: install  ## engagement sampling, 50M posts → 1.5M pool
 	$(RUN) python -m bench.sampling
@@ -59,3 +59,6 @@ bench-annotations: install  ## gold gate + vote + alpha on 825K labels (55K post
 
 bench-patch: install  ## patch release: 1,000 opt-outs out of a 155K-row release (50K- and 5K-row shards)
 	$(RUN) python -m bench.patch_release
+
+bench-access: install  ## access desk: 200 concurrent URL issuances + downloads on SeaweedFS (and local)
+	$(RUN) python -m bench.access_load

@@ -93,11 +93,16 @@ class AccessDesk:
         return self.folder / "grants.json"
 
     @contextmanager
-    def _grants(self) -> Iterator[dict[str, Grant]]:
-        """The grants, locked for update and written back atomically."""
+    def _grants_lock(self) -> Iterator[None]:
         self.folder.mkdir(parents=True, exist_ok=True)
         with (self.folder / ".grants.lock").open("a") as lock:
             fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+            yield
+
+    @contextmanager
+    def _grants(self) -> Iterator[dict[str, Grant]]:
+        """The grants, locked for update and written back atomically."""
+        with self._grants_lock():
             grants = self.grants()
             yield grants
             tmp = self.grants_path.with_name(f".grants.{uuid.uuid4().hex[:8]}.tmp")
@@ -195,9 +200,13 @@ class AccessDesk:
 
     # URLs ----------------------------------------------------------------------------------
 
-    def current_version(self) -> str:
-        withdrawn = self.store.withdrawn(self.dataset)
-        live = [v for v in self.store.versions(self.dataset) if v not in withdrawn]
+    def current_version(
+        self, published: list[str] | None = None, withdrawn: dict[str, Any] | None = None
+    ) -> str:
+        """The newest version that is not withdrawn."""
+        withdrawn = self.store.withdrawn(self.dataset) if withdrawn is None else withdrawn
+        published = self.store.versions(self.dataset) if published is None else published
+        live = [v for v in published if v not in withdrawn]
         if not live:
             raise AccessDenied(
                 f"no version of {self.dataset} is available (none published, or all withdrawn)"
@@ -230,13 +239,23 @@ class AccessDesk:
         expires_in: int | None = None,
         now: datetime | None = None,
     ) -> dict[str, str]:
-        """{file path: URL} for every file of `version` (default: the current one)."""
+        """{file path: URL} for every file of `version` (default: the current one).
+
+        Holds the grants lock from the check to the log entry, so a revocation lands wholly
+        before or after an issuance, never between."""
         t = _now(now)
+        with self._grants_lock():
+            return self._issue(grant_id, version, expires_in, t)
+
+    def _issue(
+        self, grant_id: str, version: str | None, expires_in: int | None, t: datetime
+    ) -> dict[str, str]:
         self._check(grant_id, t)
-        current = self.current_version()
-        version = version or current
         withdrawn = self.store.withdrawn(self.dataset)
-        if version in withdrawn or version not in self.store.versions(self.dataset):
+        published = self.store.versions(self.dataset)
+        current = self.current_version(published, withdrawn)
+        version = version or current
+        if version in withdrawn or version not in published:
             reason = (
                 f"{self.dataset} {version} was withdrawn ({withdrawn[version]['reason']}); "
                 f"use {current}"

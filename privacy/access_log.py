@@ -105,20 +105,33 @@ class AccessLog:
         return self.path.with_name(self.path.name + ".head")
 
     @contextmanager
-    def _locked(self) -> Iterator[Any]:
+    def _locked(self, mode: int = fcntl.LOCK_EX) -> Iterator[Any]:
+        """The log file, locked: exclusive to append, shared to read a consistent log + head."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self.path.open("a+", encoding="utf-8") as fh:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        with self.path.open("a+b") as fh:
+            fcntl.flock(fh.fileno(), mode)
             try:
                 yield fh
             finally:
                 fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
-    def entries(self) -> list[dict[str, Any]]:
+    def _read(self) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+        """All entries and the signed head, read together under a shared lock (a writer may
+        be appending)."""
         if not self.path.is_file():
-            return []
-        with self.path.open(encoding="utf-8") as fh:
-            return [json.loads(line) for line in fh if line.strip()]
+            return [], None
+        with self._locked(fcntl.LOCK_SH) as fh:
+            fh.seek(0)
+            entries = [json.loads(line) for line in fh.read().splitlines() if line.strip()]
+            head = (
+                json.loads(self.head_path.read_text(encoding="utf-8"))
+                if self.head_path.is_file()
+                else None
+            )
+        return entries, head
+
+    def entries(self) -> list[dict[str, Any]]:
+        return self._read()[0]
 
     def append(
         self, event: str, actor: str, details: dict[str, Any], now: datetime | None = None
@@ -127,21 +140,43 @@ class AccessLog:
         if self.signing_key is None:
             raise PermissionError("this access log was opened without its signing key")
         with self._locked() as fh:
+            stamp = (now or datetime.now(UTC)).astimezone(UTC).isoformat(timespec="seconds")
+            lines = self._drop_partial_line(fh, stamp)
             last = _last_line(self.path)
             prev = json.loads(last) if last else {"seq": 0, "hash": GENESIS}
-            stamp = (now or datetime.now(UTC)).astimezone(UTC).isoformat(timespec="seconds")
-            entry = self._entry(prev, stamp, event, actor, details)
-            lines = [entry]
+            entry = self._entry(lines[-1] if lines else prev, stamp, event, actor, details)
+            lines.append(entry)
             if entry["seq"] % self.checkpoint_every == 0:
                 lines.append(self._checkpoint(entry, stamp))
             fh.seek(0, os.SEEK_END)
             fh.write(
-                "".join(json.dumps(e, sort_keys=True, ensure_ascii=False) + "\n" for e in lines)
+                "".join(
+                    json.dumps(e, sort_keys=True, ensure_ascii=False) + "\n" for e in lines
+                ).encode()
             )
             fh.flush()
             os.fsync(fh.fileno())
             self._write_head(lines[-1])
         return entry
+
+    def _drop_partial_line(self, fh: Any, stamp: str) -> list[dict[str, Any]]:
+        """A writer that died mid-line left bytes no entry owns (the signed head never covered
+        them): cut them off, and say so in the log."""
+        fh.seek(0, os.SEEK_END)
+        size = fh.tell()
+        if size == 0:
+            return []
+        fh.seek(size - 1)
+        if fh.read(1) == b"\n":
+            return []
+        fh.seek(0)
+        data = fh.read()
+        keep = data.rfind(b"\n") + 1
+        fh.truncate(keep)
+        last = _last_line(self.path)
+        prev = json.loads(last) if last else {"seq": 0, "hash": GENESIS}
+        repair = {"dropped_bytes": size - keep}
+        return [self._entry(prev, stamp, "log_repaired", "massiv", repair)]
 
     def _entry(
         self, prev: dict[str, Any], stamp: str, event: str, actor: str, details: dict[str, Any]
@@ -176,14 +211,22 @@ class AccessLog:
             "signature": self.signing_key.sign(_signed(newest["seq"], newest["hash"])).hex(),
         }
         tmp = self.head_path.with_name(self.head_path.name + ".tmp")
-        tmp.write_text(json.dumps(doc, sort_keys=True) + "\n", encoding="utf-8")
+        with tmp.open("w", encoding="utf-8") as fh:
+            fh.write(json.dumps(doc, sort_keys=True) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
         os.replace(tmp, self.head_path)
+        dir_fd = os.open(self.head_path.parent, os.O_RDONLY)  # the rename survives a crash
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
 
     def verify(self, public_key: Ed25519PublicKey) -> list[str]:
         """Every problem found: broken hashes or links, gaps, bad signatures, a cut tail."""
         problems: list[str] = []
         prev_hash, expected_seq = GENESIS, 1
-        entries = self.entries()
+        entries, head = self._read()
         for i, entry in enumerate(entries, start=1):
             where = f"line {i} (seq {entry.get('seq')})"
             if entry.get("seq") != expected_seq:
@@ -205,11 +248,10 @@ class AccessLog:
                     problems.append(f"{where}: checkpoint signature does not verify")
             prev_hash = entry.get("hash", "")
             expected_seq = (entry.get("seq") or expected_seq) + 1
-        if not self.head_path.is_file():
+        if head is None:
             if entries:
                 problems.append(f"{self.head_path.name}: missing (the log's signed head)")
             return problems
-        head = json.loads(self.head_path.read_text(encoding="utf-8"))
         if not _valid(public_key, head.get("seq"), head.get("hash"), head.get("signature")):
             problems.append(f"{self.head_path.name}: signature does not verify")
         elif not entries or head["seq"] != entries[-1].get("seq") or head["hash"] != prev_hash:

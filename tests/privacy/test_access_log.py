@@ -152,3 +152,30 @@ def test_concurrent_writers_keep_one_chain(tmp_path: Path) -> None:
     issued = [e for e in log.entries() if e["event"] == "url_issued"]
     assert len(issued) == 200
     assert log.verify(load_public_key(pub)) == []
+
+
+def test_a_line_cut_by_a_dying_writer_is_dropped_and_the_repair_logged(log: AccessLog) -> None:
+    with log.path.open("a") as fh:
+        fh.write('{"seq": 99, "event": "url_iss')  # the writer died here
+    log.append("url_issued", "r", {"version": "1.0.0"})
+    events = [e["event"] for e in log.entries()]
+    assert events[-2:] == ["log_repaired", "url_issued"]
+    assert log.entries()[-2]["details"]["dropped_bytes"] == len('{"seq": 99, "event": "url_iss')
+    assert log.verify(public(log)) == []
+
+
+def test_verify_while_writers_append_sees_a_consistent_log(log: AccessLog) -> None:
+    stop = threading.Event()
+
+    def writer() -> None:
+        while not stop.is_set():
+            log.append("url_issued", "w", {"version": "1.0.0"})
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        results = [log.verify(public(log)) for _ in range(30)]
+    finally:
+        stop.set()
+        thread.join()
+    assert all(r == [] for r in results), [r for r in results if r][:1]
