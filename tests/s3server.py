@@ -49,6 +49,27 @@ class S3Server:
         }
 
 
+def _wait_until_writable(server: S3Server, deadline: float) -> None:
+    """Up is not ready: the first writes fail (InternalError) until a volume is allocated,
+    slower when another server starts at the same time."""
+    client = server.client(server.admin)
+    while True:
+        try:
+            client.create_bucket(Bucket="ready-probe")
+        except Exception as exc:
+            if "BucketAlready" not in str(exc) and time.monotonic() < deadline:
+                time.sleep(0.5)
+                continue
+        try:
+            client.put_object(Bucket="ready-probe", Key="probe", Body=b"ok")
+            client.delete_object(Bucket="ready-probe", Key="probe")
+            return
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+
+
 def _free_port() -> int:
     # weed also listens on port + 10000 for gRPC: both must be free.
     while True:
@@ -99,9 +120,13 @@ def seaweedfs(workdir: Path) -> Iterator[S3Server]:
         f"-filer.port={_free_port()}",
         "-s3",
         f"-s3.port={s3_port}",
+        # Its Iceberg and Lance servers listen on fixed ports: two servers (one per test
+        # worker) would collide, and the tests need neither.
+        "-s3.port.iceberg=0",
+        "-s3.port.lance=0",
         f"-s3.config={config}",
         "-master.volumeSizeLimitMB=64",
-        "-volume.max=8",
+        "-volume.max=100",  # each bucket is a collection that takes volumes of its own
     ]
     log = (workdir / "weed.log").open("w")
     proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
@@ -120,7 +145,9 @@ def seaweedfs(workdir: Path) -> Iterator[S3Server]:
                         f"SeaweedFS did not start; see {workdir / 'weed.log'}"
                     ) from None
                 time.sleep(0.3)
-        yield S3Server(endpoint, ADMIN, READER)
+        server = S3Server(endpoint, ADMIN, READER)
+        _wait_until_writable(server, deadline=time.monotonic() + 90)
+        yield server
     finally:
         proc.terminate()
         try:
