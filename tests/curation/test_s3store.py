@@ -189,3 +189,54 @@ def test_push_and_verify_from_the_command_line(
     wrong = runner.invoke(app, ["verify", f"{url}/d/1.0.0"])
     assert wrong.exit_code == 2 and "S3 error" in wrong.output
     assert "Traceback" not in wrong.output
+
+
+KILLED_PUBLISHER = """
+import sys, time
+from pathlib import Path
+from curation.s3store import S3Store, s3_client
+client = s3_client(sys.argv[1], (sys.argv[2], sys.argv[3]))
+client.meta.events.register("before-call.s3", lambda **kw: time.sleep(0.3))  # a slow link
+print("started", flush=True)
+S3Store(sys.argv[4], client).publish(Path(sys.argv[5]), "d", "1.0.1")
+"""
+
+
+def test_a_publisher_killed_mid_way_leaves_no_half_version(
+    s3_server: S3Server, built: tuple[Path, Path], tmp_path: Path
+) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    first, second = built
+    store = fresh_store(s3_server)
+    store.publish(first, "d", "1.0.0")
+    script = tmp_path / "publisher.py"
+    script.write_text(KILLED_PUBLISHER)
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.Popen(
+        [sys.executable, str(script), s3_server.endpoint, *s3_server.admin, store.url, str(second)],
+        cwd=root,
+        env={**os.environ, "PYTHONPATH": str(root)},
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "started"
+    time.sleep(1.5)  # a few objects in, the manifest not yet
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=10)
+    uploaded = [
+        o["Key"]
+        for page in store.client.get_paginator("list_objects_v2").paginate(
+            Bucket=BUCKET, Prefix=store.key("d", "objects")
+        )
+        for o in page.get("Contents", [])
+    ]
+    before = {e["sha256"] for e in bundle.read_manifest(first)["files"]}
+    assert len(uploaded) > len(before)  # it did get some of 1.0.1's objects in
+    assert store.versions("d") == ["1.0.0"] and store.verify("d", "1.0.0") == []
+    store.publish(second, "d", "1.0.1")  # the rerun completes it
+    assert store.versions("d") == ["1.0.0", "1.0.1"] and store.verify("d", "1.0.1") == []
