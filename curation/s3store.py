@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -193,6 +194,32 @@ class S3Store:
             Body=json.dumps(mark, sort_keys=True).encode(),
             ContentType="application/json",
         )
+
+    def collect_garbage(
+        self, dataset: str, now: datetime, grace: timedelta = timedelta(days=1)
+    ) -> int:
+        """Delete objects no kept version lists: those of purged versions (their withdrawal
+        mark says purged_at), and those a failed publish left. Only objects older than `grace`,
+        so a publisher still uploading keeps its own. Returns how many went."""
+        marks = self.withdrawn(dataset)
+        listed: set[str] = set()
+        for version in self.versions(dataset):
+            if not marks.get(version, {}).get("purged_at"):
+                listed |= {e["sha256"] for e in self.read_manifest(dataset, version)["files"]}
+        gone = []
+        prefix = self.key(dataset, "objects") + "/"
+        for page in self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=prefix
+        ):
+            for obj in page.get("Contents", []):
+                old = obj["LastModified"] < now - grace
+                if obj["Key"].rsplit("/", 1)[-1] not in listed and old:
+                    gone.append({"Key": obj["Key"]})
+        for start in range(0, len(gone), 1000):  # DeleteObjects takes 1,000 keys at most
+            self.client.delete_objects(
+                Bucket=self.bucket, Delete={"Objects": gone[start : start + 1000], "Quiet": True}
+            )
+        return len(gone)
 
     def download(self, dataset: str, version: str, dest: Path) -> Path:
         """A local copy of a published version (its files and manifest) in `dest`."""

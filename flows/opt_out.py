@@ -338,12 +338,10 @@ def publish_patch(
             f"patch {patch}: removed {sum(built.removals.values()):,} videos "
             f"({built.removals}), stored {built.bytes_stored:,} new bytes → {path}"
         )
-    withdrawn = withdraw_blocked(config, store, blocklist, patch, now)
-    mirror_to_s3(config, store)
-    return patch, withdrawn
+    return patch, withdraw_blocked(config, store, blocklist, patch, now)
 
 
-def mirror_to_s3(config: OptOutConfig, store: LocalStore) -> None:
+def mirror_to_s3(config: OptOutConfig, store: LocalStore, now: datetime) -> None:
     """Publish to S3 what is published locally and not there yet (a patch, or what a failed
     run left behind), and mirror the withdrawal marks."""
     if not config.s3_url:
@@ -358,6 +356,10 @@ def mirror_to_s3(config: OptOutConfig, store: LocalStore) -> None:
     for version, mark in store.withdrawn(config.dataset).items():
         if marks.get(version) != mark:
             remote.mark_withdrawn(config.dataset, version, mark)
+    # A version purged here is purged there: its objects no kept version shares go.
+    deleted = remote.collect_garbage(config.dataset, now)
+    if deleted:
+        print(f"S3: deleted {deleted} objects of purged versions or failed publishes")
 
 
 def first_versions(evidence: pl.DataFrame, store: LocalStore, dataset: str) -> pl.DataFrame:
@@ -422,6 +424,7 @@ def opt_out(config: OptOutConfig = OptOutConfig(), now: datetime | None = None) 
         purged = (
             store.purge_due(config.dataset, now) if (config.store / config.dataset).is_dir() else []
         )
+        mirror_to_s3(config, store, now)
         seen = load_evidence(config.optout_dir)  # what changed this run, by new outcome
     counts = dict(
         sorted(

@@ -240,3 +240,24 @@ def test_a_publisher_killed_mid_way_leaves_no_half_version(
     assert store.versions("d") == ["1.0.0"] and store.verify("d", "1.0.0") == []
     store.publish(second, "d", "1.0.1")  # the rerun completes it
     assert store.versions("d") == ["1.0.0", "1.0.1"] and store.verify("d", "1.0.1") == []
+
+
+def test_objects_of_purged_versions_and_failed_publishes_are_collected(
+    s3_server: S3Server, built: tuple[Path, Path]
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    first, second = built
+    store = fresh_store(s3_server)
+    store.publish(first, "d", "1.0.0")
+    store.publish(second, "d", "1.0.1")
+    now = datetime.now(UTC)
+    assert store.collect_garbage("d", now + timedelta(days=2)) == 0  # everything is listed
+    store.mark_withdrawn("d", "1.0.0", {"reason": "opt-out", "purged_at": now.isoformat()})
+    assert store.collect_garbage("d", now) == 0  # too young: a publisher may be at work
+    only_first = {e["sha256"] for e in bundle.read_manifest(first)["files"]} - {
+        e["sha256"] for e in bundle.read_manifest(second)["files"]
+    }
+    assert store.collect_garbage("d", now + timedelta(days=2)) == len(only_first) > 0
+    assert store.verify("d", "1.0.1") == []
+    assert all(not store.has_object("d", sha) for sha in only_first)
