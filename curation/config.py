@@ -205,6 +205,9 @@ class AccessConfig(Strict):
     # The Ed25519 key that signs the log's checkpoints, kept apart from the store and the log
     # (a file only the curator's account reads); the demo makes one under ~/.config/massiv/.
     signing_key: Path = Path.home() / ".config" / "massiv" / "access-log.key"
+    # The key `access verify` trusts; default: beside the signing key (.pub). Never one kept in
+    # access_dir: whoever can rewrite the log could swap that too.
+    public_key: Path | None = None
     token_secret: Path = Path.home() / ".config" / "massiv" / "download-token.key"
     store: Path = Path("data/releases")
     s3_url: str | None = Field(None, pattern=r"^s3://[a-z0-9][a-z0-9.-]+(/.*)?$")
@@ -308,6 +311,7 @@ PATH_FIELDS = (
     "s3_url",
     "access_dir",
     "signing_key",
+    "public_key",
     "token_secret",
 )
 

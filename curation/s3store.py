@@ -22,10 +22,14 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from curation.store import VersionExistsError
+from curation.store import VERSION_RE, VersionExistsError
 
 MANIFEST = "manifest.json"
 RETRIES = {"mode": "standard", "max_attempts": 6}
+
+
+class S3StoreError(ValueError):
+    """A bad s3:// location, or local bytes that do not match their manifest."""
 
 
 def s3_client(endpoint: str | None = None, credentials: tuple[str, str] | None = None) -> Any:
@@ -50,10 +54,10 @@ def s3_client(endpoint: str | None = None, credentials: tuple[str, str] | None =
 def split_url(url: str) -> tuple[str, str]:
     """(bucket, prefix) of s3://bucket/prefix."""
     if not url.startswith("s3://"):
-        raise ValueError(f"not an s3:// URL: {url}")
+        raise S3StoreError(f"not an s3:// URL: {url}")
     bucket, _, prefix = url.removeprefix("s3://").partition("/")
     if not bucket:
-        raise ValueError(f"no bucket in {url}")
+        raise S3StoreError(f"no bucket in {url}")
     return bucket, prefix.strip("/")
 
 
@@ -85,7 +89,7 @@ class S3Store:
         ):
             for obj in page.get("Contents", []):
                 version, _, name = obj["Key"][len(prefix) :].partition("/")
-                if name == MANIFEST:
+                if name == MANIFEST and VERSION_RE.match(version):
                     found.append(version)
         return sorted(found, key=lambda v: tuple(int(x) for x in v.split(".")))
 
@@ -106,14 +110,18 @@ class S3Store:
             raise FileNotFoundError(f"{dataset} {version} is not published in {self.url}")
         return dict(json.loads(data))
 
-    def has_object(self, dataset: str, sha256: str) -> bool:
+    def object_size(self, dataset: str, sha256: str) -> int | None:
+        """The stored object's size, None when it is not there."""
         try:
-            self.client.head_object(Bucket=self.bucket, Key=self.object_key(dataset, sha256))
+            got = self.client.head_object(Bucket=self.bucket, Key=self.object_key(dataset, sha256))
         except Exception as exc:
             if _error_code(exc) in ("404", "NoSuchKey", "NotFound"):
-                return False
+                return None
             raise
-        return True
+        return int(got["ContentLength"])
+
+    def has_object(self, dataset: str, sha256: str) -> bool:
+        return self.object_size(dataset, sha256) is not None
 
     def publish(self, folder: Path, dataset: str, version: str) -> str:
         """Publish a local version folder (a staged or locally published build): objects
@@ -122,15 +130,19 @@ class S3Store:
         manifest = (folder / MANIFEST).read_bytes()
         doc = json.loads(manifest)
         for entry in doc["files"]:
-            if not self.has_object(dataset, entry["sha256"]):
-                # One PutObject per file (release files are a few MB): every call is the
-                # client's own, retried by its policy, and visible to its event hooks.
-                with (folder / entry["path"]).open("rb") as body:
-                    self.client.put_object(
-                        Bucket=self.bucket,
-                        Key=self.object_key(dataset, entry["sha256"]),
-                        Body=body,
-                    )
+            if self.object_size(dataset, entry["sha256"]) == entry["bytes"]:
+                continue  # there, and whole (its name is its content's sha256)
+            # One PutObject per file (release files are a few MB): every call is the client's
+            # own, retried by its policy, and visible to its event hooks. The bytes are checked
+            # against the manifest first: a bad local copy must not become the object.
+            data = (folder / entry["path"]).read_bytes()
+            if hashlib.sha256(data).hexdigest() != entry["sha256"]:
+                raise S3StoreError(
+                    f"{folder / entry['path']}: sha256 differs from its manifest; not uploaded"
+                )
+            self.client.put_object(
+                Bucket=self.bucket, Key=self.object_key(dataset, entry["sha256"]), Body=data
+            )
         try:
             self.client.put_object(
                 Bucket=self.bucket,

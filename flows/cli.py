@@ -20,9 +20,11 @@ from curation.bundle import read_manifest
 from curation.config import ConfigError, CurateConfig, OptOutConfig, ReleaseConfig, load_config
 from curation.exclusions import FunnelError, StageCount
 from curation.ingest import ExportError
+from curation.s3store import S3StoreError
 from curation.store import VersionExistsError
 from curation.synth import synthesize_annotations, synthesize_export
 from privacy.access import AccessDenied, AccessRequestError
+from privacy.access_log import LogTamperedError
 from privacy.keys import KEY_ENV, KeyMismatchError, KeyUnavailableError, create_key_file
 from privacy.leak_gate import LeakError
 from privacy.optout import RequestFileError
@@ -62,6 +64,8 @@ USER_ERRORS = (
     RequestFileError,
     AccessDenied,
     AccessRequestError,
+    S3StoreError,
+    LogTamperedError,
 )
 DEMO_KEY = Path.home() / ".config" / "massiv" / "demo-pseudonym.key"
 T = TypeVar("T")
@@ -260,7 +264,7 @@ def verify(
     with tempfile.TemporaryDirectory(prefix="massiv-verify-") as scratch:
         if location.startswith("s3://"):
             base, dataset, version = location.rstrip("/").rsplit("/", 2)
-            remote = S3Store(base)
+            remote = _run(lambda: S3Store(base))
             mark = _run(lambda: remote.withdrawn(dataset)).get(version)
             problems = _run(lambda: remote.verify(dataset, version))
             path = (
@@ -495,12 +499,12 @@ def _desk(config: Path | None, write: bool = True) -> AccessDesk:
 
     cfg = _run(lambda: load_config(AccessConfig, config))
     log_path = cfg.access_dir / "access-log.jsonl"
-    public = cfg.access_dir / "access-log.pub"
     if write and not cfg.signing_key.exists():
-        made = create_signing_key(cfg.signing_key)
-        cfg.access_dir.mkdir(parents=True, exist_ok=True)
-        public.write_bytes(made.read_bytes())
-        console.print(f"created an access-log signing key at {cfg.signing_key} (keep it apart)")
+        public = create_signing_key(cfg.signing_key)
+        console.print(
+            f"created an access-log signing key at {cfg.signing_key} (keep it apart; its public "
+            f"key, for `access verify`, is {public})"
+        )
     key = _run(lambda: load_signing_key(cfg.signing_key)) if write else None
     store = S3Store(cfg.s3_url) if cfg.s3_url else LocalStore(cfg.store)
     return AccessDesk(
@@ -509,6 +513,7 @@ def _desk(config: Path | None, write: bool = True) -> AccessDesk:
         store,
         cfg.dataset,
         create_token_secret(cfg.token_secret) if write else None,
+        cfg.default_expiry_s,
     )
 
 
@@ -614,8 +619,8 @@ def access_verify(config: AccessConfigOption = None) -> None:
     from privacy.access_log import AccessLog, load_public_key
 
     cfg = _run(lambda: load_config(AccessConfig, config))
-    log = AccessLog(cfg.access_dir / "access-log.jsonl")
-    key = _run(lambda: load_public_key(cfg.access_dir / "access-log.pub"))
+    log = AccessLog(cfg.access_dir / "access-log.jsonl", checkpoint_every=cfg.checkpoint_every)
+    key = _run(lambda: load_public_key(cfg.public_key or cfg.signing_key.with_suffix(".pub")))
     problems = log.verify(key)
     if problems:
         for problem in problems:

@@ -347,15 +347,18 @@ def mirror_to_s3(config: OptOutConfig, store: LocalStore, now: datetime) -> None
     if not config.s3_url:
         return
     remote = S3Store(config.s3_url)
-    there = set(remote.versions(config.dataset))
-    for version in store.versions(config.dataset):
-        mark = store.withdrawn(config.dataset).get(version)
-        if version not in there and not (mark and mark["purged_at"]):
-            remote.publish(store.version_dir(config.dataset, version), config.dataset, version)
+    # Withdrawal marks first: a withdrawn version must stop being served even when an upload
+    # below fails.
     marks = remote.withdrawn(config.dataset)
     for version, mark in store.withdrawn(config.dataset).items():
         if marks.get(version) != mark:
             remote.mark_withdrawn(config.dataset, version, mark)
+    there = set(remote.versions(config.dataset))
+    local_marks = store.withdrawn(config.dataset)
+    for version in store.versions(config.dataset):
+        purged = local_marks.get(version, {}).get("purged_at")
+        if version not in there and not purged:
+            remote.publish(store.version_dir(config.dataset, version), config.dataset, version)
     # A version purged here is purged there: its objects no kept version shares go.
     deleted = remote.collect_garbage(config.dataset, now)
     if deleted:
@@ -418,7 +421,11 @@ def opt_out(config: OptOutConfig = OptOutConfig(), now: datetime | None = None) 
                 "opt_out_applied",
                 {"blocklist_batch": blocklist.batch, "entries_added": added},
             )
-        patch, withdrawn = publish_patch(config, blocklist, now, key)
+        try:
+            patch, withdrawn = publish_patch(config, blocklist, now, key)
+        except BaseException:
+            mirror_to_s3(config, LocalStore(config.store), now)  # the withdrawals, at least
+            raise
         store = LocalStore(config.store)
         save_evidence(config.optout_dir, first_versions(evidence, store, config.dataset))
         purged = (

@@ -79,7 +79,9 @@ class AccessDesk:
         store: Any,
         dataset: str,
         token_secret: bytes | None = None,
+        default_expiry_s: int = DEFAULT_EXPIRY_S,
     ) -> None:
+        self.default_expiry_s = default_expiry_s
         self.folder = folder
         self.log = log
         self.store = store
@@ -250,7 +252,7 @@ class AccessDesk:
     def _issue(
         self, grant_id: str, version: str | None, expires_in: int | None, t: datetime
     ) -> dict[str, str]:
-        self._check(grant_id, t)
+        grant = self._check(grant_id, t)
         withdrawn = self.store.withdrawn(self.dataset)
         published = self.store.versions(self.dataset)
         current = self.current_version(published, withdrawn)
@@ -264,7 +266,10 @@ class AccessDesk:
             )
             self.log.append("access_denied", grant_id, {"reason": reason}, t)
             raise AccessDenied(reason)
-        seconds = cap_expiry(expires_in)
+        seconds = cap_expiry(expires_in or self.default_expiry_s)
+        if grant.expires_at:  # a URL never outlives its grant (presigned URLs cannot be recalled)
+            left = int((datetime.fromisoformat(grant.expires_at) - t).total_seconds())
+            seconds = max(1, min(seconds, left))
         urls = self._urls(grant_id, version, seconds, t)
         self.log.append(
             "urls_issued",
@@ -323,11 +328,13 @@ class AccessDesk:
     def fetch(self, token: str, dest: Path, now: datetime | None = None) -> Path:
         """Redeem a local download token: the file, copied to `dest` (logged)."""
         t = _now(now)
+        if self.token_secret is None:
+            raise AccessDenied("this desk has no token secret: it cannot check download tokens")
         parsed = urlparse(token)
         query = {k: v[0] for k, v in parse_qs(parsed.query).items()}
         sig = query.pop("sig", "")
         expected = hmac.new(
-            self.token_secret or b"", urlencode(sorted(query.items())).encode(), hashlib.sha256
+            self.token_secret, urlencode(sorted(query.items())).encode(), hashlib.sha256
         ).hexdigest()
         reason = None
         if parsed.scheme != TOKEN_SCHEME or not hmac.compare_digest(sig, expected):

@@ -90,8 +90,9 @@ def load_public_key(path: Path) -> Ed25519PublicKey:
     return key
 
 
-def _signed(seq: int, head: str) -> bytes:
-    return f"massiv-access-log:{seq}:{head}".encode()
+def _signed(seq: int, head: str, role: str) -> bytes:
+    # The role is signed too: a checkpoint's signature must not pass for the log's head.
+    return f"massiv-access-log:{role}:{seq}:{head}".encode()
 
 
 @dataclass
@@ -122,7 +123,7 @@ class AccessLog:
             return [], None
         with self._locked(fcntl.LOCK_SH) as fh:
             fh.seek(0)
-            entries = [json.loads(line) for line in fh.read().splitlines() if line.strip()]
+            entries = [_parse(line) for line in fh.read().splitlines() if line.strip()]
             head = (
                 json.loads(self.head_path.read_text(encoding="utf-8"))
                 if self.head_path.is_file()
@@ -131,7 +132,8 @@ class AccessLog:
         return entries, head
 
     def entries(self) -> list[dict[str, Any]]:
-        return self._read()[0]
+        """The entries that parse (verify reports the others)."""
+        return [e for e in self._read()[0] if "_unreadable" not in e]
 
     def append(
         self, event: str, actor: str, details: dict[str, Any], now: datetime | None = None
@@ -142,6 +144,7 @@ class AccessLog:
         with self._locked() as fh:
             stamp = (now or datetime.now(UTC)).astimezone(UTC).isoformat(timespec="seconds")
             lines = self._drop_partial_line(fh, stamp)
+            self._check_tail()  # never sign on top of a log changed since the last signature
             last = _last_line(self.path)
             prev = json.loads(last) if last else {"seq": 0, "hash": GENESIS}
             entry = self._entry(lines[-1] if lines else prev, stamp, event, actor, details)
@@ -158,6 +161,31 @@ class AccessLog:
             os.fsync(fh.fileno())
             self._write_head(lines[-1])
         return entry
+
+    def _check_tail(self) -> None:
+        """The last entry must be the one the signed head names (seq and hash); an empty log
+        must have no head."""
+        assert self.signing_key is not None
+        last = _last_line(self.path)
+        head = (
+            json.loads(self.head_path.read_text(encoding="utf-8"))
+            if self.head_path.is_file()
+            else None
+        )
+        if last is None and head is None:
+            return
+        entry = json.loads(last) if last else {}
+        public = self.signing_key.public_key()
+        if (
+            head is None
+            or not _valid(public, head.get("seq"), head.get("hash"), head.get("signature"), "head")
+            or (entry.get("seq"), entry.get("hash")) != (head["seq"], head["hash"])
+            or entry_hash(entry) != entry.get("hash")
+        ):
+            raise LogTamperedError(
+                f"{self.path}: the log's last entry is not the one its signed head names; "
+                "nothing appended (run `massiv access verify`)"
+            )
 
     def _drop_partial_line(self, fh: Any, stamp: str) -> list[dict[str, Any]]:
         """A writer that died mid-line left bytes no entry owns (the signed head never covered
@@ -194,7 +222,9 @@ class AccessLog:
 
     def _checkpoint(self, covered: dict[str, Any], stamp: str) -> dict[str, Any]:
         assert self.signing_key is not None
-        signature = self.signing_key.sign(_signed(covered["seq"], covered["hash"])).hex()
+        signature = self.signing_key.sign(
+            _signed(covered["seq"], covered["hash"], "checkpoint")
+        ).hex()
         return self._entry(
             covered,
             stamp,
@@ -208,7 +238,9 @@ class AccessLog:
         doc = {
             "seq": newest["seq"],
             "hash": newest["hash"],
-            "signature": self.signing_key.sign(_signed(newest["seq"], newest["hash"])).hex(),
+            "signature": self.signing_key.sign(
+                _signed(newest["seq"], newest["hash"], "head")
+            ).hex(),
         }
         tmp = self.head_path.with_name(self.head_path.name + ".tmp")
         with tmp.open("w", encoding="utf-8") as fh:
@@ -229,6 +261,8 @@ class AccessLog:
         entries, head = self._read()
         for i, entry in enumerate(entries, start=1):
             where = f"line {i} (seq {entry.get('seq')})"
+            if "_unreadable" in entry:
+                problems.append(f"line {i}: not a log entry (cut or altered)")
             if entry.get("seq") != expected_seq:
                 problems.append(
                     f"{where}: expected seq {expected_seq} (deleted, inserted or reordered)"
@@ -241,7 +275,11 @@ class AccessLog:
                 d = entry.get("details", {})
                 if (
                     not _valid(
-                        public_key, d.get("covers_seq"), d.get("covers_hash"), d.get("signature")
+                        public_key,
+                        d.get("covers_seq"),
+                        d.get("covers_hash"),
+                        d.get("signature"),
+                        "checkpoint",
                     )
                     or d.get("covers_hash") != prev_hash
                 ):
@@ -252,7 +290,7 @@ class AccessLog:
             if entries:
                 problems.append(f"{self.head_path.name}: missing (the log's signed head)")
             return problems
-        if not _valid(public_key, head.get("seq"), head.get("hash"), head.get("signature")):
+        if not _valid(public_key, head.get("seq"), head.get("hash"), head.get("signature"), "head"):
             problems.append(f"{self.head_path.name}: signature does not verify")
         elif not entries or head["seq"] != entries[-1].get("seq") or head["hash"] != prev_hash:
             last = entries[-1].get("seq") if entries else 0
@@ -261,6 +299,14 @@ class AccessLog:
                 "(entries cut off or appended without the key)"
             )
         return problems
+
+
+def _parse(line: bytes | str) -> dict[str, Any]:
+    try:
+        doc = json.loads(line)
+    except ValueError:
+        return {"_unreadable": True}
+    return doc if isinstance(doc, dict) else {"_unreadable": True}
 
 
 def _last_line(path: Path, block: int = 8192) -> str | None:
@@ -280,9 +326,9 @@ def _last_line(path: Path, block: int = 8192) -> str | None:
     return None
 
 
-def _valid(key: Ed25519PublicKey, seq: Any, head: Any, signature: Any) -> bool:
+def _valid(key: Ed25519PublicKey, seq: Any, head: Any, signature: Any, role: str) -> bool:
     try:
-        key.verify(bytes.fromhex(str(signature)), _signed(int(seq), str(head)))
+        key.verify(bytes.fromhex(str(signature)), _signed(int(seq), str(head), role))
     except (InvalidSignature, ValueError, TypeError):
         return False
     return True

@@ -261,3 +261,35 @@ def test_objects_of_purged_versions_and_failed_publishes_are_collected(
     assert store.collect_garbage("d", now + timedelta(days=2)) == len(only_first) > 0
     assert store.verify("d", "1.0.1") == []
     assert all(not store.has_object("d", sha) for sha in only_first)
+
+
+def test_bad_bytes_are_never_uploaded_and_a_wrong_object_is_replaced(
+    s3_server: S3Server, built: tuple[Path, Path], tmp_path: Path
+) -> None:
+    import shutil
+
+    from curation.s3store import S3StoreError
+
+    first = built[0]
+    copy = tmp_path / "copy"
+    shutil.copytree(first, copy)
+    entry = bundle.read_manifest(copy)["files"][0]
+    (copy / entry["path"]).chmod(0o644)
+    (copy / entry["path"]).write_bytes(b"corrupted")
+    store = fresh_store(s3_server)
+    with pytest.raises(S3StoreError, match="sha256 differs"):
+        store.publish(copy, "d", "1.0.0")
+    assert store.versions("d") == []
+    # An object of the wrong size under a file's name (a bad earlier upload) is replaced.
+    store.client.put_object(Bucket=BUCKET, Key=store.object_key("d", entry["sha256"]), Body=b"x")
+    store.publish(first, "d", "1.0.0")
+    assert store.verify("d", "1.0.0") == []
+
+
+def test_a_bad_location_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from flows.cli import app
+
+    out = CliRunner().invoke(app, ["verify", "s3://rel/1.0.0"])
+    assert out.exit_code == 2 and "not an s3:// URL" in out.output and "Traceback" not in out.output

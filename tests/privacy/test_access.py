@@ -241,3 +241,17 @@ def test_the_curator_and_a_researcher_from_the_command_line(tmp_path: Path) -> N
     log.write_text(log.read_text().replace('"cur"', '"intruder"'))
     tampered = run(app, ["access", "verify", *c])
     assert tampered.exit_code == 1 and "content changed" in tampered.output
+
+
+def test_a_url_never_outlives_its_grant(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path / "store")
+    publish(store, "1.0.0", Blocklist.empty())
+    desk = desk_for(tmp_path, store)
+    grant = desk.request("A", "B", "a@b.example", "research", True, NOW)
+    desk.approve(grant.id, "curator", days=1, now=NOW)
+    token = next(iter(desk.issue(grant.id, expires_in=7 * 24 * 3600, now=NOW).values()))
+    expires = int(parse_qs(urlparse(token).query)["expires"][0])
+    assert expires == int((NOW + timedelta(days=1)).timestamp())
+    bare = AccessDesk(desk.folder, desk.log, store, "d")  # no token secret: nothing redeems
+    with pytest.raises(AccessDenied, match="no token secret"):
+        bare.fetch(token, tmp_path / "x", now=NOW)

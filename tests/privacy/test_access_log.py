@@ -12,6 +12,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from privacy.access_log import (
     AccessLog,
+    LogTamperedError,
     create_signing_key,
     entry_hash,
     hash_url,
@@ -179,3 +180,31 @@ def test_verify_while_writers_append_sees_a_consistent_log(log: AccessLog) -> No
         stop.set()
         thread.join()
     assert all(r == [] for r in results), [r for r in results if r][:1]
+
+
+def test_the_next_append_refuses_a_log_changed_since_its_last_signature(log: AccessLog) -> None:
+    # Cutting entries, then letting an ordinary append re-sign the cut log: refused.
+    rewrite(log, lines(log)[:-3])
+    with pytest.raises(LogTamperedError):
+        log.append("access_requested", "x", {})
+    assert any("signed head" in p for p in log.verify(public(log)))
+
+
+def test_a_checkpoint_signature_does_not_pass_for_the_head(log: AccessLog) -> None:
+    entries = log.entries()
+    checkpoint = next(e for e in entries if e["event"] == "checkpoint")
+    cut = checkpoint["seq"] - 1  # keep up to the entry the checkpoint covers
+    rewrite(log, lines(log)[:cut])
+    d = checkpoint["details"]
+    log.head_path.write_text(
+        json.dumps({"seq": d["covers_seq"], "hash": d["covers_hash"], "signature": d["signature"]})
+    )
+    assert any("signature does not verify" in p for p in log.verify(public(log)))
+
+
+def test_a_deleted_entry_cannot_pass_for_a_dying_writers_partial_line(log: AccessLog) -> None:
+    rewrite(log, lines(log)[:-1])
+    with log.path.open("a") as fh:
+        fh.write('{"seq": 99, "ev')
+    with pytest.raises(LogTamperedError):
+        log.append("url_issued", "r", {})
