@@ -129,20 +129,11 @@ class S3Store:
         sha256. Running it again after a failure completes the same version."""
         manifest = (folder / MANIFEST).read_bytes()
         doc = json.loads(manifest)
-        for entry in doc["files"]:
-            if self.object_size(dataset, entry["sha256"]) == entry["bytes"]:
-                continue  # there, and whole (its name is its content's sha256)
-            # One PutObject per file (release files are a few MB): every call is the client's
-            # own, retried by its policy, and visible to its event hooks. The bytes are checked
-            # against the manifest first: a bad local copy must not become the object.
-            data = (folder / entry["path"]).read_bytes()
-            if hashlib.sha256(data).hexdigest() != entry["sha256"]:
-                raise S3StoreError(
-                    f"{folder / entry['path']}: sha256 differs from its manifest; not uploaded"
-                )
-            self.client.put_object(
-                Bucket=self.bucket, Key=self.object_key(dataset, entry["sha256"]), Body=data
-            )
+        reused = [e for e in doc["files"] if not self._upload_if_needed(folder, dataset, e)]
+        # Objects already there may belong only to purged versions, and a garbage collection
+        # may take them meanwhile: check them again just before the manifest makes them live.
+        for entry in reused:
+            self._upload_if_needed(folder, dataset, entry)
         try:
             self.client.put_object(
                 Bucket=self.bucket,
@@ -162,6 +153,23 @@ class S3Store:
                     "versions are immutable: release a new version instead"
                 ) from None
         return hashlib.sha256(manifest).hexdigest()
+
+    def _upload_if_needed(self, folder: Path, dataset: str, entry: dict[str, Any]) -> bool:
+        """Upload one file unless its object is there whole; True if it was uploaded."""
+        if self.object_size(dataset, entry["sha256"]) == entry["bytes"]:
+            return False  # there, and whole (its name is its content's sha256)
+        # One PutObject per file (release files are a few MB): every call is the client's own,
+        # retried by its policy, and visible to its event hooks. The bytes are checked against
+        # the manifest first: a bad local copy must not become the object.
+        data = (folder / entry["path"]).read_bytes()
+        if hashlib.sha256(data).hexdigest() != entry["sha256"]:
+            raise S3StoreError(
+                f"{folder / entry['path']}: sha256 differs from its manifest; not uploaded"
+            )
+        self.client.put_object(
+            Bucket=self.bucket, Key=self.object_key(dataset, entry["sha256"]), Body=data
+        )
+        return True
 
     def verify(self, dataset: str, version: str) -> list[str]:
         """Every problem found checking the version's objects against its manifest."""

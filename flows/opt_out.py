@@ -33,6 +33,7 @@ from curation.store import LocalStore
 from curation.video_screen import explode_frames
 from flows.common import RUN_MARKER, audit, code_version
 from flows.fingerprint import neardup_settings, settings_of
+from privacy.access_log import load_signing_key
 from privacy.blocklist import (
     Blocklist,
     add_blocked_frames,
@@ -393,6 +394,8 @@ def opt_out(config: OptOutConfig = OptOutConfig(), now: datetime | None = None) 
     """Process the opt-out requests not seen before; see the module docstring."""
     now = now or datetime.now(UTC)
     key = load_key(config.key_file, config.key_version)
+    if config.access is not None:  # the log's key must be there before any state changes
+        load_signing_key(config.access.signing_key)
     with blocklist_lock(config.optout_dir):
         blocklist = load_blocklist(config.optout_dir)
         blocklist.check_key(key)
