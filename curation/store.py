@@ -27,6 +27,12 @@ from typing import Any
 VERSION_RE = re.compile(r"^\d+\.\d+\.\d+$")
 
 
+def newest_live(versions: list[str], withdrawn: dict[str, Any]) -> str | None:
+    """The newest of `versions` (in version order) that is not withdrawn."""
+    live = [v for v in versions if v not in withdrawn]
+    return live[-1] if live else None
+
+
 class VersionExistsError(RuntimeError):
     """The version is already published; published versions are immutable."""
 
@@ -64,6 +70,12 @@ class LocalStore:
             return []
         found = [p.name for p in base.iterdir() if p.is_dir() and VERSION_RE.match(p.name)]
         return sorted(found, key=lambda v: tuple(int(x) for x in v.split(".")))
+
+    def read_manifest(self, dataset: str, version: str) -> dict[str, Any]:
+        path = self.version_dir(dataset, version) / "manifest.json"
+        if not path.is_file():
+            raise FileNotFoundError(f"{dataset} {version} is not published in {self.root}")
+        return dict(json.loads(path.read_text(encoding="utf-8")))
 
     def check_unpublished(self, dataset: str, version: str) -> None:
         """Raise VersionExistsError if the version is already published."""

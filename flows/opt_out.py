@@ -29,7 +29,7 @@ from curation.fingerprint_store import scan_store, store_version
 from curation.neardup import match_references
 from curation.release_build import blocked_count, needles_path, next_patch, patch_release
 from curation.s3store import S3Store
-from curation.store import LocalStore
+from curation.store import LocalStore, newest_live
 from curation.video_screen import explode_frames
 from flows.common import RUN_MARKER, audit, code_version
 from flows.fingerprint import neardup_settings, settings_of
@@ -256,9 +256,7 @@ def patch_base(store: LocalStore, dataset: str) -> str | None:
 
 def latest_version(store: LocalStore, dataset: str) -> str | None:
     """The newest version researchers may use (not withdrawn)."""
-    withdrawn = store.withdrawn(dataset)
-    live = [v for v in store.versions(dataset) if v not in withdrawn]
-    return live[-1] if live else None
+    return newest_live(store.versions(dataset), store.withdrawn(dataset))
 
 
 def parent_needles(

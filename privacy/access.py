@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlparse
 
+from curation.store import newest_live
 from privacy.access_log import AccessLog, hash_url
 
 DEFAULT_EXPIRY_S = 3600
@@ -208,12 +209,12 @@ class AccessDesk:
         """The newest version that is not withdrawn."""
         withdrawn = self.store.withdrawn(self.dataset) if withdrawn is None else withdrawn
         published = self.store.versions(self.dataset) if published is None else published
-        live = [v for v in published if v not in withdrawn]
-        if not live:
+        current = newest_live(published, withdrawn)
+        if current is None:
             raise AccessDenied(
                 f"no version of {self.dataset} is available (none published, or all withdrawn)"
             )
-        return live[-1]
+        return current
 
     def _check(self, grant_id: str, now: datetime) -> Grant:
         grant = self.grants().get(grant_id)
@@ -284,17 +285,8 @@ class AccessDesk:
         )
         return urls
 
-    def _manifest(self, version: str) -> dict[str, Any]:
-        if hasattr(self.store, "read_manifest"):
-            return dict(self.store.read_manifest(self.dataset, version))
-        return dict(
-            json.loads(
-                (self.store.version_dir(self.dataset, version) / "manifest.json").read_text()
-            )
-        )
-
     def _urls(self, grant_id: str, version: str, seconds: int, now: datetime) -> dict[str, str]:
-        files = self._manifest(version)["files"]
+        files = self.store.read_manifest(self.dataset, version)["files"]
         if hasattr(self.store, "client"):  # S3: presigned SigV4 GETs
             return {
                 f["path"]: self.store.client.generate_presigned_url(

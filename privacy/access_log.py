@@ -144,9 +144,8 @@ class AccessLog:
         with self._locked() as fh:
             stamp = (now or datetime.now(UTC)).astimezone(UTC).isoformat(timespec="seconds")
             lines = self._drop_partial_line(fh, stamp)
-            self._check_tail()  # never sign on top of a log changed since the last signature
-            last = _last_line(self.path)
-            prev = json.loads(last) if last else {"seq": 0, "hash": GENESIS}
+            # Never sign on top of a log changed since the last signature.
+            prev = self._check_tail()
             entry = self._entry(lines[-1] if lines else prev, stamp, event, actor, details)
             lines.append(entry)
             if entry["seq"] % self.checkpoint_every == 0:
@@ -162,9 +161,9 @@ class AccessLog:
             self._write_head(lines[-1])
         return entry
 
-    def _check_tail(self) -> None:
-        """The last entry must be the one the signed head names (seq and hash); an empty log
-        must have no head."""
+    def _check_tail(self) -> dict[str, Any]:
+        """The last entry, which must be the one the signed head names (seq and hash); an
+        empty log must have no head (then the genesis link is returned)."""
         assert self.signing_key is not None
         last = _last_line(self.path)
         head = (
@@ -173,7 +172,7 @@ class AccessLog:
             else None
         )
         if last is None and head is None:
-            return
+            return {"seq": 0, "hash": GENESIS}
         entry = json.loads(last) if last else {}
         public = self.signing_key.public_key()
         if (
@@ -186,6 +185,7 @@ class AccessLog:
                 f"{self.path}: the log's last entry is not the one its signed head names; "
                 "nothing appended (run `massiv access verify`)"
             )
+        return entry
 
     def _drop_partial_line(self, fh: Any, stamp: str) -> list[dict[str, Any]]:
         """A writer that died mid-line left bytes no entry owns (the signed head never covered
