@@ -214,6 +214,10 @@ class AccessConfig(Strict):
     dataset: str = Field("massiv", pattern=r"^[a-z0-9][a-z0-9_-]*$")
     checkpoint_every: int = Field(100, ge=1)
     default_expiry_s: int = Field(3600, ge=1, le=7 * 24 * 3600)
+    # Where checkpoints and flow runs copy the log's signed head, write-once (s3://bucket/prefix
+    # or a folder), on storage the log's host cannot rewrite: `access verify` then detects a
+    # log rolled back to an older, validly signed state. null: no anchoring.
+    anchors: str | None = None
 
 
 class ReleaseConfig(Strict):

@@ -494,22 +494,22 @@ def _desk(config: Path | None, write: bool = True) -> AccessDesk:
     from curation.config import AccessConfig
     from curation.s3store import S3Store
     from curation.store import LocalStore
+    from flows.common import access_log
     from privacy.access import AccessDesk, create_token_secret
-    from privacy.access_log import AccessLog, create_signing_key, load_signing_key
+    from privacy.access_log import create_signing_key
 
     cfg = _run(lambda: load_config(AccessConfig, config))
-    log_path = cfg.access_dir / "access-log.jsonl"
     if write and not cfg.signing_key.exists():
         public = create_signing_key(cfg.signing_key)
         console.print(
             f"created an access-log signing key at {cfg.signing_key} (keep it apart; its public "
             f"key, for `access verify`, is {public})"
         )
-    key = _run(lambda: load_signing_key(cfg.signing_key)) if write else None
+    log = _run(lambda: access_log(cfg, write))
     store = S3Store(cfg.s3_url) if cfg.s3_url else LocalStore(cfg.store)
     return AccessDesk(
         cfg.access_dir,
-        AccessLog(log_path, key, cfg.checkpoint_every),
+        log,
         store,
         cfg.dataset,
         create_token_secret(cfg.token_secret) if write else None,
@@ -614,20 +614,50 @@ def access_report(config: AccessConfigOption = None) -> None:
 
 @access_app.command("verify")
 def access_verify(config: AccessConfigOption = None) -> None:
-    """Check the access log's chain, checkpoint signatures and signed head (exit 1 if not)."""
+    """Check the access log's chain, checkpoint signatures and signed head, and that every
+    anchored head is still in it (exit 1 if not)."""
     from curation.config import AccessConfig
-    from privacy.access_log import AccessLog, load_public_key
+    from flows.common import access_log
+    from privacy.access_log import load_public_key
 
     cfg = _run(lambda: load_config(AccessConfig, config))
-    log = AccessLog(cfg.access_dir / "access-log.jsonl", checkpoint_every=cfg.checkpoint_every)
+    log = access_log(cfg, write=False)
     key = _run(lambda: load_public_key(cfg.public_key or cfg.signing_key.with_suffix(".pub")))
-    problems = log.verify(key)
+    anchors_at = log.anchors
+    anchored = _run(anchors_at.heads) if anchors_at else None
+    problems = log.verify(key, anchored)
     if problems:
         for problem in problems:
             console.print(f"[red]✗[/] {problem}", highlight=False)
         raise typer.Exit(1)
+    anchors = (
+        f"; {len(anchored)} anchored heads at {cfg.anchors} all in it"
+        if anchored is not None
+        else "; no anchors configured (a rollback to an older signed state would go unseen)"
+    )
     console.print(
-        f"[green]✓[/] {log.path}: {len(log.entries()):,} entries, chain and signatures intact"
+        f"[green]✓[/] {log.path}: {len(log.entries()):,} entries, chain and signatures "
+        f"intact{anchors}",
+        highlight=False,
+    )
+
+
+@access_app.command("anchor")
+def access_anchor(config: AccessConfigOption = None) -> None:
+    """Copy the log's signed head to the anchors now (the flows and checkpoints also do)."""
+    from curation.config import AccessConfig
+    from flows.common import access_log
+
+    cfg = _run(lambda: load_config(AccessConfig, config))
+    if not cfg.anchors:
+        console.print("[bold red]error:[/] no anchors configured (AccessConfig.anchors)")
+        raise typer.Exit(2)
+    head = _run(lambda: access_log(cfg, write=False).anchor())
+    console.print(
+        f"[green]✓[/] anchored head seq {head['seq']} at {cfg.anchors}"
+        if head
+        else "the log is empty: nothing to anchor",
+        highlight=False,
     )
 
 

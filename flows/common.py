@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -12,7 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from curation.config import AccessConfig
-from curation.store import fsync_dir, fsync_tree
+from curation.store import LocalStore, fsync_dir, fsync_tree
+from privacy.access_log import AccessLog, load_signing_key
+from privacy.anchors import HeadAnchors
+from privacy.blocklist import load_blocklist
 
 RUN_MARKER = "run.json"  # written last: a run folder with it is complete
 
@@ -69,16 +74,74 @@ def code_version() -> dict[str, str | None]:
     return {"massiv": package_version("massiv"), "git_commit": git_commit()}
 
 
-def audit(access: AccessConfig | None, event: str, details: dict[str, Any]) -> None:
-    """Write one event (a release published or withdrawn, opt-outs applied) to the access log,
-    when the flow has one."""
-    if access is None:
-        return
-    from privacy.access_log import AccessLog, load_signing_key
-
-    log = AccessLog(
+def access_log(access: AccessConfig, write: bool = True) -> AccessLog:
+    """The access log of a config: with its signing key to append, without to read and
+    verify; with its anchors when configured."""
+    return AccessLog(
         access.access_dir / "access-log.jsonl",
-        load_signing_key(access.signing_key),
+        load_signing_key(access.signing_key) if write else None,
         access.checkpoint_every,
+        HeadAnchors(access.anchors) if access.anchors else None,
     )
-    log.append(event, "massiv", details)
+
+
+def record_events(
+    access: AccessConfig | None,
+    store: LocalStore,
+    dataset: str,
+    optout_dir: Path | None = None,
+    late: bool = False,
+) -> int:
+    """Bring the access log up to the store: every blocklist batch (opt_out_applied), published
+    version (release_published), withdrawal and purge gets its one entry. Returns how many
+    were added.
+
+    The store is the truth and the log follows it: flows call this after each change and once
+    more at the start of every run (`late=True`, which marks what it adds `recorded_late`), so
+    a crash between a change and its entry delays the entry to the next run but never loses
+    it. Callers hold the blocklist lock, so two flows never add the same entry."""
+    if access is None:
+        return 0
+    log = access_log(access)
+    seen = {
+        (e["event"], e["details"].get("dataset", dataset), e["details"].get("version"))
+        for e in log.entries()
+        if e["event"] in {"release_published", "release_withdrawn", "release_purged"}
+    }
+    batches = {
+        e["details"].get("blocklist_batch")
+        for e in log.entries()
+        if e["event"] == "opt_out_applied"
+    }
+    due: list[tuple[str, dict[str, Any]]] = []
+    if optout_dir is not None:  # counts only: the log names no one who opted out
+        entries = load_blocklist(optout_dir).entries
+        for batch, added in sorted(entries.group_by("batch").len().iter_rows()):
+            if batch not in batches:
+                due.append(("opt_out_applied", {"blocklist_batch": batch, "entries_added": added}))
+    marks = store.withdrawn(dataset)
+    for version in store.versions(dataset):
+        if ("release_published", dataset, version) not in seen:
+            manifest = store.version_dir(dataset, version) / "manifest.json"
+            doc = json.loads(manifest.read_text())
+            due.append(
+                (
+                    "release_published",
+                    {
+                        "version": version,
+                        "manifest_sha256": hashlib.sha256(manifest.read_bytes()).hexdigest(),
+                        "parent": doc.get("parent"),
+                        "counts": doc.get("counts"),
+                    },
+                )
+            )
+    for version, mark in marks.items():
+        if ("release_withdrawn", dataset, version) not in seen:
+            due.append(("release_withdrawn", {"version": version, "reason": mark["reason"]}))
+        if mark.get("purged_at") and ("release_purged", dataset, version) not in seen:
+            due.append(("release_purged", {"version": version, "purged_at": mark["purged_at"]}))
+    for event, details in due:
+        log.append(event, "massiv", {"dataset": dataset, **details, "recorded_late": late})
+    if log.anchors is not None:  # each run anchors the head, however few entries it wrote
+        log.anchor()
+    return len(due)

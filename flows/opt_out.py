@@ -31,7 +31,7 @@ from curation.release_build import blocked_count, needles_path, next_patch, patc
 from curation.s3store import S3Store
 from curation.store import LocalStore, newest_live
 from curation.video_screen import explode_frames
-from flows.common import RUN_MARKER, audit, code_version
+from flows.common import RUN_MARKER, code_version, record_events
 from flows.fingerprint import neardup_settings, settings_of
 from privacy.access_log import load_signing_key
 from privacy.blocklist import (
@@ -288,9 +288,9 @@ def withdraw_blocked(
             continue
         if blocked_count(store.version_dir(config.dataset, version), blocklist):
             reason = f"holds opted-out content; superseded by {successor or 'none yet'}"
-            if store.withdraw(config.dataset, version, reason, config.retention_days, now):
-                audit(config.access, "release_withdrawn", {"version": version, "reason": reason})
+            store.withdraw(config.dataset, version, reason, config.retention_days, now)
             withdrawn.append(version)
+    record_events(config.access, store, config.dataset)
     return withdrawn
 
 
@@ -328,11 +328,7 @@ def publish_patch(
         except BaseException:
             withdraw_blocked(config, store, blocklist, None, now)
             raise
-        audit(
-            config.access,
-            "release_published",
-            {"version": patch, "parent": latest, "removals": built.removals},
-        )
+        record_events(config.access, store, config.dataset)
         print(
             f"patch {patch}: removed {sum(built.removals.values()):,} videos "
             f"({built.removals}), stored {built.bytes_stored:,} new bytes → {path}"
@@ -395,6 +391,10 @@ def opt_out(config: OptOutConfig = OptOutConfig(), now: datetime | None = None) 
     if config.access is not None:  # the log's key must be there before any state changes
         load_signing_key(config.access.signing_key)
     with blocklist_lock(config.optout_dir):
+        # What a crashed run changed and did not log yet is logged first.
+        record_events(
+            config.access, LocalStore(config.store), config.dataset, config.optout_dir, late=True
+        )
         blocklist = load_blocklist(config.optout_dir)
         blocklist.check_key(key)
         evidence = load_evidence(config.optout_dir)
@@ -416,12 +416,7 @@ def opt_out(config: OptOutConfig = OptOutConfig(), now: datetime | None = None) 
             evidence, evidence_rows(resolved, per_request, blocklist.batch, now)
         )
         save_evidence(config.optout_dir, evidence)
-        if added:  # counts only: the log names no one who opted out
-            audit(
-                config.access,
-                "opt_out_applied",
-                {"blocklist_batch": blocklist.batch, "entries_added": added},
-            )
+        record_events(config.access, LocalStore(config.store), config.dataset, config.optout_dir)
         try:
             patch, withdrawn = publish_patch(config, blocklist, now, key)
         except BaseException:
@@ -432,6 +427,7 @@ def opt_out(config: OptOutConfig = OptOutConfig(), now: datetime | None = None) 
         purged = (
             store.purge_due(config.dataset, now) if (config.store / config.dataset).is_dir() else []
         )
+        record_events(config.access, store, config.dataset)  # the purges
         mirror_to_s3(config, store, now)
         seen = load_evidence(config.optout_dir)  # what changed this run, by new outcome
     counts = dict(

@@ -27,7 +27,7 @@ from curation.splits import assign_splits
 from curation.store import LocalStore, VersionExistsError
 from curation.tables import read_parquet_once
 from curation.taxonomy import ANNOTATED_TASKS, TAXONOMY_PATH, taxonomy_version
-from flows.common import audit, code_version
+from flows.common import code_version, record_events
 from privacy.access_log import load_signing_key
 from privacy.blocklist import (
     Blocklist,
@@ -377,6 +377,9 @@ def release(
     inputs = read_inputs(config)
     votes = vote(config, inputs)
     with blocklist_lock(config.optout_dir):  # no opt-out run may add entries until published
+        store = LocalStore(config.store)
+        # What a crashed run changed and did not log yet is logged first.
+        record_events(config.access, store, config.dataset, config.optout_dir, late=True)
         blocklist = load_blocklist(config.optout_dir)
         if blocklist_batch is not None:
             blocklist = blocklist.upto(blocklist_batch)
@@ -386,16 +389,7 @@ def release(
         result = build_bundle(
             config, tables, votes, inputs.digests, key, inputs.funnel, source, blocklist
         )
-    audit(
-        config.access,
-        "release_published",
-        {
-            "dataset": config.dataset,
-            "version": config.version,
-            "manifest_sha256": result.manifest_sha256,
-            "counts": result.counts,
-        },
-    )
+        record_events(config.access, store, config.dataset)
     if config.s3_url:  # the local version is complete; S3 gets the same bytes, manifest last
         S3Store(config.s3_url).publish(result.path, config.dataset, config.version)
         print(f"published to {config.s3_url}")

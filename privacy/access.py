@@ -149,8 +149,10 @@ class AccessDesk:
             requested_at=_iso(_now(now)),
         )
         with self._grants() as grants:
+            # Logged before the grant is stored (here and for every decision): a crash can leave
+            # an entry whose change never landed, never a change without its entry.
+            self.log.append("access_requested", grant.email, {"grant": grant.id}, _now(now))
             grants[grant.id] = grant
-        self.log.append("access_requested", grant.email, {"grant": grant.id}, _now(now))
         return grant
 
     def _decide(
@@ -180,14 +182,14 @@ class AccessDesk:
             )
             if days is not None:
                 grant.expires_at = _iso(t + timedelta(days=days))
-        event = {
-            "approved": "access_approved",
-            "rejected": "access_rejected",
-            "revoked": "access_revoked",
-        }[status]
-        self.log.append(
-            event, curator, {"grant": grant_id, "note": note, "expires_at": grant.expires_at}, t
-        )
+            event = {
+                "approved": "access_approved",
+                "rejected": "access_rejected",
+                "revoked": "access_revoked",
+            }[status]
+            self.log.append(
+                event, curator, {"grant": grant_id, "note": note, "expires_at": grant.expires_at}, t
+            )
         return grant
 
     def approve(
@@ -349,14 +351,19 @@ class AccessDesk:
             )
             raise AccessDenied(reason)
         source = self.store.version_dir(self.dataset, query["version"]) / query["path"]
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        dest.write_bytes(source.read_bytes())
-        self.log.append(
-            "download",
-            query["grant"],
-            {"version": query["version"], "path": query["path"], "url_sha256": hash_url(token)},
-            t,
-        )
+        details = {
+            "version": query["version"],
+            "path": query["path"],
+            "url_sha256": hash_url(token),
+        }
+        # Logged before the bytes leave: "who holds which version" may over-count, never miss.
+        self.log.append("download", query["grant"], details, t)
+        try:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            dest.write_bytes(source.read_bytes())
+        except OSError as exc:
+            self.log.append("download_failed", query["grant"], {**details, "error": str(exc)}, t)
+            raise
         return dest
 
     def report(self) -> list[dict[str, Any]]:

@@ -17,13 +17,14 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
+import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -34,7 +35,11 @@ from cryptography.hazmat.primitives.serialization import (
     PublicFormat,
 )
 
+if TYPE_CHECKING:
+    from privacy.anchors import HeadAnchors
+
 GENESIS = "0" * 64
+logger = logging.getLogger(__name__)
 
 
 class LogTamperedError(RuntimeError):
@@ -100,6 +105,7 @@ class AccessLog:
     path: Path
     signing_key: Ed25519PrivateKey | None = None  # None: read and verify only
     checkpoint_every: int = 100
+    anchors: HeadAnchors | None = None  # where checkpoints copy the signed head (anchors.py)
 
     @property
     def head_path(self) -> Path:
@@ -159,7 +165,29 @@ class AccessLog:
             fh.flush()
             os.fsync(fh.fileno())
             self._write_head(lines[-1])
+        if self.anchors is not None and lines[-1]["event"] == "checkpoint":
+            try:
+                self.anchor()
+            except LogTamperedError:
+                raise
+            except Exception as exc:  # the entry is in; the next anchor covers it
+                logger.warning(
+                    "access log: could not anchor the head at %s: %s", self.anchors.url, exc
+                )
         return entry
+
+    def head(self) -> dict[str, Any] | None:
+        """The signed head (seq, hash, signature) of the newest entry; None for an empty log."""
+        return self._read()[1]
+
+    def anchor(self) -> dict[str, Any] | None:
+        """Copy the signed head to the anchors (write-once); returns it."""
+        if self.anchors is None:
+            raise ValueError("this access log has no anchors configured")
+        head = self.head()
+        if head is not None:
+            self.anchors.put(head)
+        return head
 
     def _check_tail(self) -> dict[str, Any]:
         """The last entry, which must be the one the signed head names (seq and hash); an
@@ -254,11 +282,39 @@ class AccessLog:
         finally:
             os.close(dir_fd)
 
-    def verify(self, public_key: Ed25519PublicKey) -> list[str]:
-        """Every problem found: broken hashes or links, gaps, bad signatures, a cut tail."""
+    def verify(
+        self, public_key: Ed25519PublicKey, anchored: list[dict[str, Any]] | None = None
+    ) -> list[str]:
+        """Every problem found: broken hashes or links, gaps, bad signatures, a cut tail, and
+        (given the anchored heads) a log rolled back or rewritten below an anchor."""
+        entries, head = self._read()
+        problems = self._check_chain(entries, head, public_key)
+        by_seq = {e.get("seq"): e.get("hash") for e in entries}
+        last = max((s for s in by_seq if isinstance(s, int)), default=0)
+        for anchor in anchored or []:
+            seq = anchor.get("seq")
+            if not _valid(public_key, seq, anchor.get("hash"), anchor.get("signature"), "head"):
+                problems.append(f"anchored head seq {seq}: signature does not verify")
+            elif seq not in by_seq:
+                problems.append(
+                    f"anchored head seq {seq} is past the log's end (seq {last}): "
+                    "the log was cut or rolled back after it was anchored"
+                )
+            elif by_seq[seq] != anchor.get("hash"):
+                problems.append(
+                    f"seq {seq} differs from its anchored head: the log was rewritten "
+                    "after it was anchored"
+                )
+        return problems
+
+    def _check_chain(
+        self,
+        entries: list[dict[str, Any]],
+        head: dict[str, Any] | None,
+        public_key: Ed25519PublicKey,
+    ) -> list[str]:
         problems: list[str] = []
         prev_hash, expected_seq = GENESIS, 1
-        entries, head = self._read()
         for i, entry in enumerate(entries, start=1):
             where = f"line {i} (seq {entry.get('seq')})"
             if "_unreadable" in entry:

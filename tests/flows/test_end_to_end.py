@@ -573,10 +573,13 @@ def test_releases_and_patches_land_on_s3(
     optout = workdir / "optout_s3"
     from curation.config import AccessConfig
     from privacy.access_log import AccessLog, create_signing_key, load_public_key
+    from privacy.anchors import HeadAnchors
 
     public = create_signing_key(workdir / "curator" / "access-log.key")
     access = AccessConfig(
-        access_dir=workdir / "access", signing_key=workdir / "curator" / "access-log.key"
+        access_dir=workdir / "access",
+        signing_key=workdir / "curator" / "access-log.key",
+        anchors="s3://e2e-releases/access-log-anchors",
     )
     first = release(
         release_config(workdir, "store_s3", optout_dir=optout, s3_url=url, access=access)
@@ -634,7 +637,11 @@ def test_releases_and_patches_land_on_s3(
         "release_published",
         "release_withdrawn",
     ]
-    assert log.verify(load_public_key(public)) == []
+    assert not any(e["details"]["recorded_late"] for e in log.entries())
+    # Each run anchored the log's head in the bucket; the log still holds every anchored head.
+    anchored = HeadAnchors(access.anchors or "").heads()
+    assert anchored[-1]["seq"] == len(log.entries())
+    assert log.verify(load_public_key(public), anchored) == []
     assert handle not in log.path.read_text()  # the log names no one who opted out
     assert remote.versions("massiv") == ["1.0.0", "1.0.1"]
     assert remote.verify("massiv", "1.0.1") == []

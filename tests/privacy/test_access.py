@@ -22,7 +22,13 @@ from privacy.access import (
     AccessRequestError,
     create_token_secret,
 )
-from privacy.access_log import AccessLog, create_signing_key, load_public_key, load_signing_key
+from privacy.access_log import (
+    AccessLog,
+    LogTamperedError,
+    create_signing_key,
+    load_public_key,
+    load_signing_key,
+)
 from privacy.blocklist import Blocklist
 from tests.curation.test_release_build import block, publish
 from tests.s3server import S3Server
@@ -255,3 +261,28 @@ def test_a_url_never_outlives_its_grant(tmp_path: Path) -> None:
     bare = AccessDesk(desk.folder, desk.log, store, "d")  # no token secret: nothing redeems
     with pytest.raises(AccessDenied, match="no token secret"):
         bare.fetch(token, tmp_path / "x", now=NOW)
+
+
+def test_no_decision_lands_without_its_log_entry(tmp_path: Path) -> None:
+    """The entry is written before the change: when the log refuses (here, a head that does
+    not match), the grant stays as it was and no download leaves."""
+    store = LocalStore(tmp_path / "store")
+    publish(store, "1.0.0", Blocklist.empty())
+    desk = desk_for(tmp_path, store)
+    grant = desk.request("A", "B", "a@b.example", "research", True, NOW)
+    token = next(iter(desk.issue(approved(desk), now=NOW).values()))
+    head = desk.log.head_path
+    good = head.read_text()
+    head.write_text(good.replace('"seq": ', '"seq": 1', 1))  # an altered head
+    with pytest.raises(LogTamperedError):
+        desk.approve(grant.id, "curator", now=NOW)
+    assert desk.grants()[grant.id].status == "requested"
+    with pytest.raises(LogTamperedError):
+        desk.request("C", "D", "c@d.example", "research", True, NOW)
+    assert len(desk.grants()) == 2
+    with pytest.raises(LogTamperedError):
+        desk.fetch(token, tmp_path / "out" / "file", NOW)
+    assert not (tmp_path / "out" / "file").exists()
+    head.write_text(good)
+    desk.approve(grant.id, "curator", now=NOW)
+    assert desk.grants()[grant.id].status == "approved"
