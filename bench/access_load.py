@@ -2,7 +2,7 @@
 
 A release 1.0.0 (the test helpers' rows: 2,000 labeled and 80,000 unlabeled, so two unlabeled
 shards of about 1.2 MB each) is built into a LocalStore and pushed with `S3Store.publish` to a
-real S3 server, SeaweedFS on 127.0.0.1 (tests/s3server.py: credentials enforced; the desk
+real S3 server, SeaweedFS on 127.0.0.1 (curation/local_s3.py: credentials enforced; the desk
 presigns with the read-only identity). An AccessDesk with an AccessLog (its Ed25519 signing key
 in a folder apart from the log, a checkpoint every 50 entries) files and approves 20 grants.
 
@@ -499,9 +499,9 @@ def main() -> None:
     parser.add_argument("--keep", type=Path, help="keep the work folder here instead of /tmp")
     args = parser.parse_args()
 
+    from curation.local_s3 import seaweedfs
     from curation.s3store import S3Store, s3_client
     from privacy.access_log import create_signing_key
-    from tests.s3server import seaweedfs
 
     work = Path(tempfile.mkdtemp(prefix="massiv-access-load-"))
     total = time.perf_counter()
@@ -561,7 +561,7 @@ def main() -> None:
                 "build_s": round(build_s, 2),
                 "push_to_s3_s": round(push_s, 2),
             },
-            "s3": "SeaweedFS on 127.0.0.1 (tests/s3server.py); presigned with the read-only user",
+            "s3": "SeaweedFS on 127.0.0.1 (curation/local_s3.py); presigned read-only",
             "checkpoint_every": args.checkpoint_every,
             "configs": configs,
             "issuances_per_s": {

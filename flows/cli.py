@@ -31,6 +31,7 @@ from privacy.optout import RequestFileError
 from privacy.pseudonyms import PseudonymCollisionError
 
 if TYPE_CHECKING:
+    from flows.demo import DemoS3
     from flows.opt_out import OptOutResult
     from privacy.access import AccessDesk
 
@@ -405,11 +406,22 @@ def demo(
     video_sources: Annotated[
         int, typer.Option(min=0, help="Sources of the small real-video corpus in the export.")
     ] = 3,
+    s3: Annotated[
+        bool,
+        typer.Option(
+            help="Also publish to a local S3 server (SeaweedFS) and run the access desk: "
+            "grants, presigned downloads, the access log."
+        ),
+    ] = True,
 ) -> None:
-    """End to end on the embedded defaults: synth export → curate → annotate → release →
-    opt-out requests → patch release → verify."""
+    """End to end on the embedded defaults: synth export → curate → annotate → release (local
+    store and S3) → researchers request access and download → opt-out requests → patch release
+    → withdrawal notices → verify."""
+    from contextlib import ExitStack
+
     from curation.release_build import verify_release
     from flows.curate import curate as curate_flow
+    from flows.demo import demo_s3
     from flows.opt_out import opt_out
     from flows.release import release as release_flow
     from privacy.blocklist import load_blocklist
@@ -432,51 +444,140 @@ def demo(
         )
     )
     _run(lambda: _annotations(curation, export / "annotations", seed=7))
-    rel = _run(
-        lambda: release_flow(
-            ReleaseConfig(
-                curation_dir=curation,
-                annotations_dir=export / "annotations",
-                store=store,
-                key_file=DEMO_KEY,
-                optout_dir=optout,
+    with ExitStack() as stack:
+        dist = _run(lambda: stack.enter_context(demo_s3(workdir, store))) if s3 else None
+        if dist is not None:
+            console.print(f"S3: SeaweedFS at {dist.server.endpoint}, releases → {dist.releases}")
+        s3_url, access = (dist.releases, dist.access) if dist else (None, None)
+        rel = _run(
+            lambda: release_flow(
+                ReleaseConfig(
+                    curation_dir=curation,
+                    annotations_dir=export / "annotations",
+                    store=store,
+                    key_file=DEMO_KEY,
+                    optout_dir=optout,
+                    s3_url=s3_url,
+                    access=access,
+                )
             )
         )
-    )
-    opted = _run(
-        lambda: opt_out(
-            OptOutConfig(
-                requests=export / "opt_out_requests.csv",
-                export_dir=export,
-                curation_dir=curation,
-                optout_dir=optout,
-                store=store,
-                key_file=DEMO_KEY,
+        holder = _demo_researchers(dist, workdir) if dist else None
+        opted = _run(
+            lambda: opt_out(
+                OptOutConfig(
+                    requests=export / "opt_out_requests.csv",
+                    export_dir=export,
+                    curation_dir=curation,
+                    optout_dir=optout,
+                    store=store,
+                    key_file=DEMO_KEY,
+                    s3_url=s3_url,
+                    access=access,
+                )
             )
         )
-    )
-    console.print(_funnel_table(cur.funnel))
-    console.print(
-        f"shortlist {cur.shortlist:,} · companion {cur.companion:,} · released "
-        f"{rel.counts['labeled']:,} labeled (train {rel.counts['train']:,} / validation "
-        f"{rel.counts['validation']:,} / test {rel.counts['test']:,}) + "
-        f"{rel.counts['unlabeled']:,} unlabeled; left out: "
-        + (
-            ", ".join(f"{k} {v:,}" for k, v in read_manifest(rel.path)["removals"].items())
-            or "none"
+        console.print(_funnel_table(cur.funnel))
+        console.print(
+            f"shortlist {cur.shortlist:,} · companion {cur.companion:,} · released "
+            f"{rel.counts['labeled']:,} labeled (train {rel.counts['train']:,} / validation "
+            f"{rel.counts['validation']:,} / test {rel.counts['test']:,}) + "
+            f"{rel.counts['unlabeled']:,} unlabeled; left out: "
+            + (
+                ", ".join(f"{k} {v:,}" for k, v in read_manifest(rel.path)["removals"].items())
+                or "none"
+            )
         )
-    )
-    _print_opt_out(opted)
-    latest = store / "massiv" / (opted.patch or "1.0.0")
-    problems = verify_release(latest, load_blocklist(optout))
-    if problems:
-        console.print(f"[red]verify failed:[/] {problems}")
-        raise typer.Exit(1)
+        _print_opt_out(opted)
+        latest = store / "massiv" / (opted.patch or "1.0.0")
+        problems = verify_release(latest, load_blocklist(optout))
+        if problems:
+            console.print(f"[red]verify failed:[/] {problems}")
+            raise typer.Exit(1)
+        if dist is not None and holder is not None:
+            _demo_after_opt_out(dist, workdir, holder, opted.patch or "1.0.0", optout)
     console.print(f"[green]release:[/] {rel.path}  (manifest sha256 {rel.manifest_sha256})")
     console.print(
         f"[green]latest:[/] {latest}  (verified: files, blocklist commitment, no opted-out row)"
     )
     console.print(f"funnel: {curation / 'funnel.json'} · opt-out evidence: {optout}")
+
+
+def _download_all(dist: DemoS3, desk: AccessDesk, grant: str, dest: Path) -> str:
+    """Issue a grant's URLs for the current version and download them all (progress bar)."""
+    from flows.demo import download
+
+    urls = _run(lambda: desk.issue(grant))
+    version = desk.current_version()
+    manifest = desk.store.read_manifest(desk.dataset, version)
+    with _progress() as bar:
+        job = bar.add_task(f"downloading {version} with presigned URLs", total=len(urls))
+        fetched = download(urls, manifest, dest / version, lambda n: bar.advance(job, n))
+    query = urls[next(iter(urls))].split("?", 1)[1]
+    console.print(
+        f"  {grant}: {len(urls)} files of {version}, {fetched:,} bytes, sha256 checked "
+        f"(URLs: {'SigV4' if 'X-Amz-Algorithm=AWS4-HMAC-SHA256' in query else '?'}, "
+        f"expire in {desk.default_expiry_s} s; the log keeps only their sha256)"
+    )
+    return version
+
+
+def _demo_researchers(dist: DemoS3, workdir: Path) -> str:
+    """Before the opt-outs: two researchers ask; one is approved and downloads, one is not."""
+    from flows.demo import demo_desk
+
+    desk = demo_desk(dist)
+    console.rule("access: requests and downloads")
+    asha = desk.request(
+        "Asha K", "IIT Delhi", "asha@iitd.example", "multilingual affect recognition", True
+    )
+    desk.approve(asha.id, "curator", days=180)
+    other = desk.request("Sam P", "Ad Metrics Ltd", "sam@admetrics.example", "ad targeting", True)
+    desk.reject(other.id, "curator", "not research (terms §1)")
+    console.print(f"  {asha.id} approved for 180 days · {other.id} rejected (ad targeting)")
+    _download_all(dist, desk, asha.id, workdir / "researcher")
+    try:
+        desk.issue(other.id)
+    except AccessDenied as exc:
+        console.print(f"  {other.id} asks for URLs → denied: {exc}")
+    return asha.id
+
+
+def _demo_after_opt_out(
+    dist: DemoS3, workdir: Path, holder: str, current: str, optout: Path
+) -> None:
+    """After the opt-outs: who must be told, fresh URLs for the patch, the old version denied,
+    then the S3 copy and the access log verified."""
+    from flows.demo import demo_desk
+
+    desk = demo_desk(dist)
+    console.rule("access: after the opt-outs")
+    withdrawn = desk.store.withdrawn(desk.dataset)
+    for row in desk.report():
+        if row["version"] in withdrawn:
+            console.print(
+                f"  notify {row['name']} <{row['email']}> ({row['grant']}): holds "
+                f"{row['version']}, withdrawn ({withdrawn[row['version']]['reason']})"
+            )
+    for version in withdrawn:
+        try:
+            desk.issue(holder, version=version)
+        except AccessDenied as exc:
+            console.print(f"  {holder} asks for {version} → denied: {exc}")
+    _download_all(dist, desk, holder, workdir / "researcher")
+    desk.revoke(holder, "curator", "project ended")
+    try:
+        desk.issue(holder)
+    except AccessDenied as exc:
+        console.print(f"  after revocation → denied: {exc}")
+    console.rule("verify")
+    verify(f"{dist.releases}/{desk.dataset}/{current}", optout_dir=optout)
+    access_verify(config=dist.access_config_file)
+    console.print(
+        f"  who was issued what, any time: massiv access report --config "
+        f"{dist.access_config_file}",
+        highlight=False,
+    )
 
 
 # --- access -------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 
 from curation.ingest import EXPORT_COLUMNS, TIMESTAMP_FORMAT
-from tests.s3server import S3Server, seaweedfs
+from curation.local_s3 import S3Server, seaweedfs
 
 BASE_POST: dict[str, Any] = {
     "post_id": 1,

@@ -9,9 +9,9 @@ import pytest
 
 from curation import media
 from curation.fingerprint_store import fingerprint_batch
+from curation.local_s3 import S3Server
 from curation.video_fingerprint import FingerprintSettings, fingerprint_video
 from tests.curation.test_video_fingerprint import write_clip
-from tests.s3server import S3Server
 
 
 @pytest.fixture

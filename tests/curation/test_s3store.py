@@ -13,11 +13,11 @@ from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ConnectionClosedError
 
 from curation import bundle
+from curation.local_s3 import S3Server
 from curation.s3store import S3Store, s3_client
 from curation.store import LocalStore, VersionExistsError
 from privacy.blocklist import Blocklist
 from tests.curation.test_release_build import block, publish
-from tests.s3server import S3Server
 
 BUCKET = "releases"
 counter = itertools.count()

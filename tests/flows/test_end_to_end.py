@@ -22,13 +22,13 @@ from curation.config import (
     SamplingConfig,
     ShortlistConfig,
 )
+from curation.local_s3 import S3Server
 from curation.store import LocalStore, VersionExistsError
 from curation.synth import synthesize_export
 from flows.cli import _annotations, app
 from flows.curate import CurationResult, curate
 from flows.release import release
 from privacy.keys import create_key_file
-from tests.s3server import S3Server
 
 pytestmark = pytest.mark.slow
 DATA = ("labeled", "unlabeled")

@@ -13,6 +13,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 
 from curation import bundle
+from curation.local_s3 import S3Server
 from curation.release_build import patch_release
 from curation.store import LocalStore
 from privacy.access import (
@@ -31,7 +32,6 @@ from privacy.access_log import (
 )
 from privacy.blocklist import Blocklist
 from tests.curation.test_release_build import block, publish
-from tests.s3server import S3Server
 
 NOW = datetime(2026, 3, 1, tzinfo=UTC)
 

