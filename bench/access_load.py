@@ -114,9 +114,21 @@ class Setup:
     endpoint: str | None = None  # s3
     credentials: tuple[str, str] | None = None
     url: str | None = None
+    # Signed heads anchored on S3 at every checkpoint (write-once; needs a writing identity).
+    anchors: str | None = None
+    anchor_credentials: tuple[str, str] | None = None
 
 
-def timed_log(path: Path, key: Any, every: int) -> Any:
+def head_anchors(setup: Setup) -> Any:
+    from curation.s3store import s3_client
+    from privacy.anchors import HeadAnchors
+
+    if setup.anchors is None:
+        return None
+    return HeadAnchors(setup.anchors, s3_client(setup.endpoint, setup.anchor_credentials))
+
+
+def timed_log(path: Path, key: Any, every: int, anchors: Any = None) -> Any:
     """An AccessLog that keeps how long each of its appends took (lock wait included)."""
     from privacy.access_log import AccessLog
 
@@ -140,7 +152,7 @@ def timed_log(path: Path, key: Any, every: int) -> Any:
                 finally:
                     self.holds.append(time.perf_counter() - start)
 
-    log = TimedLog(path, key, every)
+    log = TimedLog(path, key, every, anchors)
     log.appends, log.holds = [], []
     return log
 
@@ -181,6 +193,7 @@ def make_desk(setup: Setup) -> tuple[Any, Meter]:
         setup.access_dir / "access-log.jsonl",
         load_signing_key(setup.key_path),
         setup.checkpoint_every,
+        head_anchors(setup),
     )
     meter = Meter()
     store: Any
@@ -368,7 +381,9 @@ def check_log(setup: Setup, results: list[dict[str, Any]], entries_before: int) 
 
     log = AccessLog(setup.access_dir / "access-log.jsonl", None, setup.checkpoint_every)
     entries = log.entries()
-    problems = log.verify(load_public_key(setup.key_path.with_suffix(".pub")))
+    anchors = head_anchors(setup)
+    anchored = anchors.heads() if anchors is not None else None
+    problems = log.verify(load_public_key(setup.key_path.with_suffix(".pub")), anchored)
     events = Counter(e["event"] for e in entries)
     issued = [e for e in entries if e["event"] == "urls_issued"]
     logged_urls = Counter(tuple(e["details"]["url_sha256"]) for e in issued)
@@ -394,6 +409,7 @@ def check_log(setup: Setup, results: list[dict[str, Any]], entries_before: int) 
         "checkpoints_due": due,
         "last_seq": entries[-1]["seq"] if entries else 0,
         "no_entry_lost": not lost and events["checkpoint"] == due,
+        "anchored_heads": len(anchored) if anchored is not None else None,
         "chain_valid": problems == [],
         "verify_problems": problems[:10],
         "log_bytes": log.path.stat().st_size,
@@ -539,6 +555,8 @@ def main() -> None:
                     endpoint=server.endpoint if kind == "s3" else None,
                     credentials=server.reader if kind == "s3" else None,
                     url=url if kind == "s3" else None,
+                    anchors=f"s3://{BUCKET}/anchors-{name}" if kind == "s3" else None,
+                    anchor_credentials=server.admin if kind == "s3" else None,
                 )
                 workers = {"serial": 1, "threads": args.threads}.get(pool, args.processes)
                 configs[name] = run_config(

@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime, timedelta
+import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,10 @@ from curation.store import VERSION_RE, VersionExistsError
 
 MANIFEST = "manifest.json"
 RETRIES = {"mode": "standard", "max_attempts": 6}
+# Garbage collection deletes unlisted objects older than GC_GRACE; a publish refreshes any
+# object it reuses that is older than REFRESH_AFTER, so the two can never meet mid-publish.
+GC_GRACE = timedelta(days=1)
+REFRESH_AFTER = timedelta(hours=12)
 
 
 class S3StoreError(ValueError):
@@ -110,15 +115,20 @@ class S3Store:
             raise FileNotFoundError(f"{dataset} {version} is not published in {self.url}")
         return dict(json.loads(data))
 
-    def object_size(self, dataset: str, sha256: str) -> int | None:
-        """The stored object's size, None when it is not there."""
+    def _head(self, dataset: str, sha256: str) -> dict[str, Any] | None:
         try:
-            got = self.client.head_object(Bucket=self.bucket, Key=self.object_key(dataset, sha256))
+            return dict(
+                self.client.head_object(Bucket=self.bucket, Key=self.object_key(dataset, sha256))
+            )
         except Exception as exc:
             if _error_code(exc) in ("404", "NoSuchKey", "NotFound"):
                 return None
             raise
-        return int(got["ContentLength"])
+
+    def object_size(self, dataset: str, sha256: str) -> int | None:
+        """The stored object's size, None when it is not there."""
+        got = self._head(dataset, sha256)
+        return None if got is None else int(got["ContentLength"])
 
     def has_object(self, dataset: str, sha256: str) -> bool:
         return self.object_size(dataset, sha256) is not None
@@ -129,19 +139,10 @@ class S3Store:
         sha256. Running it again after a failure completes the same version."""
         manifest = (folder / MANIFEST).read_bytes()
         doc = json.loads(manifest)
-        reused = [e for e in doc["files"] if not self._upload_if_needed(folder, dataset, e)]
-        # Objects already there may belong only to purged versions, and a garbage collection
-        # may take them meanwhile: check them again just before the manifest makes them live.
-        for entry in reused:
+        for entry in doc["files"]:
             self._upload_if_needed(folder, dataset, entry)
         try:
-            self.client.put_object(
-                Bucket=self.bucket,
-                Key=self.manifest_key(dataset, version),
-                Body=manifest,
-                IfNoneMatch="*",
-                ContentType="application/json",
-            )
+            self._put_manifest(dataset, version, manifest)
         except Exception as exc:
             if _error_code(exc) not in ("PreconditionFailed", "412"):
                 raise
@@ -152,12 +153,51 @@ class S3Store:
                     f"{dataset} {version} is already published in {self.url}; published "
                     "versions are immutable: release a new version instead"
                 ) from None
+        # A garbage collection that listed the bucket before the refreshes above may still
+        # delete an object it saw as old and unlisted: put back any that went.
+        for entry in doc["files"]:
+            if not self.has_object(dataset, entry["sha256"]):
+                self._upload_if_needed(folder, dataset, entry)
         return hashlib.sha256(manifest).hexdigest()
 
+    def _put_manifest(self, dataset: str, version: str, manifest: bytes, tries: int = 5) -> None:
+        """The conditional put. AWS answers 409 ConditionalRequestConflict while another
+        conditional write of the key is in flight, which botocore does not retry: retry it
+        here, and the loser then gets its 412."""
+        for attempt in range(tries):
+            try:
+                self.client.put_object(
+                    Bucket=self.bucket,
+                    Key=self.manifest_key(dataset, version),
+                    Body=manifest,
+                    IfNoneMatch="*",
+                    ContentType="application/json",
+                )
+                return
+            except Exception as exc:
+                if _error_code(exc) not in ("ConditionalRequestConflict", "409"):
+                    raise
+                if attempt == tries - 1:
+                    raise
+                time.sleep(0.2 * 2**attempt)
+
     def _upload_if_needed(self, folder: Path, dataset: str, entry: dict[str, Any]) -> bool:
-        """Upload one file unless its object is there whole; True if it was uploaded."""
-        if self.object_size(dataset, entry["sha256"]) == entry["bytes"]:
-            return False  # there, and whole (its name is its content's sha256)
+        """Upload one file unless its object is there whole; True if it was uploaded. An old
+        object that is reused is refreshed (copied onto itself, server-side): it may belong
+        only to purged versions or a failed publish, and the garbage collection spares only
+        objects younger than its grace."""
+        there = self._head(dataset, entry["sha256"])
+        if there is not None and int(there["ContentLength"]) == entry["bytes"]:
+            # There, and whole (its name is its content's sha256).
+            if there["LastModified"] < datetime.now(UTC) - REFRESH_AFTER:
+                key = self.object_key(dataset, entry["sha256"])
+                self.client.copy_object(
+                    Bucket=self.bucket,
+                    Key=key,
+                    CopySource={"Bucket": self.bucket, "Key": key},
+                    MetadataDirective="REPLACE",
+                )
+            return False
         # One PutObject per file (release files are a few MB): every call is the client's own,
         # retried by its policy, and visible to its event hooks. The bytes are checked against
         # the manifest first: a bad local copy must not become the object.
@@ -207,6 +247,16 @@ class S3Store:
                 marks[obj["Key"][len(prefix) :].removesuffix(".json")] = json.loads(body)
         return marks
 
+    def mirror_withdrawn(self, dataset: str, marks: dict[str, dict[str, Any]]) -> list[str]:
+        """Bring the bucket's withdrawal marks up to `marks` (the local store's); returns the
+        versions whose mark was written. Run before any upload, so a withdrawn version stops
+        being served even when an upload fails."""
+        there = self.withdrawn(dataset)
+        changed = [v for v, mark in marks.items() if there.get(v) != mark]
+        for version in changed:
+            self.mark_withdrawn(dataset, version, marks[version])
+        return changed
+
     def mark_withdrawn(self, dataset: str, version: str, mark: dict[str, Any]) -> None:
         self.client.put_object(
             Bucket=self.bucket,
@@ -215,9 +265,7 @@ class S3Store:
             ContentType="application/json",
         )
 
-    def collect_garbage(
-        self, dataset: str, now: datetime, grace: timedelta = timedelta(days=1)
-    ) -> int:
+    def collect_garbage(self, dataset: str, now: datetime, grace: timedelta = GC_GRACE) -> int:
         """Delete objects no kept version lists: those of purged versions (their withdrawal
         mark says purged_at), and those a failed publish left. Only objects older than `grace`,
         so a publisher still uploading keeps its own. Returns how many went."""

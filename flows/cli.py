@@ -315,16 +315,28 @@ def store_push(
     dataset: Annotated[str, typer.Option(help="Dataset name.")] = "massiv",
 ) -> None:
     """Publish a local version to S3 (objects first, manifest last); completes an interrupted
-    push, refuses to replace another build of the same version."""
+    push, refuses to replace another build of the same version. The local withdrawal marks
+    go first, so a withdrawn version never appears there as live."""
     from curation.s3store import S3Store
     from curation.store import LocalStore
 
-    folder = LocalStore(store).version_dir(dataset, version)
+    local = LocalStore(store)
+    folder = local.version_dir(dataset, version)
     if not (folder / "manifest.json").is_file():
         console.print(f"[bold red]error:[/] no published version at {folder}")
         raise typer.Exit(2)
-    digest = _run(lambda: S3Store(s3_url).publish(folder, dataset, version))
+    remote = _run(lambda: S3Store(s3_url))
+    marks = local.withdrawn(dataset)
+    if marks.get(version, {}).get("purged_at"):
+        console.print(f"[bold red]error:[/] {dataset} {version} was withdrawn and purged")
+        raise typer.Exit(2)
+    _run(lambda: remote.mirror_withdrawn(dataset, marks))
+    digest = _run(lambda: remote.publish(folder, dataset, version))
     console.print(f"[green]✓[/] {dataset} {version} → {s3_url} (manifest sha256 {digest[:16]}…)")
+    if version in marks:
+        console.print(
+            f"[yellow]![/] {version} is withdrawn ({marks[version]['reason']}), there too"
+        )
 
 
 @app.command("opt-out")
@@ -574,8 +586,7 @@ def _demo_after_opt_out(
     verify(f"{dist.releases}/{desk.dataset}/{current}", optout_dir=optout)
     access_verify(config=dist.access_config_file)
     console.print(
-        f"  who was issued what, any time: massiv access report --config "
-        f"{dist.access_config_file}",
+        f"  who was issued what, any time: massiv access report --config {dist.access_config_file}",
         highlight=False,
     )
 

@@ -142,6 +142,5 @@ def record_events(
             due.append(("release_purged", {"version": version, "purged_at": mark["purged_at"]}))
     for event, details in due:
         log.append(event, "massiv", {"dataset": dataset, **details, "recorded_late": late})
-    if log.anchors is not None:  # each run anchors the head, however few entries it wrote
-        log.anchor()
+    log.try_anchor()  # each run anchors the head, however few entries it wrote
     return len(due)

@@ -291,6 +291,8 @@ def withdraw_blocked(
             store.withdraw(config.dataset, version, reason, config.retention_days, now)
             withdrawn.append(version)
     record_events(config.access, store, config.dataset)
+    if withdrawn and config.s3_url:  # stop serving them there too, before anything else fails
+        S3Store(config.s3_url).mirror_withdrawn(config.dataset, store.withdrawn(config.dataset))
     return withdrawn
 
 
@@ -342,12 +344,7 @@ def mirror_to_s3(config: OptOutConfig, store: LocalStore, now: datetime) -> None
     if not config.s3_url:
         return
     remote = S3Store(config.s3_url)
-    # Withdrawal marks first: a withdrawn version must stop being served even when an upload
-    # below fails.
-    marks = remote.withdrawn(config.dataset)
-    for version, mark in store.withdrawn(config.dataset).items():
-        if marks.get(version) != mark:
-            remote.mark_withdrawn(config.dataset, version, mark)
+    remote.mirror_withdrawn(config.dataset, store.withdrawn(config.dataset))
     there = set(remote.versions(config.dataset))
     local_marks = store.withdrawn(config.dataset)
     for version in store.versions(config.dataset):

@@ -258,17 +258,25 @@ class AccessDesk:
         grant = self._check(grant_id, t)
         withdrawn = self.store.withdrawn(self.dataset)
         published = self.store.versions(self.dataset)
-        current = self.current_version(published, withdrawn)
+        current = newest_live(published, withdrawn)
         version = version or current
-        if version in withdrawn or version not in published:
+        reason = None
+        if version in withdrawn:
+            reason = f"{self.dataset} {version} was withdrawn ({withdrawn[version]['reason']})"
+            reason += f"; use {current}" if current else ""
+        elif current is None:
+            reason = f"no version of {self.dataset} is available (none published, or all withdrawn)"
+        elif version not in published:
+            reason = f"{self.dataset} {version} is not published"
+        elif version != current:
             reason = (
-                f"{self.dataset} {version} was withdrawn ({withdrawn[version]['reason']}); "
-                f"use {current}"
-                if version in withdrawn
-                else f"{self.dataset} {version} is not published"
+                f"{self.dataset} {version} is superseded: URLs are issued for the current "
+                f"version only ({current})"
             )
+        if reason:
             self.log.append("access_denied", grant_id, {"reason": reason}, t)
             raise AccessDenied(reason)
+        assert version is not None
         seconds = cap_expiry(expires_in or self.default_expiry_s)
         if grant.expires_at:  # a URL never outlives its grant (presigned URLs cannot be recalled)
             left = int((datetime.fromisoformat(grant.expires_at) - t).total_seconds())
@@ -320,8 +328,15 @@ class AccessDesk:
         return f"{TOKEN_SCHEME}://download?{urlencode({**query, 'sig': sig})}"
 
     def fetch(self, token: str, dest: Path, now: datetime | None = None) -> Path:
-        """Redeem a local download token: the file, copied to `dest` (logged)."""
+        """Redeem a local download token: the file, copied to `dest` (logged).
+
+        Holds the grants lock from the grant check to the log entry, as `issue` does, so a
+        revocation lands wholly before or after a download, never between."""
         t = _now(now)
+        with self._grants_lock():
+            return self._fetch(token, dest, t)
+
+    def _fetch(self, token: str, dest: Path, t: datetime) -> Path:
         if self.token_secret is None:
             raise AccessDenied("this desk has no token secret: it cannot check download tokens")
         parsed = urlparse(token)
@@ -333,6 +348,8 @@ class AccessDesk:
         reason = None
         if parsed.scheme != TOKEN_SCHEME or not hmac.compare_digest(sig, expected):
             reason = "the download token is not valid (altered or not ours)"
+        elif query.get("dataset") != self.dataset:
+            reason = f"the download token is for another dataset ({query.get('dataset')})"
         elif int(query.get("expires", "0")) <= int(t.timestamp()):
             reason = "the download token has expired"
         elif query["version"] in self.store.withdrawn(self.dataset):

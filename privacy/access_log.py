@@ -6,7 +6,12 @@ reordering or inserting an entry breaks the chain. Every `checkpoint_every` entr
 checkpoint entry carries an Ed25519 signature over (seq, hash of the entry before it), and after
 every append `<log>.head` holds the signed (seq, hash) of the newest entry, so a log cut short
 no longer matches its head. The signing key is kept apart from the store (a file the curator
-holds); verifying needs only the public key, kept beside the log.
+holds); verifying needs only the public key, which `access verify` takes from beside the key.
+
+An append refuses to sign on top of a last entry the signed head does not name (a cut, or lines
+added without the key); an edit further up is not re-checked on append but found by verify.
+Anchors (privacy/anchors.py) copy signed heads elsewhere, so an older log restored with its
+older head is found too.
 
 The log holds no URL signature and no token: callers log a hash of a URL instead.
 Appends take an exclusive lock on the log file, so concurrent writers keep one chain.
@@ -122,11 +127,13 @@ class AccessLog:
             finally:
                 fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
-    def _read(self) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-        """All entries and the signed head, read together under a shared lock (a writer may
-        be appending)."""
+    def _read(
+        self,
+    ) -> tuple[list[dict[str, Any]], dict[str, Any] | None, list[dict[str, Any]]]:
+        """All entries, the signed head and any pending record, read together under a shared
+        lock (a writer may be appending)."""
         if not self.path.is_file():
-            return [], None
+            return [], None, []
         with self._locked(fcntl.LOCK_SH) as fh:
             fh.seek(0)
             entries = [_parse(line) for line in fh.read().splitlines() if line.strip()]
@@ -135,27 +142,46 @@ class AccessLog:
                 if self.head_path.is_file()
                 else None
             )
-        return entries, head
+            pending = _pending(self.pending_path)
+        return entries, head, pending
 
     def entries(self) -> list[dict[str, Any]]:
         """The entries that parse (verify reports the others)."""
         return [e for e in self._read()[0] if "_unreadable" not in e]
 
+    @property
+    def pending_path(self) -> Path:
+        return self.path.with_name(self.path.name + ".pending")
+
     def append(
         self, event: str, actor: str, details: dict[str, Any], now: datetime | None = None
     ) -> dict[str, Any]:
-        """Add one entry (and a signed checkpoint when one is due); returns the entry."""
+        """Add one entry (and a signed checkpoint when one is due); returns the entry.
+
+        Crash-safe in three steps: the signed (seq, hash) of the lines about to be written go
+        to `<log>.pending`, then the lines, then the signed head; the pending file goes last.
+        A writer that died part-way leaves a tail the pending file vouches for, which the next
+        append accepts (and completes), where a tail nobody signed is refused."""
         if self.signing_key is None:
             raise PermissionError("this access log was opened without its signing key")
         with self._locked() as fh:
             stamp = (now or datetime.now(UTC)).astimezone(UTC).isoformat(timespec="seconds")
-            lines = self._drop_partial_line(fh, stamp)
-            # Never sign on top of a log changed since the last signature.
-            prev = self._check_tail()
+            # Never sign on top of a log changed since the last signature; checked before
+            # anything is cut.
+            prev, keep, dropped = self._check_tail(fh)
+            fh.truncate(keep)
+            lines = []
+            if dropped:  # bytes of a line a dying writer left unfinished: say so in the log
+                lines.append(
+                    self._entry(prev, stamp, "log_repaired", "massiv", {"dropped_bytes": dropped})
+                )
             entry = self._entry(lines[-1] if lines else prev, stamp, event, actor, details)
             lines.append(entry)
             if entry["seq"] % self.checkpoint_every == 0:
                 lines.append(self._checkpoint(entry, stamp))
+            _write_durably(
+                self.pending_path, json.dumps([self._signed_head(e) for e in lines]) + "\n"
+            )
             fh.seek(0, os.SEEK_END)
             fh.write(
                 "".join(
@@ -164,17 +190,24 @@ class AccessLog:
             )
             fh.flush()
             os.fsync(fh.fileno())
-            self._write_head(lines[-1])
-        if self.anchors is not None and lines[-1]["event"] == "checkpoint":
-            try:
-                self.anchor()
-            except LogTamperedError:
-                raise
-            except Exception as exc:  # the entry is in; the next anchor covers it
-                logger.warning(
-                    "access log: could not anchor the head at %s: %s", self.anchors.url, exc
-                )
+            _write_durably(self.head_path, json.dumps(self._signed_head(lines[-1])) + "\n")
+            self.pending_path.unlink(missing_ok=True)
+        if lines[-1]["event"] == "checkpoint":
+            self.try_anchor()
         return entry
+
+    def try_anchor(self) -> None:
+        """Anchor the head when anchors are configured. An unreachable anchor store is only
+        warned about (what was logged stays logged; the next anchor covers it); an anchor that
+        contradicts the log is not."""
+        if self.anchors is None:
+            return
+        try:
+            self.anchor()
+        except LogTamperedError:
+            raise
+        except Exception as exc:
+            logger.warning("access log: could not anchor the head at %s: %s", self.anchors.url, exc)
 
     def head(self) -> dict[str, Any] | None:
         """The signed head (seq, hash, signature) of the newest entry; None for an empty log."""
@@ -189,50 +222,53 @@ class AccessLog:
             self.anchors.put(head)
         return head
 
-    def _check_tail(self) -> dict[str, Any]:
-        """The last entry, which must be the one the signed head names (seq and hash); an
-        empty log must have no head (then the genesis link is returned)."""
+    def _vouched(self) -> list[dict[str, Any]]:
+        """Signed (seq, hash) pairs that may end the log: the head, and the lines of an append
+        that died before it rewrote the head."""
         assert self.signing_key is not None
-        last = _last_line(self.path)
-        head = (
-            json.loads(self.head_path.read_text(encoding="utf-8"))
-            if self.head_path.is_file()
-            else None
-        )
-        if last is None and head is None:
-            return {"seq": 0, "hash": GENESIS}
-        entry = json.loads(last) if last else {}
         public = self.signing_key.public_key()
-        if (
-            head is None
-            or not _valid(public, head.get("seq"), head.get("hash"), head.get("signature"), "head")
-            or (entry.get("seq"), entry.get("hash")) != (head["seq"], head["hash"])
-            or entry_hash(entry) != entry.get("hash")
-        ):
-            raise LogTamperedError(
-                f"{self.path}: the log's last entry is not the one its signed head names; "
-                "nothing appended (run `massiv access verify`)"
-            )
-        return entry
+        docs = []
+        if self.head_path.is_file():
+            docs.append(json.loads(self.head_path.read_text(encoding="utf-8")))
+        docs += _pending(self.pending_path)
+        return [
+            d
+            for d in docs
+            if isinstance(d, dict)
+            and _valid(public, d.get("seq"), d.get("hash"), d.get("signature"), "head")
+        ]
 
-    def _drop_partial_line(self, fh: Any, stamp: str) -> list[dict[str, Any]]:
-        """A writer that died mid-line left bytes no entry owns (the signed head never covered
-        them): cut them off, and say so in the log."""
+    def _check_tail(self, fh: Any) -> tuple[dict[str, Any], int, int]:
+        """(the last entry, bytes to keep, bytes to drop). The last entry must be one the
+        signed head (or a dead writer's pending record) names; an empty log must have no head
+        (then the genesis link is returned). Bytes after the last newline are a line a writer
+        died writing: dropped, unless they are a whole vouched-for entry missing only its
+        newline (then it is completed)."""
         fh.seek(0, os.SEEK_END)
         size = fh.tell()
-        if size == 0:
-            return []
-        fh.seek(size - 1)
-        if fh.read(1) == b"\n":
-            return []
-        fh.seek(0)
-        data = fh.read()
-        keep = data.rfind(b"\n") + 1
-        fh.truncate(keep)
-        last = _last_line(self.path)
-        prev = json.loads(last) if last else {"seq": 0, "hash": GENESIS}
-        repair = {"dropped_bytes": size - keep}
-        return [self._entry(prev, stamp, "log_repaired", "massiv", repair)]
+        tail = _tail_block(fh, size)
+        partial = tail[tail.rfind(b"\n") + 1 :]  # all of it when there is no newline
+        keep = size - len(partial)
+        complete = [line for line in tail[: len(tail) - len(partial)].split(b"\n") if line.strip()]
+        vouched = {(d["seq"], d["hash"]) for d in self._vouched()}
+        for candidate, extra in ((partial, True), (complete[-1] if complete else b"", False)):
+            entry = _parse(candidate) if candidate.strip() else None
+            if (
+                entry is not None
+                and (entry.get("seq"), entry.get("hash")) in vouched
+                and entry_hash(entry) == entry.get("hash")
+            ):
+                if extra:  # a whole entry that only lacks its newline
+                    fh.seek(0, os.SEEK_END)
+                    fh.write(b"\n")
+                    return entry, size + 1, 0
+                return entry, keep, size - keep
+        if not complete and not partial.strip() and not self.head_path.is_file():
+            return {"seq": 0, "hash": GENESIS}, keep, size - keep
+        raise LogTamperedError(
+            f"{self.path}: the log's last entry is not the one its signed head names; "
+            "nothing appended (run `massiv access verify`)"
+        )
 
     def _entry(
         self, prev: dict[str, Any], stamp: str, event: str, actor: str, details: dict[str, Any]
@@ -261,34 +297,23 @@ class AccessLog:
             {"covers_seq": covered["seq"], "covers_hash": covered["hash"], "signature": signature},
         )
 
-    def _write_head(self, newest: dict[str, Any]) -> None:
+    def _signed_head(self, newest: dict[str, Any]) -> dict[str, Any]:
         assert self.signing_key is not None
-        doc = {
+        return {
             "seq": newest["seq"],
             "hash": newest["hash"],
             "signature": self.signing_key.sign(
                 _signed(newest["seq"], newest["hash"], "head")
             ).hex(),
         }
-        tmp = self.head_path.with_name(self.head_path.name + ".tmp")
-        with tmp.open("w", encoding="utf-8") as fh:
-            fh.write(json.dumps(doc, sort_keys=True) + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, self.head_path)
-        dir_fd = os.open(self.head_path.parent, os.O_RDONLY)  # the rename survives a crash
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
 
     def verify(
         self, public_key: Ed25519PublicKey, anchored: list[dict[str, Any]] | None = None
     ) -> list[str]:
         """Every problem found: broken hashes or links, gaps, bad signatures, a cut tail, and
         (given the anchored heads) a log rolled back or rewritten below an anchor."""
-        entries, head = self._read()
-        problems = self._check_chain(entries, head, public_key)
+        entries, head, pending = self._read()
+        problems = self._check_chain(entries, head, pending, public_key)
         by_seq = {e.get("seq"): e.get("hash") for e in entries}
         last = max((s for s in by_seq if isinstance(s, int)), default=0)
         for anchor in anchored or []:
@@ -307,10 +332,26 @@ class AccessLog:
                 )
         return problems
 
+    @staticmethod
+    def _interrupted(
+        entries: list[dict[str, Any]],
+        pending: list[dict[str, Any]],
+        public_key: Ed25519PublicKey,
+    ) -> bool:
+        """Whether the log ends with lines of an append that died before rewriting the head:
+        its pending record, signed, names the last entry (the next append completes it)."""
+        last = (entries[-1].get("seq"), entries[-1].get("hash")) if entries else None
+        return any(
+            (d.get("seq"), d.get("hash")) == last
+            and _valid(public_key, d.get("seq"), d.get("hash"), d.get("signature"), "head")
+            for d in pending
+        )
+
     def _check_chain(
         self,
         entries: list[dict[str, Any]],
         head: dict[str, Any] | None,
+        pending: list[dict[str, Any]],
         public_key: Ed25519PublicKey,
     ) -> list[str]:
         problems: list[str] = []
@@ -348,7 +389,9 @@ class AccessLog:
             return problems
         if not _valid(public_key, head.get("seq"), head.get("hash"), head.get("signature"), "head"):
             problems.append(f"{self.head_path.name}: signature does not verify")
-        elif not entries or head["seq"] != entries[-1].get("seq") or head["hash"] != prev_hash:
+        elif (
+            not entries or head["seq"] != entries[-1].get("seq") or head["hash"] != prev_hash
+        ) and not self._interrupted(entries, pending, public_key):
             last = entries[-1].get("seq") if entries else 0
             problems.append(
                 f"log ends at seq {last} but its signed head is seq {head['seq']} "
@@ -365,21 +408,43 @@ def _parse(line: bytes | str) -> dict[str, Any]:
     return doc if isinstance(doc, dict) else {"_unreadable": True}
 
 
-def _last_line(path: Path, block: int = 8192) -> str | None:
-    """The file's last non-empty line, read from the end (the log only grows)."""
-    with path.open("rb") as fh:
-        fh.seek(0, os.SEEK_END)
-        end = fh.tell()
-        data = b""
-        while end > 0:
-            start = max(0, end - block)
-            fh.seek(start)
-            data = fh.read(end - start) + data
-            lines = [line for line in data.split(b"\n") if line.strip()]
-            if len(lines) >= 2 or start == 0:
-                return lines[-1].decode() if lines else None
-            end = start
-    return None
+def _tail_block(fh: Any, size: int, block: int = 8192) -> bytes:
+    """The end of the file, long enough to hold its last two lines (the log only grows)."""
+    start = size
+    data = b""
+    while start > 0:
+        start = max(0, start - block)
+        fh.seek(start)
+        data = fh.read(size - start)
+        if data.count(b"\n") >= 3:
+            break
+    return data
+
+
+def _pending(path: Path) -> list[dict[str, Any]]:
+    """The signed (seq, hash) pairs of an append in progress, or of one that died."""
+    try:
+        docs = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return []
+    except ValueError:
+        return []  # torn while written, so before any line: nothing of it reached the log
+    return [d for d in docs if isinstance(d, dict)] if isinstance(docs, list) else []
+
+
+def _write_durably(path: Path, text: str) -> None:
+    """Replace `path` by `text` atomically, surviving a crash (fsync of file and folder)."""
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("w", encoding="utf-8") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
 
 
 def _valid(key: Ed25519PublicKey, seq: Any, head: Any, signature: Any, role: str) -> bool:

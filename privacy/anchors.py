@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import json
 import os
+import uuid
 from pathlib import Path
 from typing import Any
 
+from curation.store import fsync_dir
 from privacy.access_log import LogTamperedError
 
 PREFIX = "head-"
@@ -53,15 +55,20 @@ class HeadAnchors:
         head under the same seq means the log was rewritten: LogTamperedError."""
         body, name = _body(head), _name(int(head["seq"]))
         if self.client is None:
+            # Written whole under a private name, then linked in: the link is atomic and never
+            # replaces a file, so a reader (or a crash) never meets a half-written anchor.
             self.folder.mkdir(parents=True, exist_ok=True)
+            tmp = self.folder / f".{name}.{uuid.uuid4().hex}.tmp"
+            tmp.write_bytes(body)
+            with tmp.open("rb") as fh:
+                os.fsync(fh.fileno())
             try:
-                fd = os.open(self.folder / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
+                os.link(tmp, self.folder / name)
             except FileExistsError:
                 return self._same(name, (self.folder / name).read_bytes(), body)
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(body)
-                fh.flush()
-                os.fsync(fh.fileno())
+            finally:
+                tmp.unlink()
+            fsync_dir(self.folder)
             return True
         from botocore.exceptions import ClientError
 

@@ -293,3 +293,87 @@ def test_a_bad_location_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
 
     out = CliRunner().invoke(app, ["verify", "s3://rel/1.0.0"])
     assert out.exit_code == 2 and "not an s3:// URL" in out.output and "Traceback" not in out.output
+
+
+def test_a_conditional_put_conflict_is_retried(
+    s3_server: S3Server, built: tuple[Path, Path]
+) -> None:
+    """AWS answers 409 ConditionalRequestConflict while another conditional write of the same
+    key is in flight; botocore does not retry it, the store does."""
+    client = s3_client(s3_server.endpoint, s3_server.admin)
+    store = fresh_store(s3_server, client)
+    conflicts: list[int] = []
+
+    def conflict(request: Any, **kwargs: object) -> AWSResponse | None:
+        if request.url.endswith("manifest.json") and request.method == "PUT" and not conflicts:
+            conflicts.append(409)
+            body = (
+                b"<Error><Code>ConditionalRequestConflict</Code>"
+                b"<Message>in flight</Message></Error>"
+            )
+            return AWSResponse(request.url, 409, {}, FakeRaw(body))
+        return None
+
+    client.meta.events.register("before-send.s3", conflict)
+    store.publish(built[0], "d", "1.0.0")
+    assert conflicts == [409] and store.verify("d", "1.0.0") == []
+
+
+def test_a_garbage_collection_racing_a_publish_never_leaves_it_short(
+    s3_server: S3Server, built: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Objects a failed publish left are old and unlisted. A publish that reuses them refreshes
+    them; and a collection that had listed them just before still cannot leave the version
+    with objects missing: the publisher puts back what went."""
+    from datetime import UTC, datetime, timedelta
+
+    import curation.s3store as s3store
+
+    first, _ = built
+    client = s3_client(s3_server.endpoint, s3_server.admin)
+    store = fresh_store(s3_server, client)
+    for entry in bundle.read_manifest(first)["files"]:  # a failed publish: objects, no manifest
+        store._upload_if_needed(first, "d", entry)
+    monkeypatch.setattr(s3store, "REFRESH_AFTER", timedelta(0))  # every reused object is "old"
+    calls: list[str] = []
+    collected: list[int] = []
+
+    def watch(model: Any, params: dict[str, Any], **kwargs: object) -> None:
+        calls.append(model.name)
+        if model.name == "PutObject" and params["Key"].endswith("manifest.json") and not collected:
+            # A collection that saw the objects as old and unlisted runs right now.
+            later = datetime.now(UTC) + timedelta(days=2)
+            other = S3Store(store.url, s3_client(s3_server.endpoint, s3_server.admin))
+            collected.append(other.collect_garbage("d", later))
+
+    client.meta.events.register("before-parameter-build.s3", watch)
+    store.publish(first, "d", "1.0.0")
+    files = len(bundle.read_manifest(first)["files"])
+    assert calls.count("CopyObject") == files  # every reused object refreshed
+    assert collected == [files]  # the collection took them all ...
+    assert store.verify("d", "1.0.0") == []  # ... and the publisher put them back
+
+
+def test_store_push_carries_a_local_withdrawal_to_s3(
+    s3_server: S3Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import UTC, datetime
+
+    from typer.testing import CliRunner
+
+    from curation.release_build import patch_release
+    from flows.cli import app
+
+    local = LocalStore(tmp_path / "local")
+    publish(local, "1.0.0", Blocklist.empty())
+    patch_release(local, "d", "1.0.0", "1.0.1", block(Blocklist.empty(), videos=[101]))
+    local.withdraw("d", "1.0.0", "holds opted-out content", 30, datetime.now(UTC))
+    url = fresh_store(s3_server).url
+    for name, value in s3_server.env(s3_server.admin).items():
+        monkeypatch.setenv(name, value)
+    pushed = CliRunner().invoke(
+        app, ["store", "push", "1.0.0", "--s3", url, "--store", str(local.root), "--dataset", "d"]
+    )
+    assert pushed.exit_code == 0, pushed.output
+    assert "withdrawn" in pushed.output
+    assert "1.0.0" in S3Store(url).withdrawn("d")

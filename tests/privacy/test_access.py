@@ -286,3 +286,74 @@ def test_no_decision_lands_without_its_log_entry(tmp_path: Path) -> None:
     head.write_text(good)
     desk.approve(grant.id, "curator", now=NOW)
     assert desk.grants()[grant.id].status == "approved"
+
+
+def test_only_the_current_version_is_issued_and_every_denial_is_logged(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path / "store")
+    desk = desk_for(tmp_path, store)
+    grant = approved(desk)
+    with pytest.raises(AccessDenied, match="no version of d is available"):
+        desk.issue(grant, now=NOW)
+    publish(store, "1.0.0", Blocklist.empty())
+    patch_release(store, "d", "1.0.0", "1.0.1", block(Blocklist.empty(), videos=[101]))
+    with pytest.raises(
+        AccessDenied, match=r"1\.0\.0 is superseded.*current version only \(1\.0\.1\)"
+    ):
+        desk.issue(grant, version="1.0.0", now=NOW)  # superseded, though not withdrawn
+    with pytest.raises(AccessDenied, match="not published"):
+        desk.issue(grant, version="9.9.9", now=NOW)
+    for version in ("1.0.0", "1.0.1"):
+        store.withdraw("d", version, "test", 30, NOW)
+    with pytest.raises(AccessDenied, match=r"1\.0\.1 was withdrawn \(test\)$"):
+        desk.issue(grant, version="1.0.1", now=NOW)
+    with pytest.raises(AccessDenied, match="no version of d is available"):
+        desk.issue(grant, now=NOW)
+    denials = [e["details"]["reason"] for e in desk.log.entries() if e["event"] == "access_denied"]
+    assert len(denials) == 5 and all(denials)
+
+
+def test_a_token_redeems_only_at_its_own_datasets_desk(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path / "store")
+    publish(store, "1.0.0", Blocklist.empty())
+    desk = desk_for(tmp_path, store)
+    token = next(iter(desk.issue(approved(desk), now=NOW).values()))
+    other = AccessDesk(desk.folder, desk.log, store, "other", desk.token_secret)
+    with pytest.raises(AccessDenied, match="another dataset"):
+        other.fetch(token, tmp_path / "x", now=NOW)
+
+
+def test_a_revocation_lands_before_or_after_a_download_never_between(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A curator revokes (another process) while a download is being logged: the revocation
+    waits for the download's lock, so the log reads download, then revoked; never a download
+    after a revocation."""
+    import threading
+
+    store = LocalStore(tmp_path / "store")
+    publish(store, "1.0.0", Blocklist.empty())
+    desk = desk_for(tmp_path, store)
+    grant = approved(desk)
+    token = next(iter(desk.issue(grant, now=NOW).values()))
+    curator = desk_for(tmp_path, store)
+    real_append = desk.log.append
+    waited: list[bool] = []
+
+    def append(event: str, *args: object, **kwargs: object) -> dict[str, object]:
+        if event == "download" and not waited:
+            revoker = threading.Thread(target=curator.revoke, args=(grant, "curator", "ended"))
+            revoker.start()
+            revoker.join(timeout=1.0)
+            waited.append(revoker.is_alive())  # still waiting for the lock
+            threads.append(revoker)
+        return real_append(event, *args, **kwargs)  # type: ignore[arg-type]
+
+    threads: list[threading.Thread] = []
+    monkeypatch.setattr(desk.log, "append", append)
+    desk.fetch(token, tmp_path / "dl" / "file", now=NOW)
+    threads[0].join()
+    assert waited == [True]
+    events = [e["event"] for e in curator.log.entries()]
+    assert events[-2:] == ["download", "access_revoked"]
+    with pytest.raises(AccessDenied, match="revoked"):
+        desk.fetch(token, tmp_path / "dl" / "again", now=NOW)

@@ -208,3 +208,95 @@ def test_a_deleted_entry_cannot_pass_for_a_dying_writers_partial_line(log: Acces
         fh.write('{"seq": 99, "ev')
     with pytest.raises(LogTamperedError):
         log.append("url_issued", "r", {})
+
+
+def die_before(target: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make the next durable write of `target` (the head or the pending record) kill the
+    writer, as a crash would."""
+    import privacy.access_log as module
+
+    real = module._write_durably
+
+    def write(path: Path, text: str) -> None:
+        if path.name.endswith(target):
+            raise SystemExit(f"killed before writing {path.name}")
+        real(path, text)
+
+    monkeypatch.setattr(module, "_write_durably", write)
+
+
+@pytest.mark.parametrize("target", [".head", ".pending"])
+def test_a_writer_killed_mid_append_never_locks_the_log(
+    log: AccessLog, target: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Killed after its lines are on disk but before the head (or before anything): the log
+    still verifies, and the next append goes on from it; nothing signed is lost."""
+    before = len(log.entries())
+    with monkeypatch.context() as m:
+        die_before(target, m)
+        with pytest.raises(SystemExit):
+            log.append("access_revoked", "curator", {"grant": "g-1"})
+    written = target == ".head"  # the pending record went first, then the lines
+    assert len(log.entries()) == before + written
+    assert log.verify(public(log)) == []
+    log.append("access_requested", "x", {})
+    assert [e["event"] for e in log.entries()[before:]] == (
+        ["access_revoked"] * written + ["access_requested"]
+    )
+    assert log.verify(public(log)) == [] and not log.pending_path.exists()
+
+
+def test_a_line_torn_after_a_vouched_entry_keeps_the_entry(log: AccessLog) -> None:
+    """An entry and its checkpoint are written together; torn inside the checkpoint, the entry
+    (which the pending record vouches for) stays and the torn bytes go."""
+    while (log.entries()[-1]["seq"] + 1) % 10:  # the next append comes with a checkpoint
+        log.append("url_issued", "r", {})
+    size = log.path.stat().st_size
+    pending_before = log.pending_path.exists()
+    log.append("url_issued", "last-before-checkpoint", {})
+    assert log.entries()[-1]["event"] == "checkpoint" and not pending_before
+    data = log.path.read_bytes()
+    entry_end = data.index(b"\n", size) + 1
+    # Rebuild the crash: the pending record of that append, the file torn in the checkpoint.
+    entry, checkpoint = log.entries()[-2:]
+    assert log.signing_key is not None
+    signed = [log._signed_head(entry), log._signed_head(checkpoint)]
+    log.pending_path.write_text(json.dumps(signed))
+    log.path.write_bytes(data[: entry_end + 20])
+    head = log.head_path.read_text()
+    log.head_path.write_text(json.dumps(log._signed_head(log.entries()[-2])))
+    assert json.loads(head)["seq"] == checkpoint["seq"]
+    log.append("after", "r", {})
+    events = [e["event"] for e in log.entries()[-4:]]
+    assert events == ["url_issued", "url_issued", "log_repaired", "after"]
+    assert log.entries()[-3]["actor"] == "last-before-checkpoint"
+    assert log.verify(public(log)) == []
+
+
+def test_an_entry_missing_only_its_newline_is_completed_not_cut(log: AccessLog) -> None:
+    log.append("access_revoked", "curator", {"grant": "g-1"})
+    log.path.write_bytes(log.path.read_bytes()[:-1])
+    assert log.verify(public(log)) == []
+    log.append("access_requested", "x", {})
+    assert [e["event"] for e in log.entries()[-2:]] == ["access_revoked", "access_requested"]
+    assert log.verify(public(log)) == []
+
+
+def test_entries_appended_without_the_key_are_still_refused(log: AccessLog) -> None:
+    """A stale pending record does not vouch for lines someone else wrote."""
+    log.pending_path.write_text(json.dumps([json.loads(log.head_path.read_text())]))
+    last = log.entries()[-1]
+    forged = {
+        "seq": last["seq"] + 1,
+        "at": last["at"],
+        "event": "access_approved",
+        "actor": "mallory",
+        "details": {},
+        "prev": last["hash"],
+    }
+    forged["hash"] = entry_hash(forged)
+    with log.path.open("a") as fh:
+        fh.write(json.dumps(forged) + "\n")
+    assert any("signed head" in p for p in log.verify(public(log)))
+    with pytest.raises(LogTamperedError):
+        log.append("access_requested", "x", {})

@@ -141,3 +141,27 @@ def test_anchors_on_s3_are_write_once_and_checked_from_the_command_line(
     log.head_path.write_text(json.dumps({**head, "signature": signature}))
     bad = runner.invoke(app, ["access", "verify", "--config", str(config)])
     assert bad.exit_code == 1 and "past the log's end" in bad.output, bad.output
+
+
+def test_concurrent_anchoring_of_one_head_never_raises_a_false_alarm(tmp_path: Path) -> None:
+    import threading
+
+    log = new_log(tmp_path, HeadAnchors(str(tmp_path / "elsewhere")))
+    fill(log, 3)
+    head = log.head()
+    errors: list[Exception] = []
+
+    def put() -> None:
+        for _ in range(50):
+            try:
+                HeadAnchors(str(tmp_path / "elsewhere")).put(head or {})
+            except Exception as exc:
+                errors.append(exc)
+
+    threads = [threading.Thread(target=put) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert [p.name for p in (tmp_path / "elsewhere").iterdir()] == ["head-000000000003.json"]
