@@ -224,6 +224,10 @@ class ReleaseConfig(Strict):
     dataset: str = Field("massiv", pattern=r"^[a-z0-9][a-z0-9_-]*$")
     version: str = Field("1.0.0", pattern=r"^\d+\.\d+\.\d+$")
     parent: str | None = None
+    # Set: `version` is the next major/minor/patch after the newest version ever published
+    # (local store and S3; 1.0.0 when there is none), and `parent` defaults to the newest one
+    # whose files are still there. What the build records is the resolved version.
+    bump: Literal["major", "minor", "patch"] | None = None
     curation_dir: Path = Path("data/curation")
     annotations_dir: Path = Path("data/export/annotations")
     store: Path = Path("data/releases")

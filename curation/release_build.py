@@ -386,8 +386,19 @@ def keep_build(
 
 
 def next_patch(version: str) -> str:
+    return bump_version(version, "patch")
+
+
+def bump_version(version: str | None, part: str) -> str:
+    """The version after `version` (None: nothing published yet → 1.0.0)."""
+    if version is None:
+        return "1.0.0"
     major, minor, patch = (int(x) for x in version.split("."))
-    return f"{major}.{minor}.{patch + 1}"
+    return {
+        "major": f"{major + 1}.0.0",
+        "minor": f"{major}.{minor + 1}.0",
+        "patch": f"{major}.{minor}.{patch + 1}",
+    }[part]
 
 
 def verify_release(folder: Path, blocklist: Blocklist | None) -> list[str]:

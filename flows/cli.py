@@ -222,16 +222,28 @@ def release(
     key_file: Annotated[
         Path | None, typer.Option(help=f"Pseudonym key file (else ${KEY_ENV}).")
     ] = None,
+    bump: Annotated[
+        str | None,
+        typer.Option(help="major, minor or patch: the version after the newest published."),
+    ] = None,
 ) -> None:
     """Run the release flow: vote, split, mask, write and publish a versioned bundle."""
     if ctx.invoked_subcommand is not None:
         return
-    from flows.release import preflight
+    from flows.release import preflight, resolve_version
     from flows.release import release as release_flow
 
     cfg = _run(
-        lambda: load_config(
-            ReleaseConfig, config, version=version, parent=parent, store=store, key_file=key_file
+        lambda: resolve_version(
+            load_config(
+                ReleaseConfig,
+                config,
+                version=version,
+                parent=parent,
+                store=store,
+                key_file=key_file,
+                bump=bump,
+            )
         )
     )
     _run(lambda: preflight(cfg))

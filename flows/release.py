@@ -21,7 +21,12 @@ from curation import bundle
 from curation.annotations import GoldSet, VoteResult, check_annotations_match, vote_labels
 from curation.config import ReleaseConfig, config_hash
 from curation.exclusions import DETAIL, REASON
-from curation.release_build import changelog_entry, prepend_changelog, publish_release
+from curation.release_build import (
+    bump_version,
+    changelog_entry,
+    prepend_changelog,
+    publish_release,
+)
 from curation.s3store import S3Store
 from curation.splits import assign_splits
 from curation.store import LocalStore, VersionExistsError
@@ -86,6 +91,28 @@ def release_inputs(config: ReleaseConfig) -> dict[str, Path]:
         **gold,
         "taxonomy": TAXONOMY_PATH,
     }
+
+
+def resolve_version(config: ReleaseConfig) -> ReleaseConfig:
+    """The config with `bump` turned into a version (and a default parent); unchanged
+    without `bump`."""
+    if config.bump is None:
+        return config
+    store = LocalStore(config.store)
+    published = set(store.versions(config.dataset))
+    if config.s3_url:
+        published |= set(S3Store(config.s3_url).versions(config.dataset))
+    ordered = sorted(published, key=lambda v: tuple(int(x) for x in v.split(".")))
+    newest = ordered[-1] if ordered else None
+    parent = config.parent
+    if parent is None:
+        with_files = [
+            v for v in ordered if (store.version_dir(config.dataset, v) / "labeled").is_dir()
+        ]
+        parent = with_files[-1] if with_files else None
+    return config.model_copy(
+        update={"version": bump_version(newest, config.bump), "parent": parent, "bump": None}
+    )
 
 
 def preflight(config: ReleaseConfig) -> None:
@@ -370,6 +397,7 @@ def release(
 
     `blocklist_batch`: apply the blocklist only up to this batch (a rebuild of an old version);
     default: all of it."""
+    config = resolve_version(config)
     preflight(config)
     if config.access is not None:  # the log's key must be there before anything is published
         load_signing_key(config.access.signing_key)
