@@ -24,6 +24,7 @@ import hashlib
 import json
 import logging
 import os
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -129,11 +130,11 @@ class AccessLog:
 
     def _read(
         self,
-    ) -> tuple[list[dict[str, Any]], dict[str, Any] | None, list[dict[str, Any]]]:
+    ) -> tuple[list[dict[str, Any]], dict[str, Any] | None, dict[str, Any] | None]:
         """All entries, the signed head and any pending record, read together under a shared
         lock (a writer may be appending)."""
         if not self.path.is_file():
-            return [], None, []
+            return [], None, None
         with self._locked(fcntl.LOCK_SH) as fh:
             fh.seek(0)
             entries = [_parse(line) for line in fh.read().splitlines() if line.strip()]
@@ -142,7 +143,7 @@ class AccessLog:
                 if self.head_path.is_file()
                 else None
             )
-            pending = _pending(self.pending_path)
+            pending = _read_json(self.pending_path)
         return entries, head, pending
 
     def entries(self) -> list[dict[str, Any]]:
@@ -158,17 +159,24 @@ class AccessLog:
     ) -> dict[str, Any]:
         """Add one entry (and a signed checkpoint when one is due); returns the entry.
 
-        Crash-safe in three steps: the signed (seq, hash) of the lines about to be written go
-        to `<log>.pending`, then the lines, then the signed head; the pending file goes last.
-        A writer that died part-way leaves a tail the pending file vouches for, which the next
-        append accepts (and completes), where a tail nobody signed is refused."""
+        Crash-safe in steps: a pending record goes to `<log>.pending` (signed: the head the
+        append extends, and the (seq, hash) of each line it is about to write), then the
+        lines, then the signed head. A writer that died part-way leaves a tail that the
+        pending record vouches for, and the next append completes its work (writes the head
+        for it) before its own; a tail nobody signed is refused."""
         if self.signing_key is None:
             raise PermissionError("this access log was opened without its signing key")
         with self._locked() as fh:
             stamp = (now or datetime.now(UTC)).astimezone(UTC).isoformat(timespec="seconds")
+            head = _read_json(self.head_path)
+            ends = vouched_ends(self.signing_key.public_key(), head, _read_json(self.pending_path))
             # Never sign on top of a log changed since the last signature; checked before
             # anything is cut.
-            prev, keep, dropped = self._check_tail(fh)
+            prev, keep, dropped = self._check_tail(fh, ends, head is not None)
+            if head is not None and (prev["seq"], prev["hash"]) != (head["seq"], head["hash"]):
+                # A dead writer's lines, vouched for by its pending record: sign them first,
+                # so that record is no longer needed when this append writes its own.
+                _write_durably(self.head_path, json.dumps(self._signed_head(prev)) + "\n")
             fh.truncate(keep)
             lines = []
             if dropped:  # bytes of a line a dying writer left unfinished: say so in the log
@@ -179,9 +187,7 @@ class AccessLog:
             lines.append(entry)
             if entry["seq"] % self.checkpoint_every == 0:
                 lines.append(self._checkpoint(entry, stamp))
-            _write_durably(
-                self.pending_path, json.dumps([self._signed_head(e) for e in lines]) + "\n"
-            )
+            _write_durably(self.pending_path, json.dumps(self._pending_record(prev, lines)))
             fh.seek(0, os.SEEK_END)
             fh.write(
                 "".join(
@@ -222,40 +228,24 @@ class AccessLog:
             self.anchors.put(head)
         return head
 
-    def _vouched(self) -> list[dict[str, Any]]:
-        """Signed (seq, hash) pairs that may end the log: the head, and the lines of an append
-        that died before it rewrote the head."""
-        assert self.signing_key is not None
-        public = self.signing_key.public_key()
-        docs = []
-        if self.head_path.is_file():
-            docs.append(json.loads(self.head_path.read_text(encoding="utf-8")))
-        docs += _pending(self.pending_path)
-        return [
-            d
-            for d in docs
-            if isinstance(d, dict)
-            and _valid(public, d.get("seq"), d.get("hash"), d.get("signature"), "head")
-        ]
-
-    def _check_tail(self, fh: Any) -> tuple[dict[str, Any], int, int]:
-        """(the last entry, bytes to keep, bytes to drop). The last entry must be one the
-        signed head (or a dead writer's pending record) names; an empty log must have no head
-        (then the genesis link is returned). Bytes after the last newline are a line a writer
-        died writing: dropped, unless they are a whole vouched-for entry missing only its
-        newline (then it is completed)."""
+    def _check_tail(
+        self, fh: Any, ends: set[tuple[int, str]], has_head: bool
+    ) -> tuple[dict[str, Any], int, int]:
+        """(the last entry, bytes to keep, bytes to drop). The last entry must be one of the
+        vouched-for `ends`; an empty log must have no head (then the genesis link is returned).
+        Bytes after the last newline are a line a writer died writing: dropped, unless they
+        are a whole vouched-for entry missing only its newline (then it is completed)."""
         fh.seek(0, os.SEEK_END)
         size = fh.tell()
         tail = _tail_block(fh, size)
         partial = tail[tail.rfind(b"\n") + 1 :]  # all of it when there is no newline
         keep = size - len(partial)
         complete = [line for line in tail[: len(tail) - len(partial)].split(b"\n") if line.strip()]
-        vouched = {(d["seq"], d["hash"]) for d in self._vouched()}
         for candidate, extra in ((partial, True), (complete[-1] if complete else b"", False)):
             entry = _parse(candidate) if candidate.strip() else None
             if (
                 entry is not None
-                and (entry.get("seq"), entry.get("hash")) in vouched
+                and (entry.get("seq"), entry.get("hash")) in ends
                 and entry_hash(entry) == entry.get("hash")
             ):
                 if extra:  # a whole entry that only lacks its newline
@@ -263,7 +253,7 @@ class AccessLog:
                     fh.write(b"\n")
                     return entry, size + 1, 0
                 return entry, keep, size - keep
-        if not complete and not partial.strip() and not self.head_path.is_file():
+        if not complete and not has_head:
             return {"seq": 0, "hash": GENESIS}, keep, size - keep
         raise LogTamperedError(
             f"{self.path}: the log's last entry is not the one its signed head names; "
@@ -296,6 +286,23 @@ class AccessLog:
             "massiv",
             {"covers_seq": covered["seq"], "covers_hash": covered["hash"], "signature": signature},
         )
+
+    def _pending_record(self, base: dict[str, Any], lines: list[dict[str, Any]]) -> dict[str, Any]:
+        """What an append is about to write, signed and bound to the head it extends: it
+        vouches for these lines only while that head is still the log's head."""
+        assert self.signing_key is not None
+        role = _pending_role(base["seq"], base["hash"])
+        return {
+            "base": {"seq": base["seq"], "hash": base["hash"]},
+            "lines": [
+                {
+                    "seq": e["seq"],
+                    "hash": e["hash"],
+                    "signature": self.signing_key.sign(_signed(e["seq"], e["hash"], role)).hex(),
+                }
+                for e in lines
+            ],
+        }
 
     def _signed_head(self, newest: dict[str, Any]) -> dict[str, Any]:
         assert self.signing_key is not None
@@ -332,26 +339,11 @@ class AccessLog:
                 )
         return problems
 
-    @staticmethod
-    def _interrupted(
-        entries: list[dict[str, Any]],
-        pending: list[dict[str, Any]],
-        public_key: Ed25519PublicKey,
-    ) -> bool:
-        """Whether the log ends with lines of an append that died before rewriting the head:
-        its pending record, signed, names the last entry (the next append completes it)."""
-        last = (entries[-1].get("seq"), entries[-1].get("hash")) if entries else None
-        return any(
-            (d.get("seq"), d.get("hash")) == last
-            and _valid(public_key, d.get("seq"), d.get("hash"), d.get("signature"), "head")
-            for d in pending
-        )
-
     def _check_chain(
         self,
         entries: list[dict[str, Any]],
         head: dict[str, Any] | None,
-        pending: list[dict[str, Any]],
+        pending: dict[str, Any] | None,
         public_key: Ed25519PublicKey,
     ) -> list[str]:
         problems: list[str] = []
@@ -383,19 +375,23 @@ class AccessLog:
                     problems.append(f"{where}: checkpoint signature does not verify")
             prev_hash = entry.get("hash", "")
             expected_seq = (entry.get("seq") or expected_seq) + 1
-        if head is None:
-            if entries:
-                problems.append(f"{self.head_path.name}: missing (the log's signed head)")
-            return problems
-        if not _valid(public_key, head.get("seq"), head.get("hash"), head.get("signature"), "head"):
+        last = (entries[-1].get("seq"), entries[-1].get("hash")) if entries else (0, GENESIS)
+        if head is not None and not _valid(
+            public_key, head.get("seq"), head.get("hash"), head.get("signature"), "head"
+        ):
             problems.append(f"{self.head_path.name}: signature does not verify")
-        elif (
-            not entries or head["seq"] != entries[-1].get("seq") or head["hash"] != prev_hash
-        ) and not self._interrupted(entries, pending, public_key):
-            last = entries[-1].get("seq") if entries else 0
+        elif entries and last not in vouched_ends(public_key, head, pending):
+            # (A tail a dead writer's pending record vouches for is fine: the next append
+            # completes it.)
             problems.append(
-                f"log ends at seq {last} but its signed head is seq {head['seq']} "
+                f"{self.head_path.name}: missing (the log's signed head)"
+                if head is None
+                else f"log ends at seq {last[0]} but its signed head is seq {head['seq']} "
                 "(entries cut off or appended without the key)"
+            )
+        elif not entries and head is not None:
+            problems.append(
+                f"log ends at seq 0 but its signed head is seq {head['seq']} (entries cut off)"
             )
         return problems
 
@@ -421,25 +417,61 @@ def _tail_block(fh: Any, size: int, block: int = 8192) -> bytes:
     return data
 
 
-def _pending(path: Path) -> list[dict[str, Any]]:
-    """The signed (seq, hash) pairs of an append in progress, or of one that died."""
+def _read_json(path: Path) -> dict[str, Any] | None:
+    """A small JSON document (head or pending record); None when absent or torn."""
     try:
-        docs = json.loads(path.read_text(encoding="utf-8"))
+        doc = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        return []
+        return None
     except ValueError:
-        return []  # torn while written, so before any line: nothing of it reached the log
-    return [d for d in docs if isinstance(d, dict)] if isinstance(docs, list) else []
+        return None  # a pending record torn while written: no line of it reached the log
+    return doc if isinstance(doc, dict) else None
+
+
+def _pending_role(base_seq: int, base_hash: str) -> str:
+    return f"pending:{base_seq}:{base_hash}"
+
+
+def vouched_ends(
+    public_key: Ed25519PublicKey, head: dict[str, Any] | None, pending: dict[str, Any] | None
+) -> set[tuple[int, str]]:
+    """The (seq, hash) the log may end at: its signed head's (genesis without a head), or one
+    of the lines of a pending record that extends exactly that head (a writer died before
+    rewriting the head). A pending record bound to any other head vouches for nothing."""
+    if head is None:
+        base: tuple[Any, Any] = (0, GENESIS)
+        ends: set[tuple[int, str]] = set()
+    elif _valid(public_key, head.get("seq"), head.get("hash"), head.get("signature"), "head"):
+        base = (head["seq"], head["hash"])
+        ends = {base}
+    else:
+        return set()
+    if pending is None or not isinstance(pending.get("base"), dict):
+        return ends
+    if (pending["base"].get("seq"), pending["base"].get("hash")) != base:
+        return ends
+    role = _pending_role(*base)
+    for line in pending.get("lines", []):
+        if isinstance(line, dict) and _valid(
+            public_key, line.get("seq"), line.get("hash"), line.get("signature"), role
+        ):
+            ends.add((line["seq"], line["hash"]))
+    return ends
 
 
 def _write_durably(path: Path, text: str) -> None:
-    """Replace `path` by `text` atomically, surviving a crash (fsync of file and folder)."""
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    """Replace `path` by `text` atomically, surviving a crash (fsync of file and folder). The
+    temporary file gets a fresh random name (O_EXCL, never following a planted link)."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
     dir_fd = os.open(path.parent, os.O_RDONLY)
     try:
         os.fsync(dir_fd)

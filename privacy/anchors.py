@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import os
-import uuid
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -58,10 +58,13 @@ class HeadAnchors:
             # Written whole under a private name, then linked in: the link is atomic and never
             # replaces a file, so a reader (or a crash) never meets a half-written anchor.
             self.folder.mkdir(parents=True, exist_ok=True)
-            tmp = self.folder / f".{name}.{uuid.uuid4().hex}.tmp"
-            tmp.write_bytes(body)
-            with tmp.open("rb") as fh:
+            fd, tmp_name = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=self.folder)
+            tmp = Path(tmp_name)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(body)
+                fh.flush()
                 os.fsync(fh.fileno())
+            tmp.chmod(0o444)  # an anchor is never written again
             try:
                 os.link(tmp, self.folder / name)
             except FileExistsError:

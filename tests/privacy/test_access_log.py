@@ -257,15 +257,12 @@ def test_a_line_torn_after_a_vouched_entry_keeps_the_entry(log: AccessLog) -> No
     assert log.entries()[-1]["event"] == "checkpoint" and not pending_before
     data = log.path.read_bytes()
     entry_end = data.index(b"\n", size) + 1
-    # Rebuild the crash: the pending record of that append, the file torn in the checkpoint.
-    entry, checkpoint = log.entries()[-2:]
-    assert log.signing_key is not None
-    signed = [log._signed_head(entry), log._signed_head(checkpoint)]
-    log.pending_path.write_text(json.dumps(signed))
+    # Rebuild the crash: the pending record of that append, the file torn in the checkpoint,
+    # the head still the one before.
+    base, entry, checkpoint = log.entries()[-3:]
+    log.pending_path.write_text(json.dumps(log._pending_record(base, [entry, checkpoint])))
     log.path.write_bytes(data[: entry_end + 20])
-    head = log.head_path.read_text()
-    log.head_path.write_text(json.dumps(log._signed_head(log.entries()[-2])))
-    assert json.loads(head)["seq"] == checkpoint["seq"]
+    log.head_path.write_text(json.dumps(log._signed_head(base)))
     log.append("after", "r", {})
     events = [e["event"] for e in log.entries()[-4:]]
     assert events == ["url_issued", "url_issued", "log_repaired", "after"]
@@ -283,8 +280,6 @@ def test_an_entry_missing_only_its_newline_is_completed_not_cut(log: AccessLog) 
 
 
 def test_entries_appended_without_the_key_are_still_refused(log: AccessLog) -> None:
-    """A stale pending record does not vouch for lines someone else wrote."""
-    log.pending_path.write_text(json.dumps([json.loads(log.head_path.read_text())]))
     last = log.entries()[-1]
     forged = {
         "seq": last["seq"] + 1,
@@ -300,3 +295,90 @@ def test_entries_appended_without_the_key_are_still_refused(log: AccessLog) -> N
     assert any("signed head" in p for p in log.verify(public(log)))
     with pytest.raises(LogTamperedError):
         log.append("access_requested", "x", {})
+
+
+def test_a_stale_pending_record_cannot_hide_a_cut(
+    log: AccessLog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Someone without the key keeps a copy of a pending record, later cuts the log back to
+    the line it names and puts the copy back: it extends an older head, so it vouches for
+    nothing."""
+    import privacy.access_log as module
+
+    real = module._write_durably
+    copies: list[str] = []
+
+    def keep_copies(path: Path, text: str) -> None:
+        if path.name.endswith(".pending"):
+            copies.append(text)
+        real(path, text)
+
+    with monkeypatch.context() as m:
+        m.setattr(module, "_write_durably", keep_copies)
+        log.append("access_approved", "curator", {"grant": "g-1"})
+    kept_seq = log.entries()[-1]["seq"]
+    log.append("access_revoked", "curator", {"grant": "g-1"})  # what the cut will erase
+    text = log.path.read_text().splitlines()
+    cut = next(i for i, line in enumerate(text) if json.loads(line)["seq"] == kept_seq)
+    log.path.write_text("\n".join(text[: cut + 1]) + "\n")
+    log.pending_path.write_text(copies[-1])
+    assert any("signed head is seq" in p for p in log.verify(public(log)))
+    with pytest.raises(LogTamperedError):
+        log.append("access_requested", "x", {})
+
+
+def die_after(target: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The writer dies right after the next durable write of `target`."""
+    import privacy.access_log as module
+
+    real = module._write_durably
+
+    def write(path: Path, text: str) -> None:
+        real(path, text)
+        if path.name.endswith(target):
+            raise SystemExit(f"killed after writing {path.name}")
+
+    monkeypatch.setattr(module, "_write_durably", write)
+
+
+def test_two_writers_killed_in_a_row_still_leave_a_log_that_goes_on(
+    log: AccessLog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A dies after its lines (no head); B accepts them, then dies after its pending record.
+    The log must neither lose A's entry nor lock up."""
+    with monkeypatch.context() as m:
+        die_before(".head", m)
+        with pytest.raises(SystemExit):
+            log.append("access_revoked", "curator", {"grant": "g-1"})
+    with monkeypatch.context() as m:
+        die_after(".pending", m)
+        with pytest.raises(SystemExit):
+            log.append("access_requested", "b", {})
+    assert log.verify(public(log)) == []
+    log.append("access_requested", "c", {})
+    assert [e["actor"] for e in log.entries()[-2:]] == ["curator", "c"]
+    assert log.verify(public(log)) == []
+
+
+def test_a_writer_killed_on_the_very_first_append(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    create_signing_key(tmp_path / "k" / "log.key")
+    log = AccessLog(tmp_path / "log.jsonl", load_signing_key(tmp_path / "k" / "log.key"))
+    with monkeypatch.context() as m:
+        die_before(".head", m)
+        with pytest.raises(SystemExit):
+            log.append("access_requested", "a", {})
+    key = load_public_key(tmp_path / "k" / "log.pub")
+    assert log.verify(key) == []
+    log.append("access_requested", "b", {})
+    assert [e["actor"] for e in log.entries()] == ["a", "b"] and log.verify(key) == []
+
+
+def test_a_planted_link_at_the_temporary_name_is_never_followed(log: AccessLog) -> None:
+    victim = log.path.parent / "victim"
+    victim.write_text("precious")
+    for name in (".pending.tmp", ".head.tmp"):
+        (log.path.parent / (log.path.name + name)).symlink_to(victim)
+    log.append("access_requested", "x", {})
+    assert victim.read_text() == "precious" and log.verify(public(log)) == []

@@ -144,24 +144,33 @@ def test_anchors_on_s3_are_write_once_and_checked_from_the_command_line(
 
 
 def test_concurrent_anchoring_of_one_head_never_raises_a_false_alarm(tmp_path: Path) -> None:
+    """Several writers anchor the same head at the same moment (a barrier lines them up), for
+    many heads: none may take another's half-written file for a different head."""
     import threading
 
-    log = new_log(tmp_path, HeadAnchors(str(tmp_path / "elsewhere")))
-    fill(log, 3)
-    head = log.head()
+    folder = tmp_path / "elsewhere"
+    log = new_log(tmp_path, HeadAnchors(str(folder)))
+    heads = []
+    for _ in range(40):
+        fill(log, 1)
+        heads.append(log.head() or {})
     errors: list[Exception] = []
+    barrier = threading.Barrier(6)
 
     def put() -> None:
-        for _ in range(50):
+        for head in heads:
+            barrier.wait()
             try:
-                HeadAnchors(str(tmp_path / "elsewhere")).put(head or {})
+                HeadAnchors(str(folder)).put(head)
             except Exception as exc:
                 errors.append(exc)
 
-    threads = [threading.Thread(target=put) for _ in range(8)]
+    threads = [threading.Thread(target=put) for _ in range(6)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     assert errors == []
-    assert [p.name for p in (tmp_path / "elsewhere").iterdir()] == ["head-000000000003.json"]
+    anchored = HeadAnchors(str(folder)).heads()
+    assert [h["seq"] for h in anchored] == [h["seq"] for h in heads]
+    assert {oct(p.stat().st_mode & 0o777) for p in folder.iterdir()} == {"0o444"}
