@@ -269,20 +269,49 @@ class S3Store:
         """Delete objects no kept version lists: those of purged versions (their withdrawal
         mark says purged_at), and those a failed publish left. Only objects older than `grace`,
         so a publisher still uploading keeps its own. Returns how many went."""
+        return self.delete_unlisted(dataset, self.unlisted_objects(dataset, now, grace), now, grace)
+
+    def _listed(self, dataset: str) -> set[str]:
+        """The sha256 of every object a kept (not purged) version lists."""
         marks = self.withdrawn(dataset)
         listed: set[str] = set()
         for version in self.versions(dataset):
             if not marks.get(version, {}).get("purged_at"):
                 listed |= {e["sha256"] for e in self.read_manifest(dataset, version)["files"]}
-        gone = []
+        return listed
+
+    def unlisted_objects(self, dataset: str, now: datetime, grace: timedelta) -> list[str]:
+        """Keys of objects no kept version lists and older than `grace`: the candidates."""
+        listed = self._listed(dataset)
         prefix = self.key(dataset, "objects") + "/"
-        for page in self.client.get_paginator("list_objects_v2").paginate(
-            Bucket=self.bucket, Prefix=prefix
-        ):
-            for obj in page.get("Contents", []):
-                old = obj["LastModified"] < now - grace
-                if obj["Key"].rsplit("/", 1)[-1] not in listed and old:
-                    gone.append({"Key": obj["Key"]})
+        return [
+            obj["Key"]
+            for page in self.client.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket, Prefix=prefix
+            )
+            for obj in page.get("Contents", [])
+            if obj["Key"].rsplit("/", 1)[-1] not in listed and obj["LastModified"] < now - grace
+        ]
+
+    def delete_unlisted(
+        self, dataset: str, candidates: list[str], now: datetime, grace: timedelta
+    ) -> int:
+        """Delete the candidates that are still unlisted and old. Listing a large bucket takes
+        a while, and a publish may meanwhile have listed or refreshed an object: so the
+        manifests are read again and each object's age checked again right before it goes."""
+        listed = self._listed(dataset)
+        gone = []
+        for key in candidates:
+            if key.rsplit("/", 1)[-1] in listed:
+                continue
+            try:
+                modified = self.client.head_object(Bucket=self.bucket, Key=key)["LastModified"]
+            except Exception as exc:
+                if _error_code(exc) in ("404", "NoSuchKey", "NotFound"):
+                    continue
+                raise
+            if modified < now - grace:
+                gone.append({"Key": key})
         for start in range(0, len(gone), 1000):  # DeleteObjects takes 1,000 keys at most
             self.client.delete_objects(
                 Bucket=self.bucket, Delete={"Objects": gone[start : start + 1000], "Quiet": True}

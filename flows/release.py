@@ -418,9 +418,11 @@ def release(
             config, tables, votes, inputs.digests, key, inputs.funnel, source, blocklist
         )
         record_events(config.access, store, config.dataset)
-    if config.s3_url:  # the local version is complete; S3 gets the same bytes, manifest last
-        S3Store(config.s3_url).publish(result.path, config.dataset, config.version)
-        print(f"published to {config.s3_url}")
+        # The local version is complete; S3 gets the same bytes, manifest last. Under the lock,
+        # which the opt-out run's garbage collection of the bucket also holds.
+        if config.s3_url:
+            S3Store(config.s3_url).publish(result.path, config.dataset, config.version)
+            print(f"published to {config.s3_url}")
     print(
         f"release {config.dataset} {config.version}: {result.counts['labeled']:,} labeled, "
         f"{result.counts['unlabeled']:,} unlabeled → {result.path} (manifest sha256 "

@@ -273,6 +273,8 @@ class AccessDesk:
                 f"{self.dataset} {version} is superseded: URLs are issued for the current "
                 f"version only ({current})"
             )
+        elif not hasattr(self.store, "client") and self.token_secret is None:
+            reason = "local downloads need the token secret"
         if reason:
             self.log.append("access_denied", grant_id, {"reason": reason}, t)
             raise AccessDenied(reason)
@@ -334,19 +336,34 @@ class AccessDesk:
         revocation lands wholly before or after a download, never between."""
         t = _now(now)
         with self._grants_lock():
-            return self._fetch(token, dest, t)
+            source, details = self._admit_download(token, t)
+        # The copy itself runs outside the lock: the entry is in, so a revocation from now on
+        # is logged after this download, which is what happened.
+        try:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            dest.write_bytes(source.read_bytes())
+        except OSError as exc:
+            self.log.append("download_failed", details["grant"], {**details, "error": str(exc)}, t)
+            raise
+        return dest
 
-    def _fetch(self, token: str, dest: Path, t: datetime) -> Path:
-        if self.token_secret is None:
-            raise AccessDenied("this desk has no token secret: it cannot check download tokens")
+    def _admit_download(self, token: str, t: datetime) -> tuple[Path, dict[str, str]]:
+        """Check a token and its grant; log the download (before any byte leaves: "who holds
+        which version" may over-count, never miss) or the denial."""
         parsed = urlparse(token)
         query = {k: v[0] for k, v in parse_qs(parsed.query).items()}
         sig = query.pop("sig", "")
-        expected = hmac.new(
-            self.token_secret, urlencode(sorted(query.items())).encode(), hashlib.sha256
-        ).hexdigest()
+        expected = (
+            hmac.new(
+                self.token_secret, urlencode(sorted(query.items())).encode(), hashlib.sha256
+            ).hexdigest()
+            if self.token_secret is not None
+            else ""
+        )
         reason = None
-        if parsed.scheme != TOKEN_SCHEME or not hmac.compare_digest(sig, expected):
+        if self.token_secret is None:
+            reason = "this desk has no token secret: it cannot check download tokens"
+        elif parsed.scheme != TOKEN_SCHEME or not hmac.compare_digest(sig, expected):
             reason = "the download token is not valid (altered or not ours)"
         elif query.get("dataset") != self.dataset:
             reason = f"the download token is for another dataset ({query.get('dataset')})"
@@ -373,15 +390,8 @@ class AccessDesk:
             "path": query["path"],
             "url_sha256": hash_url(token),
         }
-        # Logged before the bytes leave: "who holds which version" may over-count, never miss.
         self.log.append("download", query["grant"], details, t)
-        try:
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            dest.write_bytes(source.read_bytes())
-        except OSError as exc:
-            self.log.append("download_failed", query["grant"], {**details, "error": str(exc)}, t)
-            raise
-        return dest
+        return source, {**details, "grant": query["grant"]}
 
     def report(self) -> list[dict[str, Any]]:
         """Who was issued which version's files (for opt-out notices): one row per grant and

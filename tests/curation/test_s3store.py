@@ -377,3 +377,23 @@ def test_store_push_carries_a_local_withdrawal_to_s3(
     assert pushed.exit_code == 0, pushed.output
     assert "withdrawn" in pushed.output
     assert "1.0.0" in S3Store(url).withdrawn("d")
+
+
+def test_a_collection_that_listed_before_a_publish_deletes_nothing_it_now_lists(
+    s3_server: S3Server, built: tuple[Path, Path]
+) -> None:
+    """A collection lists a failed publish's objects as old and unlisted; the publish is then
+    completed before the collection deletes: the collection reads the manifests again and
+    spares them."""
+    from datetime import UTC, datetime, timedelta
+
+    first, _ = built
+    store = fresh_store(s3_server)
+    for entry in bundle.read_manifest(first)["files"]:  # a failed publish: objects, no manifest
+        store._upload_if_needed(first, "d", entry)
+    later = datetime.now(UTC) + timedelta(days=2)
+    candidates = store.unlisted_objects("d", later, timedelta(days=1))
+    assert len(candidates) == len(bundle.read_manifest(first)["files"])
+    store.publish(first, "d", "1.0.0")  # meanwhile
+    assert store.delete_unlisted("d", candidates, later, timedelta(days=1)) == 0
+    assert store.verify("d", "1.0.0") == []
