@@ -250,6 +250,12 @@ class ReleaseConfig(Strict):
     masking: MaskingConfig = MaskingConfig()
     bundle: BundleConfig = BundleConfig()
 
+    @model_validator(mode="after")
+    def _version_or_bump(self) -> ReleaseConfig:
+        if self.bump is not None and "version" in self.model_fields_set:
+            raise ValueError("bump: give a version or a bump, not both")
+        return self
+
 
 class OptOutConfig(Strict):
     """Daily opt-out processing: the form's export in, blocklist and evidence updated, and a

@@ -66,6 +66,31 @@ def split_url(url: str) -> tuple[str, str]:
     return bucket, prefix.strip("/")
 
 
+def put_if_absent(client: Any, bucket: str, key: str, body: bytes, tries: int = 5) -> bool:
+    """Create `key` only if it does not exist (If-None-Match: *): True if this call created
+    it, False if it was there (412). AWS answers 409 ConditionalRequestConflict while another
+    conditional write of the key is in flight, which botocore does not retry: retried here,
+    and the loser then gets its 412."""
+    for attempt in range(tries):
+        try:
+            client.put_object(
+                Bucket=bucket,
+                Key=key,
+                Body=body,
+                IfNoneMatch="*",
+                ContentType="application/json",
+            )
+            return True
+        except Exception as exc:
+            code = _error_code(exc)
+            if code in ("PreconditionFailed", "412"):
+                return False
+            if code not in ("ConditionalRequestConflict", "409") or attempt == tries - 1:
+                raise
+            time.sleep(0.2 * 2**attempt)
+    raise AssertionError("unreachable")
+
+
 def _error_code(exc: Exception) -> str:
     return str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
 
@@ -141,45 +166,22 @@ class S3Store:
         doc = json.loads(manifest)
         for entry in doc["files"]:
             self._upload_if_needed(folder, dataset, entry)
-        try:
-            self._put_manifest(dataset, version, manifest)
-        except Exception as exc:
-            if _error_code(exc) not in ("PreconditionFailed", "412"):
-                raise
-            # Someone published this version: fine if it is this very build (a rerun after a
-            # lost response), an error otherwise.
-            if self.manifest_bytes(dataset, version) != manifest:
-                raise VersionExistsError(
-                    f"{dataset} {version} is already published in {self.url}; published "
-                    "versions are immutable: release a new version instead"
-                ) from None
+        created = put_if_absent(
+            self.client, self.bucket, self.manifest_key(dataset, version), manifest
+        )
+        # Not created: someone published this version. Fine if it is this very build (a rerun
+        # after a lost response), an error otherwise.
+        if not created and self.manifest_bytes(dataset, version) != manifest:
+            raise VersionExistsError(
+                f"{dataset} {version} is already published in {self.url}; published "
+                "versions are immutable: release a new version instead"
+            )
         # A garbage collection that listed the bucket before the refreshes above may still
         # delete an object it saw as old and unlisted: put back any that went.
         for entry in doc["files"]:
             if not self.has_object(dataset, entry["sha256"]):
                 self._upload_if_needed(folder, dataset, entry)
         return hashlib.sha256(manifest).hexdigest()
-
-    def _put_manifest(self, dataset: str, version: str, manifest: bytes, tries: int = 5) -> None:
-        """The conditional put. AWS answers 409 ConditionalRequestConflict while another
-        conditional write of the key is in flight, which botocore does not retry: retry it
-        here, and the loser then gets its 412."""
-        for attempt in range(tries):
-            try:
-                self.client.put_object(
-                    Bucket=self.bucket,
-                    Key=self.manifest_key(dataset, version),
-                    Body=manifest,
-                    IfNoneMatch="*",
-                    ContentType="application/json",
-                )
-                return
-            except Exception as exc:
-                if _error_code(exc) not in ("ConditionalRequestConflict", "409"):
-                    raise
-                if attempt == tries - 1:
-                    raise
-                time.sleep(0.2 * 2**attempt)
 
     def _upload_if_needed(self, folder: Path, dataset: str, entry: dict[str, Any]) -> bool:
         """Upload one file unless its object is there whole; True if it was uploaded. An old

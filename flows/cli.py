@@ -234,19 +234,17 @@ def release(
     from flows.release import release as release_flow
 
     cfg = _run(
-        lambda: resolve_version(
-            load_config(
-                ReleaseConfig,
-                config,
-                version=version,
-                parent=parent,
-                store=store,
-                key_file=key_file,
-                bump=bump,
-            )
+        lambda: load_config(
+            ReleaseConfig,
+            config,
+            version=version,
+            parent=parent,
+            store=store,
+            key_file=key_file,
+            bump=bump,
         )
     )
-    _run(lambda: preflight(cfg))
+    _run(lambda: preflight(resolve_version(cfg)))  # the flow resolves a bump again, locked
     result = _run(lambda: release_flow(cfg))
     typer.echo(str(result.path))
 

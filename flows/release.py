@@ -397,7 +397,7 @@ def release(
 
     `blocklist_batch`: apply the blocklist only up to this batch (a rebuild of an old version);
     default: all of it."""
-    config = resolve_version(config)
+    requested, config = config, resolve_version(config)
     preflight(config)
     if config.access is not None:  # the log's key must be there before anything is published
         load_signing_key(config.access.signing_key)
@@ -405,6 +405,9 @@ def release(
     inputs = read_inputs(config)
     votes = vote(config, inputs)
     with blocklist_lock(config.optout_dir):  # no opt-out run may add entries until published
+        if requested.bump is not None:  # an opt-out patch may have been published meanwhile
+            config = resolve_version(requested)
+            preflight(config)
         store = LocalStore(config.store)
         # What a crashed run changed and did not log yet is logged first.
         record_events(config.access, store, config.dataset, config.optout_dir, late=True)

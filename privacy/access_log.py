@@ -173,7 +173,8 @@ class AccessLog:
             # Never sign on top of a log changed since the last signature; checked before
             # anything is cut.
             prev, keep, dropped = self._check_tail(fh, ends, head is not None)
-            if head is not None and (prev["seq"], prev["hash"]) != (head["seq"], head["hash"]):
+            base = (head["seq"], head["hash"]) if head is not None else (0, GENESIS)
+            if (prev["seq"], prev["hash"]) != base:
                 # A dead writer's lines, vouched for by its pending record: sign them first,
                 # so that record is no longer needed when this append writes its own.
                 _write_durably(self.head_path, json.dumps(self._signed_head(prev)) + "\n")
@@ -241,12 +242,17 @@ class AccessLog:
         partial = tail[tail.rfind(b"\n") + 1 :]  # all of it when there is no newline
         keep = size - len(partial)
         complete = [line for line in tail[: len(tail) - len(partial)].split(b"\n") if line.strip()]
-        for candidate, extra in ((partial, True), (complete[-1] if complete else b"", False)):
+        candidates = [(partial, True, complete[-1] if complete else None)]
+        if complete:
+            candidates.append((complete[-1], False, complete[-2] if len(complete) > 1 else None))
+        for candidate, extra, before in candidates:
             entry = _parse(candidate) if candidate.strip() else None
             if (
                 entry is not None
-                and (entry.get("seq"), entry.get("hash")) in ends
+                and _end(entry) in ends
                 and entry_hash(entry) == entry.get("hash")
+                # ... and it follows the line before it, so nothing was slipped in below it
+                and entry.get("prev") == (_parse(before).get("hash") if before else GENESIS)
             ):
                 if extra:  # a whole entry that only lacks its newline
                     fh.seek(0, os.SEEK_END)
@@ -321,8 +327,8 @@ class AccessLog:
         (given the anchored heads) a log rolled back or rewritten below an anchor."""
         entries, head, pending = self._read()
         problems = self._check_chain(entries, head, pending, public_key)
-        by_seq = {e.get("seq"): e.get("hash") for e in entries}
-        last = max((s for s in by_seq if isinstance(s, int)), default=0)
+        by_seq = {end[0]: end[1] for end in map(_end, entries) if end is not None}
+        last = max(by_seq, default=0)
         for anchor in anchored or []:
             seq = anchor.get("seq")
             if not _valid(public_key, seq, anchor.get("hash"), anchor.get("signature"), "head"):
@@ -351,7 +357,14 @@ class AccessLog:
         for i, entry in enumerate(entries, start=1):
             where = f"line {i} (seq {entry.get('seq')})"
             if "_unreadable" in entry:
-                problems.append(f"line {i}: not a log entry (cut or altered)")
+                problems.append(
+                    f"line {i}: not a log entry (cut or altered"
+                    + (
+                        "; a writer killed mid-line leaves this, and the next append repairs it)"
+                        if i == len(entries)
+                        else ")"
+                    )
+                )
             if entry.get("seq") != expected_seq:
                 problems.append(
                     f"{where}: expected seq {expected_seq} (deleted, inserted or reordered)"
@@ -374,8 +387,9 @@ class AccessLog:
                 ):
                     problems.append(f"{where}: checkpoint signature does not verify")
             prev_hash = entry.get("hash", "")
-            expected_seq = (entry.get("seq") or expected_seq) + 1
-        last = (entries[-1].get("seq"), entries[-1].get("hash")) if entries else (0, GENESIS)
+            seq = entry.get("seq")
+            expected_seq = (seq if isinstance(seq, int) else expected_seq) + 1
+        last = _end(entries[-1]) if entries else (0, GENESIS)
         if head is not None and not _valid(
             public_key, head.get("seq"), head.get("hash"), head.get("signature"), "head"
         ):
@@ -386,7 +400,8 @@ class AccessLog:
             problems.append(
                 f"{self.head_path.name}: missing (the log's signed head)"
                 if head is None
-                else f"log ends at seq {last[0]} but its signed head is seq {head['seq']} "
+                else f"log ends at seq {entries[-1].get('seq')} but its signed head is seq "
+                f"{head['seq']} "
                 "(entries cut off or appended without the key)"
             )
         elif not entries and head is not None:
@@ -428,6 +443,14 @@ def _read_json(path: Path) -> dict[str, Any] | None:
     return doc if isinstance(doc, dict) else None
 
 
+def _end(entry: dict[str, Any]) -> tuple[int, str] | None:
+    """An entry's (seq, hash), or None when they are not of the right types (altered)."""
+    seq, digest = entry.get("seq"), entry.get("hash")
+    if isinstance(seq, int) and not isinstance(seq, bool) and isinstance(digest, str):
+        return seq, digest
+    return None
+
+
 def _pending_role(base_seq: int, base_hash: str) -> str:
     return f"pending:{base_seq}:{base_hash}"
 
@@ -464,6 +487,7 @@ def _write_durably(path: Path, text: str) -> None:
     temporary file gets a fresh random name (O_EXCL, never following a planted link)."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, 0o644)  # readable like the log itself: `access verify` needs no key
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
             fh.flush()

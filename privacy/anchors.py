@@ -73,18 +73,12 @@ class HeadAnchors:
                 tmp.unlink()
             fsync_dir(self.folder)
             return True
-        from botocore.exceptions import ClientError
+        from curation.s3store import put_if_absent
 
-        try:
-            self.client.put_object(
-                Bucket=self.bucket, Key=self._key(name), Body=body, IfNoneMatch="*"
-            )
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") not in {"PreconditionFailed", "412"}:
-                raise
-            there = self.client.get_object(Bucket=self.bucket, Key=self._key(name))["Body"].read()
-            return self._same(name, there, body)
-        return True
+        if put_if_absent(self.client, self.bucket, self._key(name), body):
+            return True
+        there = self.client.get_object(Bucket=self.bucket, Key=self._key(name))["Body"].read()
+        return self._same(name, there, body)
 
     def _same(self, name: str, there: bytes, body: bytes) -> bool:
         if there != body:

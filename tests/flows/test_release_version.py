@@ -44,3 +44,8 @@ def test_a_bump_follows_the_newest_version_ever_published(tmp_path: Path) -> Non
 def test_a_bad_bump_names_the_field() -> None:
     with pytest.raises(ConfigError, match="bump"):
         load_config(ReleaseConfig, None, bump="huge")
+
+
+def test_a_version_and_a_bump_together_are_refused() -> None:
+    with pytest.raises(ConfigError, match="a version or a bump, not both"):
+        load_config(ReleaseConfig, None, version="2.0.0", bump="minor")

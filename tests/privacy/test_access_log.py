@@ -382,3 +382,44 @@ def test_a_planted_link_at_the_temporary_name_is_never_followed(log: AccessLog) 
         (log.path.parent / (log.path.name + name)).symlink_to(victim)
     log.append("access_requested", "x", {})
     assert victim.read_text() == "precious" and log.verify(public(log)) == []
+
+
+def test_two_writers_killed_in_a_row_on_a_new_log(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No head yet: the first writer dies after its line, the second after its pending record;
+    the third goes on."""
+    create_signing_key(tmp_path / "k" / "log.key")
+    log = AccessLog(tmp_path / "log.jsonl", load_signing_key(tmp_path / "k" / "log.key"))
+    with monkeypatch.context() as m:
+        die_before(".head", m)
+        with pytest.raises(SystemExit):
+            log.append("access_requested", "a", {})
+    with monkeypatch.context() as m:
+        die_after(".pending", m)
+        with pytest.raises(SystemExit):
+            log.append("access_requested", "b", {})
+    log.append("access_requested", "c", {})
+    key = load_public_key(tmp_path / "k" / "log.pub")
+    assert [e["actor"] for e in log.entries()] == ["a", "c"] and log.verify(key) == []
+
+
+def test_a_line_slipped_in_below_a_copy_of_the_last_is_refused(log: AccessLog) -> None:
+    """Without the key: a forged entry, then a copy of the real last line (whose seq and hash
+    the head names). The tail matches the head, but it does not follow the line before it."""
+    text = lines(log)
+    forged = {**json.loads(text[-2]), "actor": "mallory"}
+    forged["hash"] = entry_hash(forged)
+    rewrite(log, [*text, json.dumps(forged), text[-1]])
+    with pytest.raises(LogTamperedError):
+        log.append("access_requested", "x", {})
+    assert log.verify(public(log))
+
+
+def test_odd_field_types_are_reported_not_crashed_on(log: AccessLog) -> None:
+    text = lines(log)
+    odd = {**json.loads(text[-1]), "seq": [1]}
+    rewrite(log, [*text[:-1], json.dumps(odd)])
+    assert log.verify(public(log))
+    with pytest.raises(LogTamperedError):
+        log.append("access_requested", "x", {})
