@@ -360,15 +360,21 @@ def test_two_writers_killed_in_a_row_still_leave_a_log_that_goes_on(
     assert log.verify(public(log)) == []
 
 
-def test_a_writer_killed_on_the_very_first_append(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def new_log_killed_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AccessLog:
+    """A new log whose first writer ("a") died after its line, before any head."""
     create_signing_key(tmp_path / "k" / "log.key")
     log = AccessLog(tmp_path / "log.jsonl", load_signing_key(tmp_path / "k" / "log.key"))
     with monkeypatch.context() as m:
         die_before(".head", m)
         with pytest.raises(SystemExit):
             log.append("access_requested", "a", {})
+    return log
+
+
+def test_a_writer_killed_on_the_very_first_append(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log = new_log_killed_once(tmp_path, monkeypatch)
     key = load_public_key(tmp_path / "k" / "log.pub")
     assert log.verify(key) == []
     log.append("access_requested", "b", {})
@@ -389,12 +395,7 @@ def test_two_writers_killed_in_a_row_on_a_new_log(
 ) -> None:
     """No head yet: the first writer dies after its line, the second after its pending record;
     the third goes on."""
-    create_signing_key(tmp_path / "k" / "log.key")
-    log = AccessLog(tmp_path / "log.jsonl", load_signing_key(tmp_path / "k" / "log.key"))
-    with monkeypatch.context() as m:
-        die_before(".head", m)
-        with pytest.raises(SystemExit):
-            log.append("access_requested", "a", {})
+    log = new_log_killed_once(tmp_path, monkeypatch)
     with monkeypatch.context() as m:
         die_after(".pending", m)
         with pytest.raises(SystemExit):
