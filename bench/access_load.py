@@ -70,18 +70,9 @@ def build_release(root: Path, labeled: int, unlabeled: int, shard_rows: int) -> 
     from curation.release_build import changelog_entry, publish_release
     from curation.store import LocalStore
     from privacy.blocklist import Blocklist
-    from tests.curation.test_release_build import AGREEMENT, KEY, rows
+    from tests.curation.test_release_build import AGREEMENT, release_header, rows
 
-    header = {
-        "dataset": DATASET,
-        "version": VERSION,
-        "parent": None,
-        "key_version": KEY.version,
-        "key_fingerprint": KEY.fingerprint,
-        "date_granularity": "month",
-        "k_anonymity": {"k": 1},
-        "annotations": {"annotators_passed": 3},
-    }
+    header = release_header(VERSION)
     path, _, _ = publish_release(
         LocalStore(root),
         header,

@@ -103,20 +103,19 @@ def record_events(
     if access is None:
         return 0
     log = access_log(access)
+    entries = log.entries()  # read once
     seen = {
         (e["event"], e["details"].get("dataset", dataset), e["details"].get("version"))
-        for e in log.entries()
+        for e in entries
         if e["event"] in {"release_published", "release_withdrawn", "release_purged"}
     }
     batches = {
-        e["details"].get("blocklist_batch")
-        for e in log.entries()
-        if e["event"] == "opt_out_applied"
+        e["details"].get("blocklist_batch") for e in entries if e["event"] == "opt_out_applied"
     }
     due: list[tuple[str, dict[str, Any]]] = []
     if optout_dir is not None:  # counts only: the log names no one who opted out
-        entries = load_blocklist(optout_dir).entries
-        for batch, added in sorted(entries.group_by("batch").len().iter_rows()):
+        blocked = load_blocklist(optout_dir).entries
+        for batch, added in sorted(blocked.group_by("batch").len().iter_rows()):
             if batch not in batches:
                 due.append(("opt_out_applied", {"blocklist_batch": batch, "entries_added": added}))
     marks = store.withdrawn(dataset)

@@ -138,11 +138,7 @@ class AccessLog:
         with self._locked(fcntl.LOCK_SH) as fh:
             fh.seek(0)
             entries = [_parse(line) for line in fh.read().splitlines() if line.strip()]
-            head = (
-                json.loads(self.head_path.read_text(encoding="utf-8"))
-                if self.head_path.is_file()
-                else None
-            )
+            head = _read_json(self.head_path)
             pending = _read_json(self.pending_path)
         return entries, head, pending
 
@@ -433,7 +429,7 @@ def _tail_block(fh: Any, size: int, block: int = 8192) -> bytes:
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:
-    """A small JSON document (head or pending record); None when absent or torn."""
+    """A small JSON document (head or pending record); None when absent or not JSON."""
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:

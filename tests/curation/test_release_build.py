@@ -6,6 +6,7 @@ import json
 import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
@@ -60,17 +61,22 @@ def rows(ids: range, creators: int, table: str) -> pl.DataFrame:
     return frame.sort("video_id")
 
 
-def publish(store: LocalStore, version: str, blocklist: Blocklist, shard_rows: int = 4) -> Path:
-    header = {
+def release_header(version: str, granularity: str = "month") -> dict[str, Any]:
+    """The manifest header of the helpers' small releases (dataset "d", key KEY)."""
+    return {
         "dataset": "d",
         "version": version,
         "parent": None,
         "key_version": KEY.version,
         "key_fingerprint": KEY.fingerprint,
-        "date_granularity": "month",
+        "date_granularity": granularity,
         "k_anonymity": {"k": 1},
         "annotations": {"annotators_passed": 3},
     }
+
+
+def publish(store: LocalStore, version: str, blocklist: Blocklist, shard_rows: int = 4) -> Path:
+    header = release_header(version)
     labeled, unlabeled = rows(range(0, 12), 4, "labeled"), rows(range(100, 120), 5, "unlabeled")
     for blocked in (labeled, unlabeled):
         assert blocked.height

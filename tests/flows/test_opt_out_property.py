@@ -12,7 +12,6 @@ import contextlib
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 from unittest import mock
 
 import polars as pl
@@ -38,6 +37,7 @@ from privacy.leak_gate import needles_from_source
 from privacy.masking import mask_posts
 from privacy.optout import parse_requests, resolve_requests
 from privacy.pseudonyms import pseudonym
+from tests.curation.test_release_build import release_header
 
 KEY = PseudonymKey("k1", bytes(range(32)))
 SITE = "https://sharevideo.example"
@@ -196,16 +196,7 @@ class OptOutLifecycle(RuleBasedStateMachine):
             **{k: pl.lit(v) for k, v in LABELS.items()},
         )
         version = f"1.{self.minor + 1}.0"
-        header: dict[str, Any] = {
-            "dataset": "d",
-            "version": version,
-            "parent": None,
-            "key_version": KEY.version,
-            "key_fingerprint": KEY.fingerprint,
-            "date_granularity": "week",
-            "k_anonymity": {"k": 1},
-            "annotations": {"annotators_passed": 3},
-        }
+        header = release_header(version, "week")
         publish_release(
             store,
             header,
