@@ -22,10 +22,11 @@ demo: install  ## the main job end to end on the embedded default (small synthet
 test: install  ## the whole suite (with the optional NudeNet extra, so its screening is tested)
 	$(RUN) --extra nudity pytest -n 2 --dist loadfile -q
 
-check: install  ## lint, format check, types
+check: install  ## lint, format check, types, the import layers (pyproject.toml)
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
 	$(RUN) mypy
+	$(RUN) lint-imports --no-cache
 
 fmt: install
 	$(RUN) ruff format .

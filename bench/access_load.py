@@ -2,7 +2,7 @@
 
 A release 1.0.0 (the test helpers' rows: 2,000 labeled and 80,000 unlabeled, so two unlabeled
 shards of about 1.2 MB each) is built into a LocalStore and pushed with `S3Store.publish` to a
-real S3 server, SeaweedFS on 127.0.0.1 (curation/local_s3.py: credentials enforced; the desk
+real S3 server, SeaweedFS on 127.0.0.1 (synth/local_s3.py: credentials enforced; the desk
 presigns with the read-only identity). An AccessDesk with an AccessLog (its Ed25519 signing key
 in a folder apart from the log, a checkpoint every 50 entries) files and approves 20 grants.
 
@@ -67,10 +67,10 @@ CONFIGS = [f"{s}-{p}" for s in ("s3", "local") for p in ("serial", "threads", "p
 
 def build_release(root: Path, labeled: int, unlabeled: int, shard_rows: int) -> Path:
     """A published local version (the test helpers' row shapes, bigger), its folder."""
-    from curation.release_build import changelog_entry, publish_release
-    from curation.store import LocalStore
+    from curation.release.build import changelog_entry, publish_release
     from privacy.blocklist import Blocklist
-    from tests.curation.test_release_build import AGREEMENT, release_header, rows
+    from storage.local import LocalStore
+    from tests.curation.release.test_build import AGREEMENT, release_header, rows
 
     header = release_header(VERSION)
     path, _, _ = publish_release(
@@ -111,8 +111,8 @@ class Setup:
 
 
 def head_anchors(setup: Setup) -> Any:
-    from curation.s3store import s3_client
     from privacy.anchors import HeadAnchors
+    from storage.s3 import s3_client
 
     if setup.anchors is None:
         return None
@@ -189,14 +189,14 @@ def make_desk(setup: Setup) -> tuple[Any, Meter]:
     meter = Meter()
     store: Any
     if setup.kind == "s3":
-        from curation.s3store import S3Store, s3_client
+        from storage.s3 import S3Store, s3_client
 
         assert setup.url is not None
         client = s3_client(setup.endpoint, setup.credentials)
         meter.hook(client)
         store = S3Store(setup.url, client)
     else:
-        from curation.store import LocalStore
+        from storage.local import LocalStore
 
         assert setup.store_root is not None
         store = LocalStore(setup.store_root)
@@ -506,9 +506,9 @@ def main() -> None:
     parser.add_argument("--keep", type=Path, help="keep the work folder here instead of /tmp")
     args = parser.parse_args()
 
-    from curation.local_s3 import seaweedfs
-    from curation.s3store import S3Store, s3_client
     from privacy.access_log import create_signing_key
+    from storage.s3 import S3Store, s3_client
+    from synth.local_s3 import seaweedfs
 
     work = Path(tempfile.mkdtemp(prefix="massiv-access-load-"))
     total = time.perf_counter()
@@ -570,7 +570,7 @@ def main() -> None:
                 "build_s": round(build_s, 2),
                 "push_to_s3_s": round(push_s, 2),
             },
-            "s3": "SeaweedFS on 127.0.0.1 (curation/local_s3.py); presigned read-only",
+            "s3": "SeaweedFS on 127.0.0.1 (synth/local_s3.py); presigned read-only",
             "checkpoint_every": args.checkpoint_every,
             "configs": configs,
             "issuances_per_s": {

@@ -2,7 +2,7 @@
 
 55,000 shortlisted posts × 3 annotators × 5 taxonomies (plus the planted bad rows), a 100-post
 gold set answered by all 95 candidate annotators, expert resolutions: made by the synthetic
-annotator model (curation/synth.py), then `vote_labels` runs the SQL marts in DuckDB. The timer
+annotator model (synth/export.py), then `vote_labels` runs the SQL marts in DuckDB. The timer
 covers the marts only (inputs already in memory, as the release flow has them).
 Target (issue 4): ≤ 10 s wall on 2 cores.
 
@@ -23,8 +23,8 @@ from bench.common import emit, measure, write_result
 
 
 def step(posts: int) -> None:
-    from curation.annotations import GoldSet, vote_labels
-    from curation.synth import LANGUAGE_SHARES, synthesize_annotations
+    from curation.annotations.vote import GoldSet, vote_labels
+    from synth.export import LANGUAGE_SHARES, synthesize_annotations
 
     rng = np.random.default_rng(4)
     ids = np.arange(1, 2 * posts + 1, dtype=np.int64)

@@ -41,11 +41,11 @@ def configs() -> tuple[CurateConfig, ReleaseConfig]:
 def step(name: str) -> None:
     import time
 
-    from curation.synth import synthesize_export
     from flows.cli import _annotations
     from flows.curate import curate
     from flows.release import release
     from privacy.keys import create_key_file
+    from synth.export import synthesize_export
 
     curate_cfg, release_cfg = configs()
     if name == "synth":

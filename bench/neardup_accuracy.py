@@ -1,9 +1,9 @@
 """Near-duplicate accuracy on real decoded video, beside the tools a user would otherwise pick.
 
-Corpus (curation/synth_video.py, cached in bench/data): procedural sources with the edits a
+Corpus (synth/video.py, cached in bench/data): procedural sources with the edits a
 platform sees, plus unrelated distractors and look-alikes. Ground truth: two clips are
 near-duplicates iff they share a source. Methods, on the same files:
-  - massiv: bags of per-frame pHashes, band join + bag verification (curation/neardup.py);
+  - massiv: bags of per-frame pHashes, band join + bag verification (curation/video/neardup.py);
   - videohash 3.0.1 (our bit-equal PyAV port), pairs within 10 bits;
   - middle-frame pHash (imagehash.phash of the middle frame), pairs within 10 bits
     (imagededup's default threshold).
@@ -95,9 +95,9 @@ def score(found: set[tuple[str, str]], truth: set[tuple[str, str]], corpus: pl.D
 
 def speed(work: Path) -> dict:
     """CPU-seconds per 20 s 540×960 30 fps clip (platform-like x264: veryfast, 2 s GOP)."""
-    from curation.synth_video import make_source_clip
-    from curation.video_fingerprint import FingerprintSettings, fingerprint_video
-    from curation.videohash_compat import videohash_of, videohash_reimplemented
+    from curation.video.fingerprint import FingerprintSettings, fingerprint_video
+    from curation.video.videohash_compat import videohash_of, videohash_reimplemented
+    from synth.video import make_source_clip
 
     clips = []
     for i in range(3):
@@ -127,15 +127,15 @@ def speed(work: Path) -> dict:
 
 
 def main() -> None:
-    from curation.neardup import (
+    from curation.video.fingerprint import VideoError, fingerprint_video
+    from curation.video.neardup import (
         NearDupResult,
         NearDupSettings,
         cluster_videos,
         find_near_duplicates,
     )
-    from curation.synth_video import synthesize_corpus
-    from curation.video_fingerprint import VideoError, fingerprint_video
-    from curation.videohash_compat import videohash_reimplemented
+    from curation.video.videohash_compat import videohash_reimplemented
+    from synth.video import synthesize_corpus
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--sources", type=int, default=40)

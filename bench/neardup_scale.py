@@ -113,7 +113,7 @@ def synthetic_bags(n_videos: int, folder: Path, seed: int = 3) -> pl.DataFrame:
 
 
 def step(n_videos: int, blocks: int, strict_bits: int) -> None:
-    from curation.neardup import NearDupSettings, cluster_videos, find_near_duplicates
+    from curation.video.neardup import NearDupSettings, cluster_videos, find_near_duplicates
 
     with tempfile.TemporaryDirectory() as tmp:
         truth = synthetic_bags(n_videos, Path(tmp))

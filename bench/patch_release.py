@@ -117,10 +117,10 @@ def synth_release(
     Creators post 1–40 videos (geometric), mostly in one language; dates over 2021, durations
     5–60 s. The rows go through privacy.kanon.k_anonymize at month / 15 s (as the release flow
     with date_granularity "month"), then whole creators are dropped to reach the exact size."""
-    from curation.synth import HASHTAGS, LANGUAGE_SHARES, VOCABULARY
-    from curation.taxonomy import load_taxonomy
+    from curation.annotations.taxonomy import load_taxonomy
     from privacy.kanon import Generalisation, check_k_anonymous, k_anonymize
     from privacy.pseudonyms import pseudonymize
+    from synth.export import HASHTAGS, LANGUAGE_SHARES, VOCABULARY
 
     rng = np.random.default_rng(seed)
     target = n_labeled + n_unlabeled
@@ -248,11 +248,11 @@ def build_parent(
 ) -> dict[str, Any]:
     """Publish 1.0.0 through release_build.publish_release, with a header like the release
     flow's (flows/release.py build_bundle; no Prefect, no votes, no leak gate)."""
-    from curation import bundle
-    from curation.release_build import changelog_entry, prepend_changelog, publish_release
-    from curation.store import LocalStore
-    from curation.taxonomy import taxonomy_version
+    from curation.annotations.taxonomy import taxonomy_version
+    from curation.release import bundle
+    from curation.release.build import changelog_entry, prepend_changelog, publish_release
     from privacy.blocklist import Blocklist
+    from storage.local import LocalStore
 
     start = time.perf_counter()
     header: dict[str, Any] = {
@@ -399,13 +399,14 @@ class Phases:
 
 def step(store_root: Path, parent: str, version: str, blocklist_dir: Path) -> None:
     """In a fresh process: time patch_release on `store_root`, then measure and check it."""
-    from curation import bundle, release_build
-    from curation import store as store_module
-    from curation.release_build import blocked_count, patch_release, read_data, verify_release
-    from curation.store import LocalStore
+    from curation.release import build as release_build
+    from curation.release import bundle
+    from curation.release.build import blocked_count, patch_release, read_data, verify_release
     from privacy.blocklist import load_blocklist
     from privacy.kanon import check_k_anonymous
     from privacy.leak_gate import KeyedNeedles
+    from storage import local as store_module
+    from storage.local import LocalStore
 
     blocklist = load_blocklist(blocklist_dir)
     needles_file = blocklist_dir.parent / "needles.parquet"
@@ -603,9 +604,9 @@ def main() -> None:
         step(args.store, args.parent, args.version, args.blocklist)
         return
 
-    from curation.release_build import next_patch, read_data
-    from curation.store import LocalStore
+    from curation.release.build import next_patch, read_data
     from privacy.blocklist import Blocklist, add_entries, save_blocklist
+    from storage.local import LocalStore
 
     work: Path = args.workdir
     shutil.rmtree(work, ignore_errors=True)

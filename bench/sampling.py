@@ -20,13 +20,13 @@ POOL = 1_500_000
 def step(name: str, posts: int) -> None:
     import polars as pl
 
+    from curation.annotations.taxonomy import languages
     from curation.config import CurateConfig, EngagementConfig, SamplingConfig
-    from curation.engagement import score_engagement
-    from curation.ingest import flag_invalid_posts, scan_posts
-    from curation.synth import synthesize_export
-    from curation.tables import count_rows, write_flagged
-    from curation.taxonomy import languages
+    from curation.stages.engagement import score_engagement
+    from curation.stages.ingest import flag_invalid_posts, scan_posts
     from flows.curate import sample_pool
+    from storage.tables import count_rows, write_flagged
+    from synth.export import synthesize_export
 
     export = DATA / f"export-{posts}"
     work = DATA / f"sampling-{posts}"

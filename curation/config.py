@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from datetime import date
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -16,12 +15,14 @@ from typing import Any, Literal, TypeVar
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from privacy.config import AccessConfig, MaskingConfig
+
 
 class ConfigError(ValueError):
     """A user-facing configuration problem; the message names the field and the file."""
 
 
-class Strict(BaseModel):
+class Strict(BaseModel):  # as privacy.config.Strict; here too, so linters see a pydantic model
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
@@ -165,26 +166,6 @@ class CurateConfig(Strict):
     video: VideoConfig = VideoConfig()
 
 
-class MaskingConfig(Strict):
-    date_granularity: Literal["day", "week", "month"] = "week"
-    pseudonym_chars: int = Field(16, ge=12, le=64)  # hex characters kept of the HMAC
-    # Where approved researchers fetch a video: the platform's URLs carry the uploader's handle,
-    # so released URLs are rebuilt from this template, which may hold only {video_id}.
-    media_url_template: str = "https://media.massiv.example/v/{video_id}.mp4"
-    # k-anonymity over language × published × duration × creator video count: the release takes
-    # the finest step of privacy/kanon.py's ladder (not finer than date_granularity) at which at
-    # most max_suppressed_share of the rows sit in classes below k; those rows are left out.
-    k: int = Field(5, ge=1)
-    max_suppressed_share: float = Field(0.02, ge=0, le=1)
-
-    @model_validator(mode="after")
-    def _template(self) -> MaskingConfig:
-        fields = set(re.findall(r"{([^{}]*)}", self.media_url_template))
-        if fields != {"video_id"}:
-            raise ValueError("media_url_template must hold {video_id} and no other field")
-        return self
-
-
 class BundleConfig(Strict):
     shard_rows: int = Field(50_000, gt=0)
     row_group_rows: int = Field(10_000, gt=0)
@@ -196,28 +177,6 @@ class BundleConfig(Strict):
         if abs(sum(self.split_ratios) - 1.0) > 1e-9 or min(self.split_ratios) < 0:
             raise ValueError("split_ratios must be non-negative and sum to 1")
         return self
-
-
-class AccessConfig(Strict):
-    """Who may download a release: requests, grants, URLs and the tamper-evident access log."""
-
-    access_dir: Path = Path("data/access")  # grants.json, access-log.jsonl (+ .head, .pub)
-    # The Ed25519 key that signs the log's checkpoints, kept apart from the store and the log
-    # (a file only the curator's account reads); the demo makes one under ~/.config/massiv/.
-    signing_key: Path = Path.home() / ".config" / "massiv" / "access-log.key"
-    # The key `access verify` trusts; default: beside the signing key (.pub). Never one kept in
-    # access_dir: whoever can rewrite the log could swap that too.
-    public_key: Path | None = None
-    token_secret: Path = Path.home() / ".config" / "massiv" / "download-token.key"
-    store: Path = Path("data/releases")
-    s3_url: str | None = Field(None, pattern=r"^s3://[a-z0-9][a-z0-9.-]+(/.*)?$")
-    dataset: str = Field("massiv", pattern=r"^[a-z0-9][a-z0-9_-]*$")
-    checkpoint_every: int = Field(100, ge=1)
-    default_expiry_s: int = Field(3600, ge=1, le=7 * 24 * 3600)
-    # Where checkpoints and flow runs copy the log's signed head, write-once (s3://bucket/prefix
-    # or a folder), on storage the log's host cannot rewrite: `access verify` then detects a
-    # log rolled back to an older, validly signed state. null: no anchoring.
-    anchors: str | None = None
 
 
 class ReleaseConfig(Strict):

@@ -15,20 +15,20 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from curation.annotations import AnnotationMismatchError
-from curation.bundle import read_manifest
+from curation.annotations.vote import AnnotationMismatchError
 from curation.config import ConfigError, CurateConfig, OptOutConfig, ReleaseConfig, load_config
-from curation.exclusions import FunnelError, StageCount
-from curation.ingest import ExportError
-from curation.s3store import S3StoreError
-from curation.store import VersionExistsError
-from curation.synth import synthesize_annotations, synthesize_export
+from curation.release.bundle import read_manifest
+from curation.stages.ingest import ExportError
 from privacy.access import AccessDenied, AccessRequestError
 from privacy.access_log import LogTamperedError
 from privacy.keys import KEY_ENV, KeyMismatchError, KeyUnavailableError, create_key_file
 from privacy.leak_gate import LeakError
-from privacy.optout import RequestFileError
+from privacy.opt_out import RequestFileError
 from privacy.pseudonyms import PseudonymCollisionError
+from storage.exclusions import FunnelError, StageCount
+from storage.local import VersionExistsError
+from storage.s3 import S3StoreError
+from synth.export import synthesize_annotations, synthesize_export
 
 if TYPE_CHECKING:
     from flows.demo import DemoS3
@@ -152,7 +152,7 @@ def synth_videos(
     workers: Annotated[int, typer.Option(min=1, help="Processes rendering clips.")] = 2,
 ) -> None:
     """A near-duplicate benchmark corpus of real 540×960 clips (ground truth: source_id)."""
-    from curation.synth_video import EDITS, synthesize_corpus
+    from synth.video import EDITS, synthesize_corpus
 
     total = sources * (1 + len(EDITS)) + distractors
     with user_errors(), _progress() as bar:
@@ -265,10 +265,10 @@ def verify(
     attestation (exit 1 on any problem). On S3, every object is read back and checked."""
     import tempfile
 
-    from curation.release_build import blocked_count, verify_release
-    from curation.s3store import S3Store
-    from curation.store import LocalStore
+    from curation.release.build import blocked_count, verify_release
     from privacy.blocklist import load_blocklist
+    from storage.local import LocalStore
+    from storage.s3 import S3Store
 
     has_blocklist = (optout_dir / "blocklist.parquet").is_file()
     blocklist = load_blocklist(optout_dir) if has_blocklist else None
@@ -327,8 +327,8 @@ def store_push(
     """Publish a local version to S3 (objects first, manifest last); completes an interrupted
     push, refuses to replace another build of the same version. The local withdrawal marks
     go first, so a withdrawn version never appears there as live."""
-    from curation.s3store import S3Store
-    from curation.store import LocalStore
+    from storage.local import LocalStore
+    from storage.s3 import S3Store
 
     local = LocalStore(store)
     folder = local.version_dir(dataset, version)
@@ -410,7 +410,7 @@ def store_purge(
     dataset: Annotated[str, typer.Option(help="Dataset name.")] = "massiv",
 ) -> None:
     """Delete the files of withdrawn versions whose retention has passed (logged)."""
-    from curation.store import LocalStore
+    from storage.local import LocalStore
 
     for event in LocalStore(store).purge_due(dataset):
         console.print(
@@ -441,7 +441,7 @@ def demo(
     → withdrawal notices → verify."""
     from contextlib import ExitStack
 
-    from curation.release_build import verify_release
+    from curation.release.build import verify_release
     from flows.curate import curate as curate_flow
     from flows.demo import demo_s3
     from flows.opt_out import opt_out
@@ -614,11 +614,11 @@ AccessConfigOption = Annotated[
 
 def _desk(config: Path | None, write: bool = True) -> AccessDesk:
     from curation.config import AccessConfig
-    from curation.s3store import S3Store
-    from curation.store import LocalStore
     from flows.common import access_log
     from privacy.access import AccessDesk, create_token_secret
     from privacy.access_log import create_signing_key
+    from storage.local import LocalStore
+    from storage.s3 import S3Store
 
     cfg = _run(lambda: load_config(AccessConfig, config))
     if write and not cfg.signing_key.exists():

@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from curation.config import AccessConfig
-from curation.store import LocalStore, fsync_dir, fsync_tree
 from privacy.access_log import AccessLog, load_signing_key
 from privacy.anchors import HeadAnchors
 from privacy.blocklist import load_blocklist
+from storage.local import LocalStore, fsync_dir, fsync_tree
 
 RUN_MARKER = "run.json"  # written last: a run folder with it is complete
 

@@ -20,19 +20,19 @@ import polars as pl
 from prefect import flow, task
 from prefect.cache_policies import NONE
 
-from curation import dedup, engagement, ingest, sampling, sensitive, shortlist, window
-from curation.bundle import sha256_file
+from curation.annotations.taxonomy import languages
 from curation.config import CurateConfig, VideoConfig, config_hash
-from curation.exclusions import StageCount, check_balanced
-from curation.fingerprint_store import scan_store, store_version
-from curation.media import list_media
-from curation.tables import count_rows, write_flagged, write_selection
-from curation.taxonomy import languages
-from curation.video_screen import screen_videos
+from curation.release.bundle import sha256_file
+from curation.stages import dedup, engagement, ingest, sampling, sensitive, shortlist, window
+from curation.video.fingerprint_store import scan_store, store_version
+from curation.video.screen import screen_videos
 from flows.common import RUN_MARKER, new_run_dir, point_to_run
 from flows.fingerprint import fingerprint_videos, neardup_settings, settings_of
 from privacy.blocklist import Blocklist, flag_blocked, load_blocked_frames, load_blocklist
 from privacy.keys import PseudonymKey, load_key
+from storage.exclusions import StageCount, check_balanced
+from storage.media import list_media
+from storage.tables import count_rows, write_flagged, write_selection
 
 Flagger = Callable[[pl.LazyFrame], pl.LazyFrame]
 

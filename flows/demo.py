@@ -1,7 +1,7 @@
 """The distribution half of `massiv demo`: releases on a real S3 server on this machine, and
 the access desk in use, from a researcher's request to the notice an opt-out calls for.
 
-SeaweedFS runs on 127.0.0.1 with enforced credentials (curation/local_s3.py). The flows publish
+SeaweedFS runs on 127.0.0.1 with enforced credentials (synth/local_s3.py). The flows publish
 with the admin identity; the desk presigns with the read-only one, so a URL it issues can never
 write. The log's signed heads are anchored in the same server under another prefix: in
 production that is storage the log's host cannot rewrite (another account, Object Lock).
@@ -21,11 +21,11 @@ from typing import Any
 import yaml
 
 from curation.config import AccessConfig
-from curation.local_s3 import S3Server, seaweedfs
-from curation.s3store import S3Store, s3_client
 from flows.common import access_log
 from privacy.access import AccessDesk
 from privacy.access_log import create_signing_key
+from storage.s3 import S3Store, s3_client
+from synth.local_s3 import S3Server, seaweedfs
 
 DEMO_ACCESS_KEY = Path.home() / ".config" / "massiv" / "demo-access-log.key"
 BUCKET = "massiv-demo"

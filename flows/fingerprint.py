@@ -1,8 +1,8 @@
 """Flow `fingerprint`: fingerprint the videos the store does not hold yet, in batches.
 
 Reads a table of (post_id, media_sha256, media location); writes one new part to the
-fingerprint store (curation/fingerprint_store.py). Batches run as Prefect tasks on Dask through
-prefect-dask: a LocalCluster of `workers` processes by default, a remote scheduler when
+fingerprint store (curation/video/fingerprint_store.py). Batches run as Prefect tasks on Dask
+through prefect-dask: a LocalCluster of `workers` processes by default, a remote scheduler when
 `dask_address` is given, or in the flow's own process when `workers` is 0.
 """
 
@@ -20,17 +20,17 @@ from prefect.settings import PREFECT_API_URL
 from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 from prefect_dask import DaskTaskRunner
 
-from curation import nudity
 from curation.config import VideoConfig
-from curation.fingerprint_store import (
+from curation.video import nudity
+from curation.video.fingerprint import FingerprintSettings
+from curation.video.fingerprint_store import (
     fingerprint_batch,
     missing_items,
     store_version,
     write_part,
 )
-from curation.media import media_opener
-from curation.neardup import NearDupSettings
-from curation.video_fingerprint import FingerprintSettings
+from curation.video.neardup import NearDupSettings
+from storage.media import media_opener
 
 
 @dataclass

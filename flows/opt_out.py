@@ -23,14 +23,12 @@ import polars as pl
 from prefect import flow, task
 from prefect.cache_policies import NONE
 
-from curation.bundle import read_manifest
 from curation.config import CurateConfig, OptOutConfig
-from curation.fingerprint_store import scan_store, store_version
-from curation.neardup import match_references
-from curation.release_build import blocked_count, needles_path, next_patch, patch_release
-from curation.s3store import S3Store
-from curation.store import LocalStore, newest_live
-from curation.video_screen import explode_frames
+from curation.release.build import blocked_count, needles_path, next_patch, patch_release
+from curation.release.bundle import read_manifest
+from curation.video.fingerprint_store import scan_store, store_version
+from curation.video.neardup import match_references
+from curation.video.screen import explode_frames
 from flows.common import RUN_MARKER, code_version, record_events
 from flows.fingerprint import neardup_settings, settings_of
 from privacy.access_log import load_signing_key
@@ -46,7 +44,7 @@ from privacy.blocklist import (
 )
 from privacy.keys import PseudonymKey, load_key
 from privacy.leak_gate import KeyedNeedles
-from privacy.optout import (
+from privacy.opt_out import (
     FINAL,
     evidence_rows,
     load_evidence,
@@ -57,6 +55,8 @@ from privacy.optout import (
     save_evidence,
     stamp,
 )
+from storage.local import LocalStore, newest_live
+from storage.s3 import S3Store
 
 
 @dataclass

@@ -13,12 +13,12 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from curation import bundle
 from curation.config import ReleaseConfig
-from curation.release_build import patch_release
-from curation.store import LocalStore
+from curation.release import bundle
+from curation.release.build import patch_release
 from flows.common import code_version
 from privacy.blocklist import load_blocklist
+from storage.local import LocalStore
 
 
 @dataclass

@@ -2,7 +2,7 @@
 
 Reads the curation run folder (shortlist, companion) and the annotations folder, each file once
 (the manifest's digests are of the very bytes used); writes <store>/<dataset>/<version>/ (see
-curation/bundle.py), staged and then published atomically.
+curation/release/bundle.py), staged and then published atomically.
 """
 
 from __future__ import annotations
@@ -17,21 +17,17 @@ import polars as pl
 from prefect import flow, task
 from prefect.cache_policies import NONE
 
-from curation import bundle
-from curation.annotations import GoldSet, VoteResult, check_annotations_match, vote_labels
+from curation.annotations.splits import assign_splits
+from curation.annotations.taxonomy import ANNOTATED_TASKS, TAXONOMY_PATH, taxonomy_version
+from curation.annotations.vote import GoldSet, VoteResult, check_annotations_match, vote_labels
 from curation.config import ReleaseConfig, config_hash
-from curation.exclusions import DETAIL, REASON
-from curation.release_build import (
+from curation.release import bundle
+from curation.release.build import (
     bump_version,
     changelog_entry,
     prepend_changelog,
     publish_release,
 )
-from curation.s3store import S3Store
-from curation.splits import assign_splits
-from curation.store import LocalStore, VersionExistsError
-from curation.tables import read_parquet_once
-from curation.taxonomy import ANNOTATED_TASKS, TAXONOMY_PATH, taxonomy_version
 from flows.common import code_version, record_events
 from privacy.access_log import load_signing_key
 from privacy.blocklist import (
@@ -47,6 +43,10 @@ from privacy.keys import KeyMismatchError, PseudonymKey, load_key
 from privacy.leak_gate import needles_from_source
 from privacy.masking import PERIOD_FORMAT, RELEASED_POST_COLUMNS, mask_posts
 from privacy.pseudonyms import pseudonymize
+from storage.exclusions import DETAIL, REASON
+from storage.local import LocalStore, VersionExistsError
+from storage.s3 import S3Store
+from storage.tables import read_parquet_once
 
 PERIODS = list(PERIOD_FORMAT)  # finest first
 LABEL_COLUMNS = [t for t in ANNOTATED_TASKS if t not in RELEASED_POST_COLUMNS]

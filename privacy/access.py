@@ -27,8 +27,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlparse
 
-from curation.store import newest_live
 from privacy.access_log import AccessLog, hash_url
+from storage.local import newest_live
 
 DEFAULT_EXPIRY_S = 3600
 MAX_EXPIRY_S = 7 * 24 * 3600

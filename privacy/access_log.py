@@ -30,7 +30,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -41,15 +41,10 @@ from cryptography.hazmat.primitives.serialization import (
     PublicFormat,
 )
 
-if TYPE_CHECKING:
-    from privacy.anchors import HeadAnchors
+from privacy.anchors import HeadAnchors, LogTamperedError
 
 GENESIS = "0" * 64
 logger = logging.getLogger(__name__)
-
-
-class LogTamperedError(RuntimeError):
-    """The access log does not verify; the message says where."""
 
 
 def canonical(entry: dict[str, Any]) -> bytes:

@@ -17,10 +17,13 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from curation.store import fsync_dir
-from privacy.access_log import LogTamperedError
+from storage.local import fsync_dir
 
 PREFIX = "head-"
+
+
+class LogTamperedError(RuntimeError):
+    """The access log does not verify; the message says where."""
 
 
 def _name(seq: int) -> str:
@@ -40,7 +43,7 @@ class HeadAnchors:
         self.url = url
         self.client = None
         if url.startswith("s3://"):
-            from curation.s3store import s3_client, split_url
+            from storage.s3 import s3_client, split_url
 
             self.bucket, self.prefix = split_url(url)
             self.client = client or s3_client()
@@ -73,7 +76,7 @@ class HeadAnchors:
                 tmp.unlink()
             fsync_dir(self.folder)
             return True
-        from curation.s3store import put_if_absent
+        from storage.s3 import put_if_absent
 
         if put_if_absent(self.client, self.bucket, self._key(name), body):
             return True

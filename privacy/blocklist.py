@@ -23,10 +23,10 @@ from typing import Any
 
 import polars as pl
 
-from curation.exclusions import DETAIL, REASON
-from curation.tables import replace_parquet
 from privacy.keys import KeyMismatchError, KeyUnavailableError, PseudonymKey
 from privacy.pseudonyms import keyed, pseudonym
+from storage.exclusions import DETAIL, REASON
+from storage.tables import replace_parquet
 
 BLOCKLIST_FILE = "blocklist.parquet"
 # Frame hashes of opted-out videos (mac, frames): curation removes their re-uploads and copies.

@@ -28,10 +28,10 @@ from pathlib import Path
 import polars as pl
 import pyarrow.parquet as pq
 
-from curation.tables import replace_parquet
 from privacy import scrub
 from privacy.keys import PseudonymKey
 from privacy.pseudonyms import keyed
+from storage.tables import replace_parquet
 
 TOKEN = r"[\w@.+:-]+"
 PIECE = r"[\w@.+-]+"  # a token cut at colons too: "post_id:1356…" gives the ID

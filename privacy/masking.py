@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from curation.config import MaskingConfig
+from privacy.config import MaskingConfig
 from privacy.keys import PseudonymKey
 from privacy.pseudonyms import pseudonymize
 from privacy.scrub import scrub_text

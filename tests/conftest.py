@@ -9,8 +9,8 @@ from typing import Any
 import polars as pl
 import pytest
 
-from curation.ingest import EXPORT_COLUMNS, TIMESTAMP_FORMAT
-from curation.local_s3 import S3Server, seaweedfs
+from curation.stages.ingest import EXPORT_COLUMNS, TIMESTAMP_FORMAT
+from synth.local_s3 import S3Server, seaweedfs
 
 BASE_POST: dict[str, Any] = {
     "post_id": 1,

@@ -52,12 +52,12 @@ def test_the_access_log_catches_up_with_what_a_crash_left_unlogged(tmp_path: Pat
     from datetime import UTC, datetime
 
     from curation.config import AccessConfig
-    from curation.release_build import patch_release
-    from curation.store import LocalStore
+    from curation.release.build import patch_release
     from flows.common import access_log, record_events
     from privacy.access_log import create_signing_key, load_public_key
     from privacy.blocklist import Blocklist, save_blocklist
-    from tests.curation.test_release_build import block, publish
+    from storage.local import LocalStore
+    from tests.curation.release.test_build import block, publish
 
     public = create_signing_key(tmp_path / "keys" / "log.key")
     access = AccessConfig(access_dir=tmp_path / "access", signing_key=tmp_path / "keys" / "log.key")

@@ -56,7 +56,7 @@ def test_deployments_run_on_a_real_prefect_server_through_a_process_worker(
     import time
     import urllib.request
 
-    from curation.synth import synthesize_export
+    from synth.export import synthesize_export
 
     bin_dir = Path(sys.executable).parent
     with socket.socket() as s:

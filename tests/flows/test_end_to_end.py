@@ -14,7 +14,6 @@ import pytest
 from prefect.testing.utilities import prefect_test_harness
 from typer.testing import CliRunner
 
-from curation import bundle
 from curation.config import (
     BundleConfig,
     CurateConfig,
@@ -22,13 +21,14 @@ from curation.config import (
     SamplingConfig,
     ShortlistConfig,
 )
-from curation.local_s3 import S3Server
-from curation.store import LocalStore, VersionExistsError
-from curation.synth import synthesize_export
+from curation.release import bundle
 from flows.cli import _annotations, app
 from flows.curate import CurationResult, curate
 from flows.release import release
 from privacy.keys import create_key_file
+from storage.local import LocalStore, VersionExistsError
+from synth.export import synthesize_export
+from synth.local_s3 import S3Server
 
 pytestmark = pytest.mark.slow
 DATA = ("labeled", "unlabeled")
@@ -393,7 +393,7 @@ def test_the_leak_gate_stops_a_release_that_would_publish_a_raw_id(
     def leaky_card(*args: object, **kwargs: object) -> str:  # a bug that pastes a raw ID
         return f"# card\n\nexample post: {raw}\n"
 
-    monkeypatch.setattr("curation.release_build.dataset_card", leaky_card)
+    monkeypatch.setattr("curation.release.build.dataset_card", leaky_card)
     with pytest.raises(LeakError) as info:
         release(release_config(workdir, "store_h"))
     assert "README.md [text]: 1 post_id" in str(info.value) and raw not in str(info.value)
@@ -406,7 +406,7 @@ def test_opt_outs_patch_the_release_withdraw_the_old_one_and_stay_out(
     from curation.config import OptOutConfig
     from flows.opt_out import opt_out
     from privacy.keys import load_key
-    from privacy.optout import load_evidence
+    from privacy.opt_out import load_evidence
     from privacy.pseudonyms import pseudonym
 
     optout, store = workdir / "optout", workdir / "store_o"
@@ -484,7 +484,7 @@ def test_opt_outs_patch_the_release_withdraw_the_old_one_and_stay_out(
 
     raw = str(source["post_id"][20])
     monkeypatch.setattr(
-        "curation.release_build.dataset_card", lambda *a: f"# card\n\nexample: {raw}\n"
+        "curation.release.build.dataset_card", lambda *a: f"# card\n\nexample: {raw}\n"
     )
     with pytest.raises(LeakError, match=r"README\.md"):
         opt_out(cfg)
@@ -563,8 +563,8 @@ def test_releases_and_patches_land_on_s3(
     curated: CurationResult, workdir: Path, s3_server: S3Server, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from curation.config import OptOutConfig
-    from curation.s3store import S3Store, s3_client
     from flows.opt_out import opt_out
+    from storage.s3 import S3Store, s3_client
 
     for name, value in s3_server.env(s3_server.admin).items():
         monkeypatch.setenv(name, value)

@@ -11,12 +11,12 @@ from prefect.settings import PREFECT_API_URL
 from prefect.testing.utilities import prefect_test_harness
 from prefect_dask import DaskTaskRunner
 
-from curation import nudity
 from curation.config import VideoConfig
-from curation.fingerprint_store import frames_for, scan_store, store_version
-from curation.neardup import NearDupSettings, find_near_duplicates
+from curation.video import nudity
+from curation.video.fingerprint_store import frames_for, scan_store, store_version
+from curation.video.neardup import NearDupSettings, find_near_duplicates
 from flows.fingerprint import fingerprint_videos, settings_of, task_runner
-from tests.curation.test_video_fingerprint import write_clip
+from tests.curation.video.test_fingerprint import write_clip
 
 pytestmark = pytest.mark.slow
 
@@ -69,7 +69,7 @@ def test_fingerprints_on_dask_then_incrementally(harness: None, tmp_path: Path) 
 
 
 def test_a_new_algorithm_version_starts_empty(tmp_path: Path) -> None:
-    from curation.fingerprint_store import missing_items, write_part
+    from curation.video.fingerprint_store import missing_items, write_part
 
     rows = pl.DataFrame({"post_id": [1], "media_sha256": ["a"], "status": ["ok"]})
     full = rows.with_columns(detail=pl.lit(None, pl.String))

@@ -11,12 +11,12 @@ import pytest
 from prefect.testing.utilities import prefect_test_harness
 
 from curation.config import CurateConfig, OptOutConfig, SamplingConfig, ShortlistConfig, VideoConfig
-from curation.synth import synthesize_export
 from flows.curate import curate
 from flows.opt_out import opt_out
 from privacy.blocklist import load_blocked_frames, load_blocklist, mac
 from privacy.keys import create_key_file, load_key
-from privacy.optout import load_evidence
+from privacy.opt_out import load_evidence
+from synth.export import synthesize_export
 
 pytestmark = pytest.mark.slow
 

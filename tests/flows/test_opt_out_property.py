@@ -20,24 +20,24 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from curation import bundle
 from curation.config import MaskingConfig, OptOutConfig
-from curation.release_build import (
+from curation.release import bundle
+from curation.release.build import (
     changelog_entry,
     publish_release,
     read_data,
     verify_release,
 )
-from curation.store import LocalStore
 from flows.opt_out import latest_version, new_entries, publish_patch
 from flows.release import drop_blocklisted
 from privacy.blocklist import add_entries, flag_blocked, load_blocklist, save_blocklist
 from privacy.keys import PseudonymKey
 from privacy.leak_gate import needles_from_source
 from privacy.masking import mask_posts
-from privacy.optout import parse_requests, resolve_requests
+from privacy.opt_out import parse_requests, resolve_requests
 from privacy.pseudonyms import pseudonym
-from tests.curation.test_release_build import release_header
+from storage.local import LocalStore
+from tests.curation.release.test_build import release_header
 
 KEY = PseudonymKey("k1", bytes(range(32)))
 SITE = "https://sharevideo.example"
@@ -267,7 +267,7 @@ class OptOutLifecycle(RuleBasedStateMachine):
 @pytest.fixture(autouse=True)
 def _no_figures(monkeypatch: pytest.MonkeyPatch) -> None:
     # Figures are not what this property is about, and cost 0.4 s per version.
-    monkeypatch.setattr("curation.release_build.release_figures", lambda *a: [])
+    monkeypatch.setattr("curation.release.build.release_figures", lambda *a: [])
 
 
 TestOptOutLifecycle = OptOutLifecycle.TestCase

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 from curation.config import ConfigError, ReleaseConfig, load_config
-from curation.release_build import bump_version, patch_release
-from curation.store import LocalStore
+from curation.release.build import bump_version, patch_release
 from flows.release import resolve_version
 from privacy.blocklist import Blocklist
-from tests.curation.test_release_build import block, publish
+from storage.local import LocalStore
+from tests.curation.release.test_build import block, publish
 
 
 def test_bumps() -> None:

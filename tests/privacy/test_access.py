@@ -12,10 +12,8 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from curation import bundle
-from curation.local_s3 import S3Server
-from curation.release_build import patch_release
-from curation.store import LocalStore
+from curation.release import bundle
+from curation.release.build import patch_release
 from privacy.access import (
     MAX_EXPIRY_S,
     AccessDenied,
@@ -31,7 +29,9 @@ from privacy.access_log import (
     load_signing_key,
 )
 from privacy.blocklist import Blocklist
-from tests.curation.test_release_build import block, publish
+from storage.local import LocalStore
+from synth.local_s3 import S3Server
+from tests.curation.release.test_build import block, publish
 
 NOW = datetime(2026, 3, 1, tzinfo=UTC)
 
@@ -158,7 +158,7 @@ def test_url_lifetimes_are_capped(tmp_path: Path) -> None:
 def test_presigned_urls_are_sigv4_capped_and_expire_for_real(
     tmp_path: Path, s3_server: S3Server
 ) -> None:
-    from curation.s3store import S3Store, s3_client
+    from storage.s3 import S3Store, s3_client
 
     local = LocalStore(tmp_path / "store")
     first = publish(local, "1.0.0", Blocklist.empty())

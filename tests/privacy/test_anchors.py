@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from curation.local_s3 import S3Server
 from flows.cli import app
 from privacy.access_log import (
     AccessLog,
@@ -21,6 +20,7 @@ from privacy.access_log import (
     load_signing_key,
 )
 from privacy.anchors import HeadAnchors
+from synth.local_s3 import S3Server
 
 
 def new_log(tmp_path: Path, anchors: HeadAnchors) -> AccessLog:

@@ -14,8 +14,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
-from curation.exclusions import DETAIL, REASON
-from curation.tables import replace_parquet
 from privacy.blocklist import (
     BLOCKLIST_FILE,
     MAC_CHARS,
@@ -31,6 +29,8 @@ from privacy.blocklist import (
 )
 from privacy.keys import KeyMismatchError, KeyUnavailableError, PseudonymKey
 from privacy.pseudonyms import pseudonym, pseudonymize
+from storage.exclusions import DETAIL, REASON
+from storage.tables import replace_parquet
 
 KEY = PseudonymKey("k1", bytes(range(32)))
 OTHER = PseudonymKey("k2", bytes(range(1, 33)))

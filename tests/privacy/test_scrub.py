@@ -12,9 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from curation.synth import VOCABULARY, synthesize_export
 from privacy.leak_gate import needles_from_source, scan_bundle
 from privacy.scrub import PHONE, scrub_columns, scrub_text
+from synth.export import VOCABULARY, synthesize_export
 
 # Code point of each script's digit zero.
 ZERO = {

@@ -1,0 +1,31 @@
+"""Exact duplicates: posts that carry the same media bytes (checksum); one representative stays.
+
+The near-duplicate stage (perceptual hashes over decoded frames) extends this; the rule for the
+representative is the same: highest engagement, then earliest, then lowest post ID.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from storage.exclusions import DETAIL, REASON
+
+REPRESENTATIVE_ORDER = (["engagement_score", "created_ts", "post_id"], [True, False, False])
+
+
+def flag_exact_duplicates(posts: pl.LazyFrame) -> pl.LazyFrame:
+    """Flag every post whose media checksum repeats, except the group's representative."""
+    by, descending = REPRESENTATIVE_ORDER
+    kept = pl.col("post_id").sort_by(by, descending=descending).first().over("media_sha256")
+    return (
+        posts.with_columns(kept.alias("_kept"))
+        .with_columns(
+            pl.when(pl.col("post_id") != pl.col("_kept"))
+            .then(pl.lit("duplicate_media"))
+            .alias(REASON),
+            pl.when(pl.col("post_id") != pl.col("_kept"))
+            .then(pl.col("_kept").cast(pl.String))
+            .alias(DETAIL),
+        )
+        .drop("_kept")
+    )

@@ -1,0 +1,266 @@
+"""Opt-out requests: intake of the form's export, verification against the platform export,
+and one evidence record per request.
+
+A request names a video URL (https://<platform>/@handle/video/<post_id>) or a creator
+(https://<platform>/@handle). It is
+  - rejected, with a reason, when malformed (no ID, bad time, unknown scope, a target that is
+    not such a URL) or when it does not verify (the video exists but the URL names another
+    account: nobody may opt out someone else's video);
+  - `no_match` when the video or account is not in the platform export (recorded, nothing to
+    remove);
+  - `matched` otherwise: its video, or every video of the creator, goes on the blocklist.
+A request ID seen before is skipped: processing the same export twice changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+
+import polars as pl
+
+from storage.tables import replace_parquet
+
+REQUEST_FIELDS = ["request_id", "received_at", "requester_email", "scope", "target"]
+EVIDENCE_FILE = "evidence.parquet"
+EVIDENCE_SCHEMA = {
+    "request_id": pl.String,
+    "received_at": pl.String,
+    "requester_email": pl.String,  # to confirm the removal to the requester; never released
+    "scope": pl.String,
+    "status": pl.String,  # rejected | no_match | matched
+    "reason": pl.String,  # why rejected (null otherwise)
+    "verified": pl.Boolean,  # the target resolved and the URL's account owns the video
+    "matched_videos": pl.Int64,  # videos of the target in the platform export
+    "near_duplicates": pl.Int64,  # other videos blocked as near-duplicates of them
+    "processed_at": pl.String,
+    "batch": pl.Int64,  # the blocklist batch that holds its entries
+    "first_version": pl.String,  # the first release version published without them
+}
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+class RequestFileError(ValueError):
+    """The intake file itself cannot be read (not one bad request: those are rejected)."""
+
+
+def read_requests(path: Path) -> pl.DataFrame:
+    """The form's export as strings: CSV with a header, or JSON (a list of objects)."""
+    if not path.is_file():
+        raise FileNotFoundError(f"opt-out request file not found: {path}")
+    try:
+        if path.suffix.lower() == ".json":
+            records = json.loads(path.read_text(encoding="utf-8"))
+            if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+                raise RequestFileError(f"{path}: expected a JSON list of request objects")
+            frame = pl.DataFrame(
+                [{f: _text(r.get(f)) for f in REQUEST_FIELDS} for r in records],
+                schema=dict.fromkeys(REQUEST_FIELDS, pl.String),
+            )
+        else:
+            frame = pl.read_csv(path, infer_schema=False)
+    except (
+        json.JSONDecodeError,
+        pl.exceptions.ComputeError,
+        pl.exceptions.NoDataError,
+        UnicodeDecodeError,
+    ) as exc:
+        raise RequestFileError(f"{path}: not a readable CSV or JSON file ({exc})") from None
+    missing = [f for f in REQUEST_FIELDS if f not in frame.columns]
+    if missing:
+        raise RequestFileError(f"{path}: missing column(s) {', '.join(missing)}")
+    return frame.select(pl.col(f).cast(pl.String).str.strip_chars() for f in REQUEST_FIELDS)
+
+
+def _text(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+RECEIVED_FORMATS = [  # ISO 8601 as forms export it; a time without a zone is taken as UTC
+    "%Y-%m-%dT%H:%M:%S%.f%#z",
+    "%Y-%m-%dT%H:%M:%S%#z",
+    "%Y-%m-%dT%H:%M:%S%.f",
+    "%Y-%m-%dT%H:%M:%S",
+    "%Y-%m-%d %H:%M:%S%.f",
+    "%Y-%m-%d %H:%M:%S",
+]
+
+
+def _received(text: pl.Expr) -> pl.Expr:
+    return pl.coalesce(
+        [
+            text.str.to_datetime(f, time_unit="us", strict=False)
+            .dt.replace_time_zone(None)
+            .dt.replace_time_zone("UTC")
+            if "%#z" not in f
+            else text.str.to_datetime(f, time_unit="us", time_zone="UTC", strict=False)
+            for f in RECEIVED_FORMATS
+        ]
+    )
+
+
+def parse_requests(raw: pl.DataFrame, platform_url: str) -> pl.DataFrame:
+    """Add handle (lower case), post_id and `reason` (null when well-formed) to each request.
+
+    Targets are read as people paste them: http or https, any case, `www.` or `m.` before the
+    platform's host, a query or fragment after the path (dropped)."""
+    host = re.escape(re.sub(r"^https?://(www\.|m\.)?", "", platform_url.rstrip("/"), flags=re.I))
+    site = rf"(?i)^https?://(?:www\.|m\.)?{host}"
+    path = (
+        pl.col("target")
+        .fill_null("")
+        .str.strip_chars()
+        .str.extract(rf"{site}(/[^?#\s]*)(?:[?#]\S*)?$", 1)
+        .fill_null("")
+    )
+    video = r"^/@([^/\s]+)/video/(\d{1,19})/?$"
+    creator = r"^/@([^/\s]+)/?$"
+    parsed = raw.with_columns(
+        pl.when(pl.col("scope") == "video")
+        .then(path.str.extract(video, 1))
+        .when(pl.col("scope") == "creator")
+        .then(path.str.extract(creator, 1))
+        .str.to_lowercase()
+        .alias("handle"),
+        pl.when(pl.col("scope") == "video")
+        .then(path.str.extract(video, 2))
+        .cast(pl.Int64, strict=False)
+        .alias("post_id"),
+        _received(pl.col("received_at")).alias("_received"),
+    )
+    return parsed.with_columns(
+        pl.when(pl.col("request_id").fill_null("") == "")
+        .then(pl.lit("missing_request_id"))
+        .when(pl.col("_received").is_null())
+        .then(pl.lit("bad_received_at"))
+        .when(~pl.col("requester_email").fill_null("").str.contains(EMAIL.pattern))
+        .then(pl.lit("bad_requester_email"))
+        .when(~pl.col("scope").fill_null("").is_in(["video", "creator"]))
+        .then(pl.lit("bad_scope"))
+        .when(
+            pl.col("handle").is_null()
+            | ((pl.col("scope") == "video") & pl.col("post_id").is_null())
+        )
+        .then(pl.lit("bad_target"))
+        .alias("reason")
+    ).drop("_received")
+
+
+def resolve_requests(
+    requests: pl.DataFrame, posts: pl.LazyFrame, creators: pl.LazyFrame
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Match well-formed requests to the platform export.
+
+    Returns (requests with status, reason, verified, matched_videos) and the matched posts
+    (request_id, post_id, creator_id, media_sha256) — every video of a creator for scope
+    creator."""
+    ok = requests.filter(pl.col("reason").is_null())
+    # Handles are matched without regard to case, as platforms treat them.
+    handles = creators.select("creator_id", pl.col("handle").str.to_lowercase()).collect()
+    by_video = (
+        ok.filter(pl.col("scope") == "video")
+        .select("request_id", "post_id", pl.col("handle").alias("url_handle"))
+        .join(
+            posts.select("post_id", "creator_id", "media_sha256")
+            .join(ok.lazy().select("post_id").drop_nulls(), on="post_id", how="semi")
+            .collect()
+            .unique("post_id"),
+            on="post_id",
+        )
+        .join(handles, on="creator_id", how="left")
+    )
+    mismatch = by_video.filter(pl.col("handle") != pl.col("url_handle"))["request_id"]
+    by_video = by_video.filter(pl.col("handle") == pl.col("url_handle"))
+    creator_ids = ok.filter(pl.col("scope") == "creator").join(handles, on="handle")
+    by_creator = creator_ids.select("request_id", "creator_id").join(
+        posts.select("post_id", "creator_id", "media_sha256")
+        .join(creator_ids.lazy().select("creator_id"), on="creator_id", how="semi")
+        .collect()
+        .unique("post_id"),
+        on="creator_id",
+        how="left",
+    )
+    matched = pl.concat(
+        [
+            by_video.select("request_id", "post_id", "creator_id", "media_sha256"),
+            by_creator.select("request_id", "post_id", "creator_id", "media_sha256"),
+        ]
+    )
+    counts = matched.group_by("request_id").agg(
+        pl.col("post_id").drop_nulls().n_unique().alias("matched_videos")
+    )
+    resolved = (
+        requests.join(counts, on="request_id", how="left")
+        .with_columns(
+            pl.when(pl.col("request_id").is_in(mismatch.implode()))
+            .then(pl.lit("handle_mismatch"))
+            .otherwise(pl.col("reason"))
+            .alias("reason")
+        )
+        .with_columns(
+            pl.when(pl.col("reason").is_not_null())
+            .then(pl.lit("rejected"))
+            .when(pl.col("matched_videos").is_null())
+            .then(pl.lit("no_match"))
+            .otherwise(pl.lit("matched"))
+            .alias("status"),
+            pl.col("matched_videos").fill_null(0),
+        )
+        .with_columns((pl.col("status") == "matched").alias("verified"))
+    )
+    return resolved, matched
+
+
+FINAL = ("matched",)  # other outcomes are looked at again each run (the export may catch up)
+
+
+def merge_evidence(old: pl.DataFrame, new: pl.DataFrame) -> pl.DataFrame:
+    """One row per request: a re-examined request's row is replaced only when its outcome
+    changed (a no_match that now matches), so running again on the same data changes nothing."""
+    outcome = ["request_id", "status", "reason", "matched_videos", "near_duplicates"]
+    unchanged = new.join(old.select(outcome), on=outcome, how="semi", nulls_equal=True)[
+        "request_id"
+    ]
+    kept = old.filter(
+        ~pl.col("request_id").is_in(new["request_id"].implode())
+        | pl.col("request_id").is_in(unchanged.implode())
+    )
+    changed = new.filter(~pl.col("request_id").is_in(unchanged.implode()))
+    return pl.concat([kept, changed]).sort("request_id")
+
+
+def load_evidence(folder: Path) -> pl.DataFrame:
+    path = folder / EVIDENCE_FILE
+    if not path.is_file():
+        return pl.DataFrame(schema=EVIDENCE_SCHEMA)
+    return pl.read_parquet(path).cast(EVIDENCE_SCHEMA)  # type: ignore[arg-type]
+
+
+def save_evidence(folder: Path, evidence: pl.DataFrame) -> None:
+    replace_parquet(
+        evidence.select(list(EVIDENCE_SCHEMA)).sort("request_id"), folder / EVIDENCE_FILE
+    )
+
+
+def stamp(now: datetime | None) -> str:
+    return (now or datetime.now(UTC)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def evidence_rows(
+    resolved: pl.DataFrame, near_duplicates: pl.DataFrame, batch: int, now: datetime | None = None
+) -> pl.DataFrame:
+    """One evidence row per request; near_duplicates is (request_id, near_duplicates)."""
+    processed = stamp(now)
+    return (
+        resolved.join(near_duplicates, on="request_id", how="left")
+        .with_columns(
+            pl.col("near_duplicates").fill_null(0),
+            pl.lit(processed).alias("processed_at"),
+            pl.when(pl.col("status") == "matched").then(pl.lit(batch)).alias("batch"),
+            pl.lit(None, pl.String).alias("first_version"),
+        )
+        .select(list(EVIDENCE_SCHEMA))
+        .cast(EVIDENCE_SCHEMA)  # type: ignore[arg-type]
+    )

@@ -1,0 +1,188 @@
+"""The folders the flows write and read, one class per kind; nothing else spells their files.
+
+- `CurationRun`: one `curate` run (`<output_dir>.runs/<stamp>`; `output_dir` links to the newest
+  complete one).
+- `AnnotationsFolder`: the labels a release reads (from the annotation tool, or `synth`).
+- `ReleaseBuild`: the private records of one version, beside the versions and never in them.
+- `OptOutFolder`: the permanent opt-out state (blocklist, frame hashes, evidence).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from storage.local import fsync_dir, fsync_tree
+
+# The tables of a curation run, in the order the stages write them.
+CURATION_TABLES = (
+    "posts_valid",  # ingest: the export's rows that parse and validate
+    "posts_in_scope",  # window: in the dates, durations and languages of the dataset
+    "posts_allowed",  # blocklist: not opted out
+    "posts_safe",  # sensitive: no platform signal, no sensitive term
+    "posts_unique",  # dedup: one post per media file
+    "posts_screened",  # video: fingerprints, known hashes, nudity, near-duplicates
+    "pool",  # sampling: the engagement-weighted pool
+    "shortlist",  # for expert annotation
+    "companion",  # unlabeled recent posts of the shortlisted creators
+)
+
+
+@dataclass(frozen=True)
+class CurationRun:
+    root: Path
+
+    MARKER = "run.json"  # written last: a run folder with it is complete
+
+    def table(self, name: str) -> Path:
+        if name not in CURATION_TABLES:
+            raise ValueError(f"a curation run has no table {name!r}")
+        return self.root / f"{name}.parquet"
+
+    def exclusions(self, stage: str) -> Path:
+        """(post_id, stage, reason, detail) of every row `stage` dropped."""
+        return self.root / "exclusions" / f"{stage}.parquet"
+
+    @property
+    def quarantine(self) -> Path:
+        """Rejected export rows, whole, with the reason."""
+        return self.root / "quarantine.parquet"
+
+    @property
+    def quotas(self) -> Path:
+        return self.root / "quotas.parquet"
+
+    @property
+    def neardup_clusters(self) -> Path:
+        """(post_id, cluster, representative, view, matches) of every fingerprinted post."""
+        return self.root / "neardup_clusters.parquet"
+
+    @property
+    def funnel(self) -> Path:
+        return self.root / "funnel.json"
+
+    @property
+    def marker(self) -> Path:
+        return self.root / self.MARKER
+
+    @property
+    def complete(self) -> bool:
+        return self.marker.is_file()
+
+    @staticmethod
+    def runs_dir(output_dir: Path) -> Path:
+        return output_dir.with_name(output_dir.name + ".runs")
+
+    @staticmethod
+    def fingerprint_store(output_dir: Path) -> Path:
+        """The default fingerprint store of runs written to `output_dir` (kept across runs)."""
+        return output_dir.with_name(output_dir.name + ".fingerprints")
+
+    @classmethod
+    def new(cls, output_dir: Path) -> CurationRun:
+        """A private folder for one run; concurrent runs never share one."""
+        stamp = f"{datetime.now(UTC):%Y%m%dT%H%M%S.%fZ}-{uuid.uuid4().hex[:8]}"
+        run = cls(cls.runs_dir(output_dir) / stamp)
+        (run.root / "exclusions").mkdir(parents=True)
+        return run
+
+    @classmethod
+    def latest(cls, output_dir: Path) -> CurationRun:
+        """The run `output_dir` links to, resolved once: a run that finishes meanwhile cannot
+        mix its files into what the caller reads."""
+        return cls(output_dir.resolve())
+
+    def publish(self, output_dir: Path, keep: int = 3) -> None:
+        """Make `output_dir` a link to this finished run in one atomic rename, then prune.
+
+        The `keep` newest complete runs stay, so a release still reading an older run is not
+        pulled from under it."""
+        fsync_tree(self.root)
+        runs = self.runs_dir(output_dir)
+        link = output_dir.with_name(f".{output_dir.name}.{uuid.uuid4().hex[:8]}.link")
+        os.symlink(os.path.relpath(self.root, output_dir.parent), link)
+        if output_dir.exists() and not output_dir.is_symlink():
+            output_dir.rename(runs / f"00000000-previous-{uuid.uuid4().hex[:8]}")
+        os.replace(link, output_dir)
+        fsync_dir(output_dir.parent)
+        done = sorted(p for p in runs.iterdir() if CurationRun(p).complete)
+        for old in done[:-keep]:
+            if old.resolve() != self.root.resolve():
+                shutil.rmtree(old, ignore_errors=True)
+
+
+@dataclass(frozen=True)
+class AnnotationsFolder:
+    root: Path
+
+    @property
+    def annotations(self) -> Path:
+        """(post_id, annotator_id, task, label, …): one row per label given."""
+        return self.root / "annotations.parquet"
+
+    @property
+    def expert_resolutions(self) -> Path:
+        return self.root / "expert_resolutions.parquet"
+
+    @property
+    def gold_labels(self) -> Path:
+        return self.root / "gold_labels.parquet"
+
+    @property
+    def gold_annotations(self) -> Path:
+        return self.root / "gold_annotations.parquet"
+
+
+@dataclass(frozen=True)
+class ReleaseBuild:
+    """`<store>/<dataset>/.builds/<version>.*`: build records name local paths and hold raw
+    IDs, so they are for the curator only."""
+
+    root: Path  # the .builds folder
+    version: str
+
+    @property
+    def record(self) -> Path:
+        """What the version was built from (inputs, config), for rebuilds."""
+        return self.root / f"{self.version}.json"
+
+    @property
+    def needles(self) -> Path:
+        """The leak gate's keyed needles, for scanning later patches."""
+        return self.root / f"{self.version}.needles.parquet"
+
+    def exclusions(self, stage: str) -> Path:
+        """(post_id, stage, reason, detail) of every row `stage` left out of the version."""
+        return self.root / f"{self.version}.exclusions" / f"{stage}.parquet"
+
+    @property
+    def funnel(self) -> Path:
+        return self.root / f"{self.version}.funnel.json"
+
+
+@dataclass(frozen=True)
+class OptOutFolder:
+    root: Path
+
+    @property
+    def blocklist(self) -> Path:
+        """(kind, mac, reason, batch, key_fingerprint): permanent, keyed, never names anyone."""
+        return self.root / "blocklist.parquet"
+
+    @property
+    def blocked_frames(self) -> Path:
+        """(mac, frames) of opted-out videos, so their re-uploads are caught."""
+        return self.root / "blocked_frames.parquet"
+
+    @property
+    def evidence(self) -> Path:
+        """One record per request: what it matched, when, and in which version it took effect."""
+        return self.root / "evidence.parquet"
+
+    @property
+    def lock(self) -> Path:
+        return self.root / ".lock"
