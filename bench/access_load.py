@@ -1,6 +1,6 @@
 """Access desk under load: 200 concurrent URL issuances and downloads from 127.0.0.1.
 
-A release 1.0.0 (the test helpers' rows: 2,000 labeled and 80,000 unlabeled, so two unlabeled
+A release 1.0.0 (synth/release_rows.py: 2,000 labeled and 80,000 unlabeled, so two unlabeled
 shards of about 1.2 MB each) is built into a LocalStore and pushed with `S3Store.publish` to a
 real S3 server, SeaweedFS on 127.0.0.1 (synth/local_s3.py: credentials enforced; the desk
 presigns with the read-only identity). An AccessDesk with an AccessLog (its Ed25519 signing key
@@ -56,7 +56,7 @@ from typing import Any
 
 from bench.common import write_result
 
-DATASET = "d"  # the test helpers' dataset name
+DATASET = "d"  # synth/release_rows.py's dataset name
 VERSION = "1.0.0"
 BUCKET = "massiv-access-bench"
 CONFIGS = [f"{s}-{p}" for s in ("s3", "local") for p in ("serial", "threads", "processes")]
@@ -66,11 +66,11 @@ CONFIGS = [f"{s}-{p}" for s in ("s3", "local") for p in ("serial", "threads", "p
 
 
 def build_release(root: Path, labeled: int, unlabeled: int, shard_rows: int) -> Path:
-    """A published local version (the test helpers' row shapes, bigger), its folder."""
+    """A published local version (synth/release_rows.py's row shapes, bigger), its folder."""
     from curation.release.build import changelog_entry, publish_release
     from privacy.blocklist import Blocklist
     from storage.local import LocalStore
-    from tests.curation.release.test_build import AGREEMENT, release_header, rows
+    from synth.release_rows import AGREEMENT, release_header, rows
 
     header = release_header(VERSION)
     path, _, _ = publish_release(

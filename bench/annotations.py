@@ -2,7 +2,7 @@
 
 55,000 shortlisted posts × 3 annotators × 5 taxonomies (plus the planted bad rows), a 100-post
 gold set answered by all 95 candidate annotators, expert resolutions: made by the synthetic
-annotator model (synth/export.py), then `vote_labels` runs the SQL marts in DuckDB. The timer
+annotator model (synth/annotations.py), then `vote_labels` runs the SQL marts in DuckDB. The timer
 covers the marts only (inputs already in memory, as the release flow has them).
 Target (issue 4): ≤ 10 s wall on 2 cores.
 
@@ -24,7 +24,9 @@ from bench.common import emit, measure, write_result
 
 def step(posts: int) -> None:
     from curation.annotations.vote import GoldSet, vote_labels
-    from synth.export import LANGUAGE_SHARES, synthesize_annotations
+    from storage.runs import AnnotationsFolder
+    from synth.annotations import synthesize_annotations
+    from synth.export import LANGUAGE_SHARES
 
     rng = np.random.default_rng(4)
     ids = np.arange(1, 2 * posts + 1, dtype=np.int64)
@@ -33,13 +35,12 @@ def step(posts: int) -> None:
     everyone = pl.DataFrame({"post_id": ids, "language": language})
     shortlist, others = everyone.head(posts), everyone.tail(posts)
     with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp)
-        synthesize_annotations(shortlist, others, out, seed=7)
-        annotations = pl.read_parquet(out / "annotations.parquet")
-        experts = pl.read_parquet(out / "expert_resolutions.parquet")
+        synthesize_annotations(shortlist, others, Path(tmp), seed=7)
+        folder = AnnotationsFolder(Path(tmp))
+        annotations = pl.read_parquet(folder.annotations)
+        experts = pl.read_parquet(folder.expert_resolutions)
         gold = GoldSet(
-            pl.read_parquet(out / "gold_labels.parquet"),
-            pl.read_parquet(out / "gold_annotations.parquet"),
+            pl.read_parquet(folder.gold_labels), pl.read_parquet(folder.gold_annotations)
         )
     start = time.perf_counter()
     result = vote_labels(shortlist, annotations, experts, gold)

@@ -1,6 +1,6 @@
 """Near-duplicate accuracy on real decoded video, beside the tools a user would otherwise pick.
 
-Corpus (synth/video.py, cached in bench/data): procedural sources with the edits a
+Corpus (synth/video/, cached in bench/data): procedural sources with the edits a
 platform sees, plus unrelated distractors and look-alikes. Ground truth: two clips are
 near-duplicates iff they share a source. Methods, on the same files:
   - massiv: bags of per-frame pHashes, band join + bag verification (curation/video/neardup.py);

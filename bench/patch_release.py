@@ -401,7 +401,8 @@ def step(store_root: Path, parent: str, version: str, blocklist_dir: Path) -> No
     """In a fresh process: time patch_release on `store_root`, then measure and check it."""
     from curation.release import build as release_build
     from curation.release import bundle
-    from curation.release.build import blocked_count, patch_release, read_data, verify_release
+    from curation.release.patch import patch_release
+    from curation.release.verify import blocked_count, read_data, verify_release
     from privacy.blocklist import load_blocklist
     from privacy.kanon import check_k_anonymous
     from privacy.leak_gate import KeyedNeedles
@@ -445,7 +446,7 @@ def step(store_root: Path, parent: str, version: str, blocklist_dir: Path) -> No
     old = {f["path"]: f for f in bundle.read_manifest(parent_dir)["files"]}
     new_manifest = bundle.read_manifest(new_dir)
     new = {f["path"]: f for f in new_manifest["files"]}
-    data = [p for p in new if p.split("/")[0] in release_build.DATA_FOLDERS]
+    data = [p for p in new if p.split("/")[0] in bundle.DATA_FOLDERS]
     rewritten = [p for p in data if new[p]["sha256"] != old[p]["sha256"]]
     linked = [p for p in data if p not in rewritten]
     shared = [p for p in linked if (parent_dir / p).samefile(new_dir / p)]
@@ -604,7 +605,8 @@ def main() -> None:
         step(args.store, args.parent, args.version, args.blocklist)
         return
 
-    from curation.release.build import next_patch, read_data
+    from curation.release.verify import read_data
+    from curation.release.versions import next_patch
     from privacy.blocklist import Blocklist, add_entries, save_blocklist
     from storage.local import LocalStore
 

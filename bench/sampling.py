@@ -22,9 +22,10 @@ def step(name: str, posts: int) -> None:
 
     from curation.annotations.taxonomy import languages
     from curation.config import CurateConfig, EngagementConfig, SamplingConfig
+    from curation.curate import sample_pool
     from curation.stages.engagement import score_engagement
     from curation.stages.ingest import flag_invalid_posts, scan_posts
-    from flows.curate import sample_pool
+    from storage.runs import CurationRun
     from storage.tables import count_rows, write_flagged
     from synth.export import synthesize_export
 
@@ -47,7 +48,7 @@ def step(name: str, posts: int) -> None:
         emit({"rows_in": counts.input, "rows_kept": counts.kept})
     elif name == "sample":
         config = CurateConfig(sampling=SamplingConfig(pool_size=POOL))
-        counts = sample_pool.fn(config, work / "posts_valid.parquet", work)
+        counts = sample_pool(config, "posts_valid", CurationRun(work))
         strata = pl.read_parquet(work / "quotas.parquet")
         emit(
             {

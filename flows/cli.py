@@ -28,7 +28,8 @@ from privacy.pseudonyms import PseudonymCollisionError
 from storage.exclusions import FunnelError, StageCount
 from storage.local import VersionExistsError
 from storage.s3 import S3StoreError
-from synth.export import synthesize_annotations, synthesize_export
+from synth.annotations import synthesize_annotations
+from synth.export import synthesize_export
 
 if TYPE_CHECKING:
     from flows.demo import DemoS3
@@ -116,7 +117,7 @@ def _annotations(curation_dir: Path, out: Path, seed: int) -> None:
     others = (
         pl.scan_parquet(curation_dir / "posts_unique.parquet")
         .select("post_id", "language")
-        .join(shortlisted.lazy(), on="post_id", how="anti")
+        .join(shortlisted.lazy(), on="post_id", how="anti", maintain_order="left")
         .head(50_000)
         .collect()
     )
@@ -201,8 +202,8 @@ def curate(
     output: Annotated[Path | None, typer.Option(help="Output folder (overrides config).")] = None,
 ) -> None:
     """Run the curation flow: validate, scope, screen, dedup, sample, shortlist."""
+    from curation.curate import preflight
     from flows.curate import curate as curate_flow
-    from flows.curate import preflight
 
     cfg = _run(lambda: load_config(CurateConfig, config, export_dir=export, output_dir=output))
     _run(lambda: preflight(cfg))
@@ -230,7 +231,8 @@ def release(
     """Run the release flow: vote, split, mask, write and publish a versioned bundle."""
     if ctx.invoked_subcommand is not None:
         return
-    from flows.release import preflight, resolve_version
+    from curation.release.inputs import preflight
+    from curation.release.versions import resolve_version
     from flows.release import release as release_flow
 
     cfg = _run(
@@ -265,7 +267,7 @@ def verify(
     attestation (exit 1 on any problem). On S3, every object is read back and checked."""
     import tempfile
 
-    from curation.release.build import blocked_count, verify_release
+    from curation.release.verify import blocked_count, verify_release
     from privacy.blocklist import load_blocklist
     from storage.local import LocalStore
     from storage.s3 import S3Store
@@ -441,7 +443,7 @@ def demo(
     → withdrawal notices → verify."""
     from contextlib import ExitStack
 
-    from curation.release.build import verify_release
+    from curation.release.verify import verify_release
     from flows.curate import curate as curate_flow
     from flows.demo import demo_s3
     from flows.opt_out import opt_out
@@ -614,9 +616,9 @@ AccessConfigOption = Annotated[
 
 def _desk(config: Path | None, write: bool = True) -> AccessDesk:
     from curation.config import AccessConfig
-    from flows.common import access_log
     from privacy.access import AccessDesk, create_token_secret
     from privacy.access_log import create_signing_key
+    from privacy.audit import access_log
     from storage.local import LocalStore
     from storage.s3 import S3Store
 
@@ -739,8 +741,8 @@ def access_verify(config: AccessConfigOption = None) -> None:
     """Check the access log's chain, checkpoint signatures and signed head, and that every
     anchored head is still in it (exit 1 if not)."""
     from curation.config import AccessConfig
-    from flows.common import access_log
     from privacy.access_log import load_public_key
+    from privacy.audit import access_log
 
     cfg = _run(lambda: load_config(AccessConfig, config))
     log = access_log(cfg, write=False)
@@ -768,7 +770,7 @@ def access_verify(config: AccessConfigOption = None) -> None:
 def access_anchor(config: AccessConfigOption = None) -> None:
     """Copy the log's signed head to the anchors now (the flows and checkpoints also do)."""
     from curation.config import AccessConfig
-    from flows.common import access_log
+    from privacy.audit import access_log
 
     cfg = _run(lambda: load_config(AccessConfig, config))
     if not cfg.anchors:

@@ -21,9 +21,9 @@ from typing import Any
 import yaml
 
 from curation.config import AccessConfig
-from flows.common import access_log
 from privacy.access import AccessDesk
 from privacy.access_log import create_signing_key
+from privacy.audit import access_log
 from storage.s3 import S3Store, s3_client
 from synth.local_s3 import S3Server, seaweedfs
 

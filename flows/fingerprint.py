@@ -9,6 +9,7 @@ through prefect-dask: a LocalCluster of `workers` processes by default, a remote
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,12 +25,13 @@ from curation.config import VideoConfig
 from curation.video import nudity
 from curation.video.fingerprint import FingerprintSettings
 from curation.video.fingerprint_store import (
+    batches_to_do,
     fingerprint_batch,
-    missing_items,
+    status_counts,
     store_version,
     write_part,
 )
-from curation.video.neardup import NearDupSettings
+from curation.video.settings import settings_of
 from storage.media import media_opener
 
 
@@ -38,30 +40,6 @@ class FingerprintResult:
     requested: int
     fingerprinted: int  # decoded in this run (the rest were in the store already)
     by_status: dict[str, int]
-
-
-def settings_of(config: VideoConfig) -> FingerprintSettings:
-    return FingerprintSettings(
-        sample_fps=config.sample_fps,
-        max_frames=config.max_frames,
-        mode=config.mode,
-        crop_grid=config.crop_grid,
-        max_insets=config.max_insets,
-        colour_frames=config.nudity_frames if config.nudity_threshold is not None else 0,
-    )
-
-
-def neardup_settings(video: VideoConfig) -> NearDupSettings:
-    return NearDupSettings(
-        blocks=video.blocks,
-        strict_bits=video.strict_bits,
-        frame_bits=video.frame_bits,
-        min_share=video.min_share,
-        min_aligned=video.min_aligned,
-        max_bucket=video.max_bucket,
-        probe_frames=video.probe_frames,
-        inset_probe_frames=video.inset_probe_frames,
-    )
 
 
 @task(cache_policy=NONE)
@@ -76,6 +54,8 @@ def task_runner(config: VideoConfig) -> TaskRunner[Any]:
         return DaskTaskRunner(address=config.dask_address)
     if config.workers == 0:
         return ThreadPoolTaskRunner(max_workers=1)
+    # The in-process scheduler's INFO lines (workers registering, closing…) drown the flow's.
+    logging.getLogger("distributed").setLevel(logging.WARNING)
     # One single-threaded process per worker: decoding holds the GIL between FFmpeg calls.
     return DaskTaskRunner(
         cluster_kwargs={
@@ -115,16 +95,14 @@ def fingerprint_flow(items: pl.DataFrame, config: VideoConfig) -> FingerprintRes
         nudity.require()
     settings = settings_of(config)
     version = store_version(settings)
-    todo = missing_items(items, config.store, version)
-    work = todo.select("post_id", "media_sha256", "location").rows()
-    batches = [work[i : i + config.batch_size] for i in range(0, len(work), config.batch_size)]
+    batches = batches_to_do(items, config.store, version, config.batch_size)
     futures = fingerprint_task.map(batches, str(config.media_root), settings)
-    by_status: dict[str, int] = {}
+    by_status: Counter[str] = Counter()
     for future in futures:
         # Each finished batch is stored at once: a later failure loses no finished work.
         done = future.result()
         write_part(config.store, done, version)
-        for status, n in done.group_by("status").len().iter_rows():
-            by_status[status] = by_status.get(status, 0) + n
-    print(f"fingerprints: {len(work):,} new of {items.height:,}; {by_status}")
-    return FingerprintResult(items.height, len(work), by_status)
+        by_status.update(status_counts(done))
+    new = sum(len(b) for b in batches)
+    print(f"fingerprints: {new:,} new of {items.height:,}; {dict(by_status)}")
+    return FingerprintResult(items.height, new, dict(by_status))

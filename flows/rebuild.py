@@ -15,8 +15,8 @@ from pathlib import Path
 
 from curation.config import ReleaseConfig
 from curation.release import bundle
-from curation.release.build import patch_release
-from flows.common import code_version
+from curation.release.patch import patch_release
+from curation.release.versions import code_version
 from privacy.blocklist import load_blocklist
 from storage.local import LocalStore
 

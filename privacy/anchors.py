@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from storage.local import fsync_dir
+from storage.files import fsync_dir
 
 PREFIX = "head-"
 

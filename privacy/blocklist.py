@@ -26,11 +26,10 @@ import polars as pl
 from privacy.keys import KeyMismatchError, KeyUnavailableError, PseudonymKey
 from privacy.pseudonyms import keyed, pseudonym
 from storage.exclusions import DETAIL, REASON
+from storage.runs import OptOutFolder
 from storage.tables import replace_parquet
 
-BLOCKLIST_FILE = "blocklist.parquet"
 # Frame hashes of opted-out videos (mac, frames): curation removes their re-uploads and copies.
-BLOCKED_FRAMES_FILE = "blocked_frames.parquet"
 MAC_CHARS = 64  # the whole HMAC: pseudonyms of any length are its prefixes
 SCHEMA = {
     "kind": pl.String,  # video | creator
@@ -98,7 +97,7 @@ def blocklist_lock(folder: Path) -> Iterator[None]:
     to publishing: a release cannot publish rows opted out meanwhile, and two opt-out runs
     cannot overwrite each other's blocklist batch. (A lock file; local filesystems only.)"""
     folder.mkdir(parents=True, exist_ok=True)
-    with (folder / ".lock").open("a") as fh:
+    with OptOutFolder(folder).lock.open("a") as fh:
         fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
         try:
             yield
@@ -107,7 +106,7 @@ def blocklist_lock(folder: Path) -> Iterator[None]:
 
 
 def load_blocklist(folder: Path) -> Blocklist:
-    path = folder / BLOCKLIST_FILE
+    path = OptOutFolder(folder).blocklist
     if not path.is_file():
         return Blocklist.empty()
     return Blocklist(pl.read_parquet(path).cast(SCHEMA))  # type: ignore[arg-type]
@@ -115,7 +114,7 @@ def load_blocklist(folder: Path) -> Blocklist:
 
 def save_blocklist(folder: Path, blocklist: Blocklist) -> None:
     """Replace the file atomically: a crash keeps the old list."""
-    replace_parquet(blocklist.entries.sort("batch", "kind", "mac"), folder / BLOCKLIST_FILE)
+    replace_parquet(blocklist.entries.sort("batch", "kind", "mac"), OptOutFolder(folder).blocklist)
 
 
 def add_entries(
@@ -189,7 +188,7 @@ def removal_reasons(released: pl.DataFrame, blocklist: Blocklist) -> pl.Series:
 
 
 def load_blocked_frames(folder: Path) -> pl.DataFrame | None:
-    path = folder / BLOCKED_FRAMES_FILE
+    path = OptOutFolder(folder).blocked_frames
     return pl.read_parquet(path) if path.is_file() else None
 
 
@@ -201,5 +200,5 @@ def add_blocked_frames(folder: Path, new: pl.DataFrame) -> int:
     if new.is_empty():
         return 0
     both = pl.concat([old, new]) if old is not None else new
-    replace_parquet(both.sort("mac"), folder / BLOCKED_FRAMES_FILE)
+    replace_parquet(both.sort("mac"), OptOutFolder(folder).blocked_frames)
     return new.height

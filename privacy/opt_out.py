@@ -16,15 +16,24 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import polars as pl
 
+from privacy.blocklist import (
+    Blocklist,
+    add_blocked_frames,
+    add_entries,
+    mac,
+    save_blocklist,
+)
+from privacy.keys import PseudonymKey
+from storage.runs import OptOutFolder, PlatformExport
 from storage.tables import replace_parquet
 
 REQUEST_FIELDS = ["request_id", "received_at", "requester_email", "scope", "target"]
-EVIDENCE_FILE = "evidence.parquet"
 EVIDENCE_SCHEMA = {
     "request_id": pl.String,
     "received_at": pl.String,
@@ -232,7 +241,7 @@ def merge_evidence(old: pl.DataFrame, new: pl.DataFrame) -> pl.DataFrame:
 
 
 def load_evidence(folder: Path) -> pl.DataFrame:
-    path = folder / EVIDENCE_FILE
+    path = OptOutFolder(folder).evidence
     if not path.is_file():
         return pl.DataFrame(schema=EVIDENCE_SCHEMA)
     return pl.read_parquet(path).cast(EVIDENCE_SCHEMA)  # type: ignore[arg-type]
@@ -240,7 +249,7 @@ def load_evidence(folder: Path) -> pl.DataFrame:
 
 def save_evidence(folder: Path, evidence: pl.DataFrame) -> None:
     replace_parquet(
-        evidence.select(list(EVIDENCE_SCHEMA)).sort("request_id"), folder / EVIDENCE_FILE
+        evidence.select(list(EVIDENCE_SCHEMA)).sort("request_id"), OptOutFolder(folder).evidence
     )
 
 
@@ -264,3 +273,134 @@ def evidence_rows(
         .select(list(EVIDENCE_SCHEMA))
         .cast(EVIDENCE_SCHEMA)  # type: ignore[arg-type]
     )
+
+
+def with_stable_ids(raw: pl.DataFrame) -> pl.DataFrame:
+    """A request without an ID gets one from its content, so re-reading the same export
+    rejects it once, not on every run."""
+    digest = pl.concat_str(pl.all().fill_null(""), separator="\x1f").hash().cast(pl.String)
+    return raw.with_columns(
+        pl.when(pl.col("request_id").fill_null("") == "")
+        .then(pl.lit("no-id-") + digest)
+        .otherwise(pl.col("request_id"))
+        .alias("request_id"),
+        pl.col("request_id").fill_null("").alias("_given_id"),
+    )
+
+
+def same_media(export: PlatformExport, matched: pl.DataFrame) -> pl.DataFrame:
+    """(request_id, post_id) of the other posts in the platform export with the very file of a
+    matched video: exact re-uploads, removed with it."""
+    videos = matched.drop_nulls("post_id").select("request_id", "post_id", "media_sha256")
+    if videos.is_empty():
+        return pl.DataFrame(schema={"request_id": pl.String, "post_id": pl.Int64})
+    return (
+        pl.scan_parquet(export.posts)
+        .select("post_id", "media_sha256")
+        .join(videos.lazy().select("media_sha256").unique(), on="media_sha256", how="semi")
+        .collect()
+        .join(videos.rename({"post_id": "of"}), on="media_sha256")
+        .filter(pl.col("post_id") != pl.col("of"))
+        .join(videos.select("post_id"), on="post_id", how="anti")  # opted out themselves
+        .select("request_id", "post_id")
+        .unique()
+    )
+
+
+def new_entries(
+    resolved: pl.DataFrame, matched: pl.DataFrame, copies: pl.DataFrame, key: PseudonymKey
+) -> pl.DataFrame:
+    """(kind, mac, reason) for the matched requests: the video, or the creator; copies too."""
+    ok = matched.join(
+        resolved.filter(pl.col("status") == "matched").select("request_id", "scope"),
+        on="request_id",
+    )
+    videos = ok.filter(pl.col("scope") == "video").drop_nulls("post_id")["post_id"].unique()
+    creators = ok.filter(pl.col("scope") == "creator")["creator_id"].unique()
+    media = ok.drop_nulls("media_sha256")["media_sha256"].unique()
+    return pl.DataFrame(
+        [
+            *(("video", mac(key, "video", v), "opt_out_video") for v in videos.sort().to_list()),
+            *(
+                ("creator", mac(key, "creator", c), "opt_out_creator")
+                for c in creators.sort().to_list()
+            ),
+            *(
+                ("video", mac(key, "video", v), "near_duplicate")
+                for v in copies["post_id"].unique().sort().to_list()
+            ),
+            *(("media", mac(key, "media", m), "opt_out_media") for m in media.sort().to_list()),
+        ],
+        schema={"kind": pl.String, "mac": pl.String, "reason": pl.String},
+        orient="row",
+    )
+
+
+@dataclass(frozen=True)
+class Intake:
+    resolved: pl.DataFrame  # the new requests, each with its status
+    matched: pl.DataFrame  # (request_id, post_id, creator_id, media_sha256) they matched
+
+    @property
+    def accepted(self) -> pl.DataFrame:
+        """The matched rows of requests that stand (status matched)."""
+        ok = self.resolved.filter(pl.col("status") == "matched").select("request_id")
+        return self.matched.join(ok, on="request_id")
+
+
+def intake(
+    requests: Path, export: PlatformExport, platform_url: str, evidence: pl.DataFrame
+) -> Intake:
+    """The requests not decided before, resolved against the export — a request already
+    matched is skipped; one that was rejected or had no match is looked at again (the platform
+    export may have caught up)."""
+    raw = with_stable_ids(read_requests(requests))
+    done = evidence.filter(pl.col("status").is_in(FINAL))["request_id"]
+    fresh = raw.filter(~pl.col("request_id").is_in(done.implode()))
+    fresh = fresh.unique("request_id", keep="first", maintain_order=True)
+    parsed = parse_requests(
+        fresh.with_columns(pl.col("_given_id").alias("request_id")), platform_url
+    )
+    parsed = parsed.with_columns(fresh["request_id"])  # the stable IDs, after the ID check
+    posts, creators = pl.scan_parquet(export.posts), pl.scan_parquet(export.creators)
+    return Intake(*resolve_requests(parsed, posts, creators))
+
+
+def with_same_media(
+    near: pl.DataFrame, export: PlatformExport, accepted: pl.DataFrame
+) -> pl.DataFrame:
+    """(request_id, post_id): the near-duplicates found, and the exact re-uploads."""
+    return pl.concat([near, same_media(export, accepted)]).unique()
+
+
+def block_requests(
+    folder: Path,
+    blocklist: Blocklist,
+    requests: Intake,
+    copies: pl.DataFrame,
+    frames: pl.DataFrame,
+    key: PseudonymKey,
+    evidence: pl.DataFrame,
+    now: datetime,
+) -> tuple[Blocklist, int, pl.DataFrame]:
+    """Put the matched videos, creators and copies on the blocklist (with the videos' frame
+    hashes), then record the evidence; returns the blocklist, the entries added and the
+    evidence. Blocklist first, evidence after: a crash in between re-processes the requests,
+    which adds nothing twice."""
+    new = new_entries(requests.resolved, requests.matched, copies, key)
+    blocklist, added = add_entries(blocklist, new, key)
+    add_blocked_frames(folder, frames)
+    save_blocklist(folder, blocklist)
+    per_request = copies.group_by("request_id").agg(
+        pl.col("post_id").n_unique().cast(pl.Int64).alias("near_duplicates")
+    )
+    rows = evidence_rows(requests.resolved, per_request, blocklist.batch, now)
+    evidence = merge_evidence(evidence, rows)
+    save_evidence(folder, evidence)
+    return blocklist, added, evidence
+
+
+def outcomes(folder: Path, now: datetime) -> dict[str, int]:
+    """The requests this run (`now`) decided, by status."""
+    seen = load_evidence(folder).filter(pl.col("processed_at") == stamp(now))
+    return dict(sorted(seen["status"].value_counts().iter_rows()))

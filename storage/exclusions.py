@@ -82,3 +82,39 @@ def check_balanced(counts: list[StageCount]) -> None:
             f"{c.stage}: {c.input} in, {c.kept} kept + {c.excluded} excluded" for c in broken
         )
         raise FunnelError(f"funnel does not add up: {desc}")
+
+
+@dataclass
+class Funnel:
+    """The stages of one run, in order: their counts, and the rows each dropped."""
+
+    stages: list[StageCount] = field(default_factory=list)
+    excluded: dict[str, pl.DataFrame] = field(default_factory=dict)
+
+    def add(self, stage: str, input_rows: int, kept_rows: int, excluded: pl.DataFrame) -> None:
+        """Record a stage from its own counts; `excluded` is (post_id, stage, reason, detail)."""
+        by_reason = dict(excluded.group_by("reason").len().sort("reason").iter_rows())
+        self.stages.append(StageCount(stage, input_rows, kept_rows, excluded.height, by_reason))
+        self.excluded[stage] = excluded
+
+    def split(self, stage: str, flagged: pl.DataFrame) -> pl.DataFrame:
+        """Record a flagging stage (`exclusion_reason` set = dropped); returns the kept rows."""
+        kept, excluded = (lf.collect() for lf in split_flagged(flagged.lazy(), stage))
+        self.add(stage, flagged.height, kept.height, excluded)
+        return kept
+
+    def as_dict(self) -> dict[str, object]:
+        return {"stages": [c.as_dict() for c in self.stages]}
+
+
+def exclusion_rows(dropped: pl.DataFrame, stage: str) -> pl.DataFrame:
+    """(id, stage, reason, detail) from dropped rows with a `reason` (and maybe `detail`); the id
+    is `post_id` where the rows have it, else the released `video_id`."""
+    id_column = "post_id" if "post_id" in dropped.columns else "video_id"
+    detail = pl.col("detail").cast(pl.String) if "detail" in dropped.columns else None
+    return dropped.select(
+        id_column,
+        pl.lit(stage).alias("stage"),
+        pl.col("reason").cast(pl.String),
+        (detail if detail is not None else pl.lit(None, pl.String)).alias("detail"),
+    )

@@ -24,6 +24,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from storage.files import fsync_dir, fsync_tree
+from storage.runs import ReleaseBuild
+
 VERSION_RE = re.compile(r"^\d+\.\d+\.\d+$")
 
 
@@ -35,26 +38,6 @@ def newest_live(versions: list[str], withdrawn: dict[str, Any]) -> str | None:
 
 class VersionExistsError(RuntimeError):
     """The version is already published; published versions are immutable."""
-
-
-def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def fsync_tree(root: Path) -> None:
-    """Flush every file and every folder under `root` (and `root`) to disk, so a power loss
-    after the publishing rename cannot leave a version with missing entries."""
-    for path in sorted(root.rglob("*")):
-        if path.is_file():
-            with path.open("rb") as fh:
-                os.fsync(fh.fileno())
-        elif path.is_dir():
-            fsync_dir(path)
-    fsync_dir(root)
 
 
 class LocalStore:
@@ -149,12 +132,16 @@ class LocalStore:
     def record_build(self, dataset: str, version: str, record: dict[str, Any]) -> None:
         """What a version was built from (config, inputs, blocklist batch), for rebuilds;
         written before the version is published, so no published version lacks one."""
-        folder = self.builds_dir(dataset)
-        folder.mkdir(parents=True, exist_ok=True)
-        self._write_json(folder / f"{version}.json", record)
+        path = self.build(dataset, version).record
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._write_json(path, record)
+
+    def build(self, dataset: str, version: str) -> ReleaseBuild:
+        """The private records of `version` (build record, needles, exclusions, funnel)."""
+        return ReleaseBuild(self.builds_dir(dataset), version)
 
     def build_record(self, dataset: str, version: str) -> dict[str, Any]:
-        path = self.builds_dir(dataset) / f"{version}.json"
+        path = self.build(dataset, version).record
         if not path.is_file():
             raise FileNotFoundError(f"no build record for {dataset} {version} at {path}")
         return dict(json.loads(path.read_text(encoding="utf-8")))

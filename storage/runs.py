@@ -1,5 +1,6 @@
 """The folders the flows write and read, one class per kind; nothing else spells their files.
 
+- `PlatformExport`: what the platform hands over (posts/, creators/ as Parquet parts; media/).
 - `CurationRun`: one `curate` run (`<output_dir>.runs/<stamp>`; `output_dir` links to the newest
   complete one).
 - `AnnotationsFolder`: the labels a release reads (from the annotation tool, or `synth`).
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from storage.local import fsync_dir, fsync_tree
+from storage.files import fsync_dir, fsync_tree
 
 # The tables of a curation run, in the order the stages write them.
 CURATION_TABLES = (
@@ -30,6 +31,24 @@ CURATION_TABLES = (
     "shortlist",  # for expert annotation
     "companion",  # unlabeled recent posts of the shortlisted creators
 )
+
+
+@dataclass(frozen=True)
+class PlatformExport:
+    root: Path
+
+    @property
+    def posts(self) -> list[Path]:
+        return sorted((self.root / "posts").glob("*.parquet"))
+
+    @property
+    def creators(self) -> list[Path]:
+        return sorted((self.root / "creators").glob("*.parquet"))
+
+    @property
+    def media(self) -> Path:
+        """Media files named by their sha256 (`<media_sha256>.mp4`)."""
+        return self.root / "media"
 
 
 @dataclass(frozen=True)

@@ -4,14 +4,22 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import os
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import polars as pl
 
-from storage.exclusions import REASON, StageCount, split_flagged
-from storage.local import fsync_dir
+from storage.exclusions import (
+    REASON,
+    Funnel,
+    StageCount,
+    check_balanced,
+    split_flagged,
+)
+from storage.files import fsync_dir
 
 
 def count_rows(path: Path | list[Path]) -> int:
@@ -100,3 +108,13 @@ def replace_parquet(frame: pl.DataFrame, path: Path) -> None:
         os.fsync(fh.fileno())
     os.replace(tmp, path)
     fsync_dir(path.parent)  # the rename itself survives a power loss
+
+
+def write_funnel(funnel: Funnel, exclusions: Callable[[str], Path], funnel_path: Path) -> None:
+    """Check that every stage balances (else FunnelError, nothing written), then write each
+    stage's dropped rows to `exclusions(stage)` and the counts to `funnel_path`. The rows name
+    posts by `post_id` (raw: the files stay private) or, in a patch, by released `video_id`."""
+    check_balanced(funnel.stages)
+    for stage, rows in funnel.excluded.items():
+        replace_parquet(rows.sort(rows.columns[0]), exclusions(stage))
+    funnel_path.write_text(json.dumps(funnel.as_dict(), indent=2) + "\n")

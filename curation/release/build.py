@@ -1,17 +1,10 @@
-"""Writing a release version into a staging folder: data shards, the documents derived from
-them, Croissant and the manifest; and patch releases built from a published version plus the
-opt-out blocklist, without re-running curation.
-
-A fresh release (flows/release.py) writes every file. A patch release reads the parent's
-shards, drops the rows the blocklist now names (and rows whose k-anonymity class fell below k),
-rewrites only the shards that lost rows, links every other shard and table to its stored object,
-and regenerates the small documents (card, stats, splits, figures, changelog). Shard names and
-boundaries stay, so unchanged shards are byte-identical and shared between versions.
+"""Writing a release version into a staging folder and publishing it: data shards, the
+documents derived from them (splits, changelog, stats, licence, card, figures), Croissant and
+the manifest last. A patch (patch.py) reuses the document writers.
 """
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,8 +13,11 @@ from typing import Any
 import polars as pl
 
 from curation.annotations.splits import SPLITS, split_report
-from curation.annotations.taxonomy import taxonomy_table
+from curation.annotations.taxonomy import taxonomy_table, taxonomy_version
+from curation.annotations.vote import VoteResult
+from curation.config import ReleaseConfig, config_hash
 from curation.release import bundle
+from curation.release.assemble import PERIODS, MaskedTables
 from curation.release.card import (
     LICENSE_NAME,
     dataset_card,
@@ -31,13 +27,17 @@ from curation.release.card import (
 )
 from curation.release.croissant import croissant
 from curation.release.figures import release_figures
-from privacy.blocklist import Blocklist, removal_reasons
-from privacy.kanon import suppress_small_classes
-from privacy.keys import PseudonymKey
-from privacy.leak_gate import KeyedNeedles, Needles, check_bundle
+from curation.release.inputs import ReleaseInputs
+from curation.release.verify import blocked_count
+from curation.release.versions import code_version
+from privacy.blocklist import Blocklist
+from privacy.kanon import KAnonReport
+from privacy.keys import KeyMismatchError, PseudonymKey
+from privacy.leak_gate import KeyedNeedles, Needles, check_bundle, needles_from_source
+from storage.exclusions import Funnel
 from storage.local import LocalStore
+from storage.tables import write_funnel
 
-DATA_FOLDERS = ("labeled", "unlabeled")
 DESCRIPTION = (
     "Short social-media videos with expert labels for concept, affect, audio type, video type "
     "and language, and an unlabeled companion set."
@@ -171,12 +171,13 @@ def publish_release(
     rg_rows: int,
     record: dict[str, Any] | None = None,
     key: PseudonymKey | None = None,
+    accounts: Funnel | None = None,
 ) -> tuple[Path, str, dict[str, int]]:
     """Write a whole version (masked tables in, header with dataset, version, key,
     date_granularity and annotations.annotators_passed) into staging, attest that no row is on
     the blocklist, run the leak gate when `needles` are given, and publish it. Before the
-    rename, the build `record` and (with `key`) the needles as HMACs are kept for rebuilds and
-    for leak-scanning later patches."""
+    rename, the build `record`, (with `key`) the needles as HMACs, and the `accounts` of the
+    rows left out are kept, for rebuilds, leak-scanning later patches and the curator."""
     dataset, version = header["dataset"], header["version"]
     staging = store.stage(dataset, version)
     try:
@@ -215,167 +216,13 @@ def publish_release(
         digest = finish(staging, dataset, version, files, header)
         if needles is not None:
             check_bundle(staging, needles)
-        keep_build(store, dataset, version, record, needles.keyed(key) if needles and key else None)
+        keyed = needles.keyed(key) if needles and key else None
+        keep_build(store, dataset, version, record, keyed, accounts)
         path = store.publish(staging, dataset, version)
     except BaseException:
         store.discard(staging)
         raise
     return path, digest, counts
-
-
-def read_data(folder: Path) -> pl.DataFrame:
-    """Every data row of a published version, with `_file` (its shard) and `split`."""
-    parts = []
-    for sub in DATA_FOLDERS:
-        for path in sorted((folder / sub).glob("*.parquet")):
-            rel = path.relative_to(folder).as_posix()
-            split = path.name.split("-")[0]
-            parts.append(
-                pl.read_parquet(path).with_columns(
-                    pl.lit(rel).alias("_file"), pl.lit(split).alias("split")
-                )
-            )
-    return pl.concat(parts, how="diagonal_relaxed")
-
-
-def blocked_count(folder: Path, blocklist: Blocklist) -> int:
-    """Rows of a (staged or published) version that the blocklist names; a release publishes
-    only with 0, and a published version with more has content opted out since."""
-    data = read_data(folder)
-    return int(removal_reasons(data, blocklist).is_not_null().sum()) if data.height else 0
-
-
-def patch_release(
-    store: LocalStore,
-    dataset: str,
-    parent: str,
-    version: str,
-    blocklist: Blocklist,
-    code_version: dict[str, Any] | None = None,
-    needles: KeyedNeedles | None = None,
-    record: dict[str, Any] | None = None,
-) -> tuple[Path, str, BuiltRelease]:
-    """Publish `version`: `parent` minus what the blocklist names, sharing unchanged files.
-
-    Needs no key: the released pseudonyms are prefixes of the blocklist's MACs. The manifest
-    keeps the parent's inputs and settings (the data came from them) and says what the patch
-    did: its parent's manifest digest, removals, the k-anonymity suppression it added, and the
-    code that built it (`code_version`). With `needles` (the parent's keyed needles) the leak
-    gate scans the patch before it is published, and they are kept for the next patch."""
-    parent_dir = store.version_dir(dataset, parent)
-    manifest = bundle.read_manifest(parent_dir)
-    if store.withdrawn(dataset).get(parent, {}).get("purged_at"):
-        raise FileNotFoundError(f"{dataset} {parent} was purged; patch the latest version instead")
-    fingerprints = set(blocklist.entries["key_fingerprint"].to_list())
-    if fingerprints - {manifest["key_fingerprint"]}:
-        raise ValueError(
-            f"the blocklist was made under another key than {dataset} {parent} (key version "
-            f"{manifest['key_version']}): its entries cannot match that version's pseudonyms"
-        )
-    data = read_data(parent_dir)
-    reasons = removal_reasons(data, blocklist)
-    keep = data.filter(reasons.is_null())
-    removals = dict(reasons.drop_nulls().value_counts().iter_rows())
-    k = manifest.get("k_anonymity", {}).get("k")
-    if k:  # removing rows can leave a quasi-identifier class below k: suppress it too
-        keep, suppressed = suppress_small_classes(keep, k)
-        if suppressed:
-            removals["k_anonymity"] = suppressed
-    sizes = manifest["bundle"]
-    files_by_path = {f["path"]: f for f in manifest["files"]}
-    staging = store.stage(dataset, version)
-    try:
-        built = BuiltRelease([], {}, removals={k: int(v) for k, v in sorted(removals.items())})
-        kept_by_file = keep.partition_by("_file", as_dict=True)
-        for rel, entry in sorted(files_by_path.items()):
-            folder = rel.split("/", 1)[0]
-            rows = kept_by_file.get((rel,))
-            n_rows = rows.height if rows is not None else 0
-            if folder in DATA_FOLDERS and n_rows != entry["rows"]:  # lost rows: rewrite
-                schema = bundle.SCHEMAS[folder]
-                frame = rows if rows is not None else pl.DataFrame(schema.empty_table())
-                written = bundle.write_table(staging, rel, frame, schema, sizes["row_group_rows"])
-                built.files.append(written)
-                built.bytes_written += written.bytes
-            elif folder in DATA_FOLDERS or rel in ("taxonomy.parquet", "agreement.parquet"):
-                store.link_object(dataset, entry["sha256"], staging / rel)
-                built.files.append(
-                    bundle.WrittenFile(rel, entry["sha256"], entry["bytes"], entry["rows"])
-                )
-        labeled = keep.filter(pl.col("_file").str.starts_with("labeled/")).drop("_file")
-        unlabeled = keep.filter(pl.col("_file").str.starts_with("unlabeled/")).drop("_file")
-        built.counts = data_counts(labeled, unlabeled)
-        removed = ", ".join(f"{r}: {n}" for r, n in built.removals.items()) or "none"
-        log = prepend_changelog(
-            changelog_entry(
-                version, parent, built.counts, [f"removed videos by reason: {removed}."]
-            ),
-            (parent_dir / "CHANGELOG.md").read_text(encoding="utf-8"),
-        )
-        inherited = manifest.get("k_anonymity", {})
-        kanon = {
-            "k": k,
-            "level": inherited.get("level"),
-            "rows_suppressed": inherited.get("rows_suppressed", 0)
-            + built.removals.get("k_anonymity", 0),
-            "rows_suppressed_by_patch": built.removals.get("k_anonymity", 0),
-            "note": "the parent's generalisation level; classes rechecked after the removals",
-        }
-        docs = write_documents(
-            staging,
-            dataset,
-            version,
-            labeled,
-            unlabeled,
-            pl.read_parquet(parent_dir / "agreement.parquet"),
-            manifest["annotations"]["annotators_passed"],
-            manifest["funnel"],
-            kanon,
-            log,
-            sizes["row_group_rows"],
-        )
-        built.files += docs
-        header = copy.deepcopy(
-            {k: v for k, v in manifest.items() if k not in ("files", "schema", "format")}
-        )
-        header |= {
-            "version": version,
-            "parent": parent,
-            "parent_manifest_sha256": bundle.sha256_file(parent_dir / bundle.MANIFEST),
-            "code_version": code_version or manifest.get("code_version"),
-            "k_anonymity": kanon,
-            "counts": built.counts,
-            "removals": built.removals,
-            "blocklist": blocklist.commitment()
-            | {"released_rows_blocked": blocked_count(staging, blocklist)},
-        }
-        if header["blocklist"]["released_rows_blocked"]:
-            raise RuntimeError("patch still holds blocklisted rows; nothing published")
-        digest = finish(staging, dataset, version, built.files, header)
-        built.bytes_written += sum(f.bytes for f in [*docs, built.files[-1]])  # + croissant
-        built.bytes_written += (staging / bundle.MANIFEST).stat().st_size
-        built.bytes_stored = (staging / bundle.MANIFEST).stat().st_size + sum(
-            f.bytes
-            for f in {f.sha256: f for f in built.files}.values()
-            if not store.object_path(dataset, f.sha256).exists()
-        )
-        if needles is not None:
-            # The data files hold only rows of the parent's, which passed the gate, under the
-            # same schema: what is new, and scanned, is every document the patch wrote.
-            inherited = frozenset(
-                rel for rel in files_by_path if rel.split("/", 1)[0] in DATA_FOLDERS
-            ) | {"taxonomy.parquet", "agreement.parquet"}
-            check_bundle(staging, needles, inherited)
-        keep_build(store, dataset, version, record, needles)
-        path = store.publish(staging, dataset, version)
-    except BaseException:
-        store.discard(staging)
-        raise
-    return path, digest, built
-
-
-def needles_path(store: LocalStore, dataset: str, version: str) -> Path:
-    return store.builds_dir(dataset) / f"{version}.needles.parquet"
 
 
 def keep_build(
@@ -384,49 +231,126 @@ def keep_build(
     version: str,
     record: dict[str, Any] | None,
     needles: KeyedNeedles | None,
+    accounts: Funnel | None = None,
 ) -> None:
+    """The private records of a version, kept before it is published: the build record, the
+    keyed needles, and the rows each stage left out (checked to balance first)."""
+    build = store.build(dataset, version)
+    if accounts is not None:
+        write_funnel(accounts, build.exclusions, build.funnel)
     if record is not None:
         store.record_build(dataset, version, record)
     if needles is not None:
-        needles.save(needles_path(store, dataset, version))
+        needles.save(build.needles)
 
 
-def next_patch(version: str) -> str:
-    return bump_version(version, "patch")
+@dataclass
+class ReleaseResult:
+    path: Path
+    manifest_sha256: str
+    counts: dict[str, int]
 
 
-def bump_version(version: str | None, part: str) -> str:
-    """The version after `version` (None: nothing published yet → 1.0.0)."""
-    if version is None:
-        return "1.0.0"
-    major, minor, patch = (int(x) for x in version.split("."))
-    return {
-        "major": f"{major + 1}.0.0",
-        "minor": f"{major}.{minor + 1}.0",
-        "patch": f"{major}.{minor}.{patch + 1}",
-    }[part]
+def changelog(
+    config: ReleaseConfig,
+    counts: dict[str, int],
+    votes: VoteResult,
+    removals: dict[str, int],
+    parent_log: str,
+) -> str:
+    held = dict(votes.held_back.group_by("reason").len().iter_rows())
+    held_text = ", ".join(f"{k}: {v}" for k, v in sorted(held.items())) or "none"
+    removed = ", ".join(f"{k}: {v}" for k, v in sorted(removals.items())) or "none"
+    entry = changelog_entry(
+        config.version,
+        config.parent,
+        counts,
+        [f"held back for annotation: {held_text}.", f"removed videos by reason: {removed}."],
+    )
+    return prepend_changelog(entry, parent_log)
 
 
-def verify_release(folder: Path, blocklist: Blocklist | None) -> list[str]:
-    """Problems with a published version: its files against the manifest, and — with the
-    blocklist — the manifest's commitment (the entries up to its batch hash to the committed
-    sha256) and its attestation (none of its rows is on the blocklist up to that batch)."""
-    problems = bundle.verify_bundle(folder)
-    if problems or blocklist is None:
-        return problems
-    manifest = bundle.read_manifest(folder)
-    committed = manifest.get("blocklist")
-    if committed is None:
-        return ["the manifest commits to no blocklist (built before opt-out processing)"]
-    upto = blocklist.upto(committed["batch"])
-    if upto.commitment()["sha256"] != committed["sha256"]:
-        problems.append(
-            f"blocklist commitment differs: the blocklist's entries up to batch "
-            f"{committed['batch']} do not hash to the manifest's sha256 (entries lost or changed)"
+def check_parent_key(parent: dict[str, Any], key: PseudonymKey) -> None:
+    """The same key version must mean the same key, or every pseudonym would silently change."""
+    if (
+        parent.get("key_version") == key.version
+        and parent.get("key_fingerprint") != key.fingerprint
+    ):
+        raise KeyMismatchError(
+            f"key version {key.version} is not the key that parent {parent.get('version')} used;"
+            " give the parent's key, or a new key version to re-key on purpose"
         )
-    blocked = blocked_count(folder, upto)
-    if blocked or committed.get("released_rows_blocked") != 0:
-        problems.append(
-            f"attestation fails: {blocked} released rows are on the blocklist it commits to"
-        )
-    return problems
+
+
+def finest_period(config: ReleaseConfig, kanon: KAnonReport) -> str:
+    """The period the release shows (k-anonymity may coarsen the configured one): dates finer
+    than it are leaks."""
+    return max(config.masking.date_granularity, kanon.level.period, key=PERIODS.index)
+
+
+def build_bundle(
+    config: ReleaseConfig,
+    tables: MaskedTables,
+    votes: VoteResult,
+    inputs: ReleaseInputs,
+    key: PseudonymKey,
+    blocklist: Blocklist,
+) -> ReleaseResult:
+    """Write, check (blocklist, leak gate) and publish the version; its build records and the
+    rows left out are kept before the rename."""
+    source = pl.concat([inputs.shortlist, inputs.companion], how="diagonal_relaxed")
+    store = LocalStore(config.store)
+    parent_log = ""
+    if config.parent:
+        parent_dir = store.version_dir(config.dataset, config.parent)
+        check_parent_key(bundle.read_manifest(parent_dir), key)
+        parent_log = (parent_dir / "CHANGELOG.md").read_text(encoding="utf-8")
+    b = config.bundle
+    annotators = int(votes.gate.filter(pl.col("passed"))["annotator_id"].n_unique())
+    header: dict[str, Any] = {
+        "dataset": config.dataset,
+        "version": config.version,
+        "parent": config.parent,
+        "code_version": code_version(),
+        "config_sha256": config_hash(config),
+        "key_version": key.version,
+        "key_fingerprint": key.fingerprint,
+        "taxonomy_version": taxonomy_version(),
+        "date_granularity": tables.kanon.level.period,
+        "k_anonymity": tables.kanon.as_dict(),
+        "inputs": inputs.digests,
+        "removals": tables.removals,
+        "annotations": {
+            "resolutions": dict(sorted(votes.resolutions.items())),
+            "rejected_rows": dict(sorted(votes.rejected.items())),
+            "annotators_passed": annotators,
+            "annotators_failing_gold": int(
+                votes.gate.filter(~pl.col("passed"))["annotator_id"].n_unique()
+            ),
+        },
+    }
+    path, digest, counts = publish_release(
+        store,
+        header,
+        tables.labeled,
+        tables.unlabeled,
+        votes.agreement.sort("scope", "task", "level"),
+        inputs.funnel,
+        lambda counts: changelog(config, counts, votes, tables.removals, parent_log),
+        blocklist,
+        # Last look before anyone can see it: no identifying value of the source in any byte.
+        needles_from_source(source, finest_period(config, tables.kanon)),
+        b.shard_rows,
+        b.row_group_rows,
+        {
+            "kind": "release",
+            # the run folder itself, not the link to the latest run, which moves on
+            "config": config.model_copy(
+                update={"curation_dir": config.curation_dir.resolve()}
+            ).model_dump(mode="json"),
+            "blocklist_batch": blocklist.batch,
+        },
+        key,
+        tables.accounts,
+    )
+    return ReleaseResult(path, digest, counts)

@@ -23,6 +23,7 @@ import pyarrow.parquet as pq
 
 MANIFEST = "manifest.json"
 MANIFEST_FORMAT = "massiv-release/1"
+DATA_FOLDERS = ("labeled", "unlabeled")  # the row shards; everything else is derived from them
 POST_FIELDS = [
     pa.field("video_id", pa.string(), nullable=False),
     pa.field("creator_id", pa.string(), nullable=False),

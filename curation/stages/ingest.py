@@ -11,6 +11,7 @@ from pathlib import Path
 import polars as pl
 
 from storage.exclusions import REASON
+from storage.runs import PlatformExport
 
 EXPORT_COLUMNS: dict[str, pl.DataType] = {
     "post_id": pl.Int64(),
@@ -58,7 +59,7 @@ def _contract_column(name: str, dtype: pl.DataType, found: pl.DataType) -> pl.Ex
 
 def scan_posts(export_dir: Path) -> pl.LazyFrame:
     """Lazily read the export's posts, checking every expected column's presence and type."""
-    files = sorted((export_dir / "posts").glob("*.parquet"))
+    files = PlatformExport(export_dir).posts
     if not files:
         raise ExportError(f"no posts in the export: {export_dir / 'posts'}/*.parquet not found")
     scans = []

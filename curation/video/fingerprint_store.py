@@ -79,6 +79,23 @@ def missing_items(
     return items.join(known, on=["post_id", "media_sha256"], how="anti")
 
 
+Item = tuple[int, str, str]  # (post_id, media_sha256, media location)
+
+
+def batches_to_do(
+    items: pl.DataFrame, store: Path, version: str, batch_size: int
+) -> list[list[Item]]:
+    """The items the store does not hold yet, in batches of `batch_size`."""
+    todo = missing_items(items, store, version).select("post_id", "media_sha256", "location")
+    work = todo.rows()
+    return [work[i : i + batch_size] for i in range(0, len(work), batch_size)]
+
+
+def status_counts(rows: pl.DataFrame) -> dict[str, int]:
+    """Store rows by status (ok, corrupt, audio_only, …)."""
+    return dict(rows.group_by("status").len().iter_rows())
+
+
 def fingerprint_batch(
     items: list[tuple[int, str, str]], open_media: MediaOpener, settings: FingerprintSettings
 ) -> pl.DataFrame:

@@ -101,10 +101,10 @@ def screen_videos(
     require_media: bool,
     nudity_threshold: float | None = None,
     opted_out: pl.DataFrame | None = None,
-) -> tuple[pl.DataFrame, VideoScreenStats]:
+) -> tuple[pl.DataFrame, VideoScreenStats, pl.DataFrame]:
     """Flag `posts` (post_id, media_sha256, engagement_score, created_ts, …) from their store
     rows (post_id, media_sha256, status, detail, frames). `opted_out`: (frames) of opted-out
-    videos. Returns posts + exclusion columns."""
+    videos. Returns posts + exclusion columns, the stats, and the near-duplicate clusters."""
     latest = stored.unique(["post_id", "media_sha256"], keep="last")
     with_status = posts.join(
         latest.select(
@@ -150,10 +150,12 @@ def screen_videos(
     result = find_near_duplicates(with_references(screened, references, usable.height), settings)
     pairs, copies = split_reference_pairs(result.pairs, usable.height)
     withdrawn = copies["video"].unique()
-    labels = cluster_videos(pairs, usable.height)  # for the stats only
+    labels = cluster_videos(pairs, usable.height)
     flagged = flag_near_duplicates(
         usable.select("video", "post_id", "engagement_score", "created_ts"), pairs
     )
+    seen = screened.select("video").unique().join(withdrawn.to_frame(), on="video", how="anti")
+    clusters = neardup_clusters(flagged, pairs, labels, seen)
     decided = (
         flagged.join(known_hits, on="video", how="left")
         .join(nudity_hits, on="video", how="left")
@@ -204,4 +206,39 @@ def screen_videos(
         clusters=int(np.sum(np.bincount(labels) > 1)) if len(labels) else 0,
         opted_out_copies=withdrawn.len(),
     )
-    return out, stats
+    return out, stats, clusters
+
+
+def neardup_clusters(
+    flagged: pl.DataFrame, pairs: pl.DataFrame, labels: np.ndarray, seen: pl.DataFrame
+) -> pl.DataFrame:
+    """(post_id, cluster, representative, matches) of the videos the search saw: the connected
+    component, the post it was folded into (itself if kept), and the posts it was verified to
+    near-duplicate directly. Saved by curate, so an opt-out finds a video's copies without
+    searching again."""
+    dup = pairs.filter(pl.col("duplicate")).select("video_a", "video_b")
+    both_ways = pl.concat(
+        [dup, dup.select(pl.col("video_b").alias("video_a"), pl.col("video_a").alias("video_b"))]
+    )
+    post = flagged.select("video", "post_id")
+    component = pl.DataFrame(
+        {"video": np.arange(len(labels), dtype=np.int32), "cluster": labels.astype(np.int64)}
+    )
+    matches = (
+        both_ways.join(post.rename({"video": "video_b", "post_id": "match"}), on="video_b")
+        .group_by("video_a")
+        .agg(pl.col("match").unique().sort().alias("matches"))
+        .rename({"video_a": "video"})
+    )
+    return (
+        flagged.join(seen, on="video", how="semi")
+        .join(component, on="video")
+        .join(matches, on="video", how="left")
+        .select(
+            "post_id",
+            "cluster",
+            "representative",
+            pl.col("matches").fill_null(pl.lit([], dtype=pl.List(pl.Int64))),
+        )
+        .sort("post_id")
+    )

@@ -8,8 +8,8 @@ import pytest
 from typer.testing import CliRunner
 
 from flows.cli import app
-from flows.common import access_log
 from privacy.access_log import load_public_key
+from privacy.audit import access_log
 
 pytestmark = pytest.mark.slow
 

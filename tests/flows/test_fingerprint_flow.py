@@ -15,7 +15,8 @@ from curation.config import VideoConfig
 from curation.video import nudity
 from curation.video.fingerprint_store import frames_for, scan_store, store_version
 from curation.video.neardup import NearDupSettings, find_near_duplicates
-from flows.fingerprint import fingerprint_videos, settings_of, task_runner
+from curation.video.settings import settings_of
+from flows.fingerprint import fingerprint_videos, task_runner
 from tests.curation.video.test_fingerprint import write_clip
 
 pytestmark = pytest.mark.slow

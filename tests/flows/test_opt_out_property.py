@@ -22,22 +22,19 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 
 from curation.config import MaskingConfig, OptOutConfig
 from curation.release import bundle
-from curation.release.build import (
-    changelog_entry,
-    publish_release,
-    read_data,
-    verify_release,
-)
-from flows.opt_out import latest_version, new_entries, publish_patch
-from flows.release import drop_blocklisted
+from curation.release.assemble import ReleaseRows, drop_blocklisted
+from curation.release.build import changelog_entry, publish_release
+from curation.release.patch import publish_patch
+from curation.release.verify import read_data, verify_release
+from curation.release.versions import latest_version
 from privacy.blocklist import add_entries, flag_blocked, load_blocklist, save_blocklist
 from privacy.keys import PseudonymKey
 from privacy.leak_gate import needles_from_source
 from privacy.masking import mask_posts
-from privacy.opt_out import parse_requests, resolve_requests
+from privacy.opt_out import new_entries, parse_requests, resolve_requests
 from privacy.pseudonyms import pseudonym
 from storage.local import LocalStore
-from tests.curation.release.test_build import release_header
+from synth.release_rows import release_header
 
 KEY = PseudonymKey("k1", bytes(range(32)))
 SITE = "https://sharevideo.example"
@@ -156,11 +153,14 @@ class OptOutLifecycle(RuleBasedStateMachine):
                 self.opted_creators |= set(matched["creator_id"].drop_nulls())
         if crash:
             before = self.store.versions("d")
-            with mock.patch("flows.opt_out.LocalStore", CrashingStore), contextlib.suppress(Crash):
-                publish_patch.fn(self.config(), blocklist, NOW, KEY)
+            with (
+                mock.patch("curation.release.patch.LocalStore", CrashingStore),
+                contextlib.suppress(Crash),
+            ):
+                publish_patch(self.config(), blocklist, NOW, KEY)
             assert self.store.versions("d") == before  # nothing half-written is visible
             assert not any((self.store.root / "d" / ".staging").glob("*"))
-        publish_patch.fn(self.config(), blocklist, NOW, KEY)
+        publish_patch(self.config(), blocklist, NOW, KEY)
 
     def config(self) -> OptOutConfig:
         return OptOutConfig(store=self.store.root, optout_dir=self.optout, dataset="d")
@@ -187,7 +187,7 @@ class OptOutLifecycle(RuleBasedStateMachine):
         """A fresh release of the curated posts, as the release flow builds it."""
         blocklist = load_blocklist(self.optout)
         rows = source_rows(self.curated, self.creator_of)
-        rows, _ = drop_blocklisted(rows, blocklist, KEY)
+        rows = drop_blocklisted(ReleaseRows(rows, pl.Series(dtype=pl.Int64)), blocklist, KEY).posts
         masked = mask_posts(rows, KEY, MaskingConfig(), ["created_ts"]).drop("created_ts")
         labeled = masked.with_columns(
             pl.col("creator_id")

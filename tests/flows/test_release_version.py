@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from curation.config import ConfigError, ReleaseConfig, load_config
-from curation.release.build import bump_version, patch_release
-from flows.release import resolve_version
+from curation.release.patch import patch_release
+from curation.release.versions import bump_version, resolve_version
 from privacy.blocklist import Blocklist
 from storage.local import LocalStore
 from tests.curation.release.test_build import block, publish

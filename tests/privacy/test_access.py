@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 
 from curation.release import bundle
-from curation.release.build import patch_release
+from curation.release.patch import patch_release
 from privacy.access import (
     MAX_EXPIRY_S,
     AccessDenied,

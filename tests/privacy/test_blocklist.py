@@ -15,7 +15,6 @@ from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 from privacy.blocklist import (
-    BLOCKLIST_FILE,
     MAC_CHARS,
     SCHEMA,
     Blocklist,
@@ -30,6 +29,7 @@ from privacy.blocklist import (
 from privacy.keys import KeyMismatchError, KeyUnavailableError, PseudonymKey
 from privacy.pseudonyms import pseudonym, pseudonymize
 from storage.exclusions import DETAIL, REASON
+from storage.runs import OptOutFolder
 from storage.tables import replace_parquet
 
 KEY = PseudonymKey("k1", bytes(range(32)))
@@ -140,7 +140,7 @@ def test_save_and_load_round_trip(tmp_path: Path) -> None:
     blocklist, _ = add_entries(blocklist, rows(("video", 2, "near_duplicate")), KEY)
     folder = tmp_path / "optout"  # does not exist yet
     save_blocklist(folder, blocklist)
-    assert (folder / BLOCKLIST_FILE).is_file()
+    assert OptOutFolder(folder).blocklist.is_file()
     loaded = load_blocklist(folder)
     assert dict(loaded.entries.schema) == SCHEMA
     assert loaded.batch == 2
@@ -150,7 +150,7 @@ def test_save_and_load_round_trip(tmp_path: Path) -> None:
     assert loaded.commitment() == blocklist.commitment()
     # Saving again replaces the file (no leftovers from the atomic write).
     save_blocklist(folder, loaded)
-    assert sorted(p.name for p in folder.iterdir()) == [BLOCKLIST_FILE]
+    assert sorted(p.name for p in folder.iterdir()) == [OptOutFolder(folder).blocklist.name]
 
 
 def test_a_missing_blocklist_is_empty(tmp_path: Path) -> None:
@@ -430,7 +430,7 @@ def test_a_dictionary_of_all_source_ids_cannot_map_pseudonyms_back_without_the_k
     # The stored blocklist holds no raw ID as text, neither in its bytes nor once decoded.
     save_blocklist(tmp_path, blocklist)
     id_texts = {str(i) for i in all_ids}
-    stored = (tmp_path / BLOCKLIST_FILE).read_bytes()
+    stored = OptOutFolder(tmp_path).blocklist.read_bytes()
     assert not digit_runs_hits(stored, id_texts)
     assert not digit_runs_hits(load_blocklist(tmp_path).entries.write_csv().encode(), id_texts)
     # Control: the same searches find raw IDs in a parquet file written the same way. Its data

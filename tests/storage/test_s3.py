@@ -30,7 +30,7 @@ class Injected(RuntimeError):
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """Two local versions to publish: 1.0.0 and its patch 1.0.1 (sharing most files)."""
-    from curation.release.build import patch_release
+    from curation.release.patch import patch_release
 
     store = LocalStore(tmp_path_factory.mktemp("local"))
     first = publish(store, "1.0.0", Blocklist.empty())
@@ -361,7 +361,7 @@ def test_store_push_carries_a_local_withdrawal_to_s3(
 
     from typer.testing import CliRunner
 
-    from curation.release.build import patch_release
+    from curation.release.patch import patch_release
     from flows.cli import app
 
     local = LocalStore(tmp_path / "local")

@@ -7,13 +7,8 @@ import pytest
 from curation.annotations.taxonomy import ANNOTATED_TASKS, languages, load_taxonomy
 from curation.annotations.vote import nominal_alpha
 from curation.stages.ingest import flag_invalid_posts, scan_posts
-from synth.export import (
-    ANNOTATION_ALPHA,
-    SNOWFLAKE_EPOCH_MS,
-    synthesize_annotations,
-    synthesize_export,
-    true_labels,
-)
+from synth.annotations import ANNOTATION_ALPHA, synthesize_annotations, true_labels
+from synth.export import SNOWFLAKE_EPOCH_MS, synthesize_export
 
 
 def mean(series: pl.Series) -> float:

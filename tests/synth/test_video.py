@@ -6,6 +6,7 @@ import polars as pl
 import pytest
 
 from synth import video as sv
+from synth.video.clips import SlideTemplate
 
 FPS = 15
 EDITS = ["half_size", "mirror", "trim3", "speed_0_8", "reencode"]
@@ -130,7 +131,7 @@ def test_every_edit_function(tmp_path: Path) -> None:
 def test_slideshow_template_shared_pictures_differ(tmp_path: Path) -> None:
     a = frames(sv.make_slideshow_clip(tmp_path / "a.mp4", 3, seed=1, duration_s=1.5).path)[10]
     b = frames(sv.make_slideshow_clip(tmp_path / "b.mp4", 3, seed=2, duration_s=1.5).path)[10]
-    x0, y0, ww, wh = sv._SlideTemplate(3).win
+    x0, y0, ww, wh = SlideTemplate(3).win
     diff = np.abs(a.astype(np.float32) - b)
     assert float(diff[: y0 - 80].mean()) < 3  # same background, title and decoration
     assert float(diff[y0 : y0 + wh, x0 : x0 + ww].mean()) > 20  # different pictures

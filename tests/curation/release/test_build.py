@@ -6,73 +6,20 @@ import json
 import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import polars as pl
 import pytest
 
 from curation.release import bundle
-from curation.release.build import (
-    blocked_count,
-    changelog_entry,
-    patch_release,
-    publish_release,
-    verify_release,
-)
+from curation.release.build import changelog_entry, publish_release
+from curation.release.patch import patch_release
+from curation.release.verify import blocked_count, verify_release
 from privacy.blocklist import Blocklist, add_entries, mac
 from privacy.keys import PseudonymKey
-from privacy.pseudonyms import pseudonym
 from storage.local import LocalStore
+from synth.release_rows import AGREEMENT, KEY, release_header, rows
 
-KEY = PseudonymKey("k1", bytes(range(32)))
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
-AGREEMENT = pl.DataFrame(bundle.SCHEMAS["agreement"].empty_table())
-
-
-def rows(ids: range, creators: int, table: str) -> pl.DataFrame:
-    """Released rows for raw post IDs `ids`, spread over `creators` raw creator IDs."""
-    frame = pl.DataFrame(
-        {
-            "video_id": [pseudonym(KEY, "video", i, 16) for i in ids],
-            "creator_id": [pseudonym(KEY, "creator", 1000 + i % creators, 16) for i in ids],
-            "language": "hi",
-            "published": "2021-03",
-            "duration_s": 22.5,
-            "view_count": 10,
-            "like_count": 1,
-            "share_count": 0,
-            "comment_count": 0,
-            "caption": "गाना @user",
-            "hashtags": "#dance",
-        }
-    ).with_columns(
-        pl.concat_str(pl.lit("https://m.example/v/"), "video_id", pl.lit(".mp4")).alias("media_url")
-    )
-    if table == "labeled":
-        frame = frame.with_columns(
-            concept=pl.lit("dance"),
-            affect=pl.lit("happy"),
-            audio_type=pl.lit("music"),
-            video_type=pl.lit("single"),
-            split=pl.col("creator_id").map_elements(
-                lambda c: ["train", "validation", "test"][int(c, 16) % 3], return_dtype=pl.String
-            ),
-        )
-    return frame.sort("video_id")
-
-
-def release_header(version: str, granularity: str = "month") -> dict[str, Any]:
-    """The manifest header of the helpers' small releases (dataset "d", key KEY)."""
-    return {
-        "dataset": "d",
-        "version": version,
-        "parent": None,
-        "key_version": KEY.version,
-        "key_fingerprint": KEY.fingerprint,
-        "date_granularity": granularity,
-        "k_anonymity": {"k": 1},
-        "annotations": {"annotators_passed": 3},
-    }
 
 
 def publish(store: LocalStore, version: str, blocklist: Blocklist, shard_rows: int = 4) -> Path:

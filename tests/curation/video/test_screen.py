@@ -66,7 +66,7 @@ def test_every_video_outcome_gets_its_reason() -> None:
         schema=STORE_SCHEMA,
     )
     known = pl.DataFrame({"hash": sensitive})
-    out, stats = screen_videos(
+    out, stats, _ = screen_videos(
         posts(6, [1.0, 5.0, 1.0, 1.0, 1.0, 1.0]),
         stored,
         known,
@@ -93,7 +93,7 @@ def test_every_video_outcome_gets_its_reason() -> None:
 
 
 def test_media_can_be_required() -> None:
-    out, _ = screen_videos(
+    out, _, _ = screen_videos(
         posts(1),
         pl.DataFrame(schema=STORE_SCHEMA),
         pl.DataFrame({"hash": []}, schema={"hash": pl.UInt64}),
@@ -129,7 +129,7 @@ def test_a_video_error_keeps_the_store_detail() -> None:
     stored = pl.DataFrame(
         [store_row(1, "truncated") | {"detail": "data ends at 3.0s of 9.0s"}], schema=STORE_SCHEMA
     )
-    out, _ = screen_videos(
+    out, _, _ = screen_videos(
         posts(1),
         stored,
         pl.DataFrame({"hash": []}, schema={"hash": pl.UInt64}),
@@ -165,7 +165,7 @@ def test_a_nudity_score_at_the_threshold_excludes_the_video_before_dedup() -> No
         schema=STORE_SCHEMA,
     )
     empty = pl.DataFrame({"hash": []}, schema={"hash": pl.UInt64})
-    out, stats = screen_videos(
+    out, stats, _ = screen_videos(
         posts(3, [9.0, 1.0, 1.0]), stored, empty, NearDupSettings(), 4, False, 0.6
     )
     result = {r["post_id"]: (r[REASON], r[DETAIL]) for r in out.iter_rows(named=True)}
@@ -176,7 +176,7 @@ def test_a_nudity_score_at_the_threshold_excludes_the_video_before_dedup() -> No
         3: (None, None),
     }
     assert stats.nudity_matches == 1
-    off, _ = screen_videos(posts(3, [9.0, 1.0, 1.0]), stored, empty, NearDupSettings(), 4, False)
+    off, _, _ = screen_videos(posts(3, [9.0, 1.0, 1.0]), stored, empty, NearDupSettings(), 4, False)
     assert off[REASON].to_list() == [None, "near_duplicate", None]  # detector off: scores unused
 
 
@@ -194,7 +194,7 @@ def test_copies_of_an_opted_out_video_leave_even_as_representatives() -> None:
         schema=STORE_SCHEMA,
     )
     opted_out = pl.DataFrame([store_row(99, "ok", withdrawn)], schema=STORE_SCHEMA).select("frames")
-    out, stats = screen_videos(
+    out, stats, clusters = screen_videos(
         posts(5, [1.0, 9.0, 1.0, 2.0, 1.0]),
         stored,
         pl.DataFrame(schema={"hash": pl.UInt64}),
@@ -212,3 +212,10 @@ def test_copies_of_an_opted_out_video_leave_even_as_representatives() -> None:
         5: ("near_duplicate", "4"),
     }
     assert stats.opted_out_copies == 2 and stats.duplicate_pairs == 1
+    # The saved clusters: what the search saw (not the copies of the opted-out video, whose
+    # pairs it set aside), the representative each post was folded into, its direct matches.
+    rows = {r["post_id"]: r for r in clusters.iter_rows(named=True)}
+    assert sorted(rows) == [3, 4, 5]
+    assert rows[4]["representative"] == rows[5]["representative"] == 4
+    assert rows[4]["matches"] == [5] and rows[5]["matches"] == [4] and rows[3]["matches"] == []
+    assert rows[4]["cluster"] == rows[5]["cluster"] != rows[3]["cluster"]
