@@ -41,7 +41,7 @@ def configs() -> tuple[CurateConfig, ReleaseConfig]:
 def step(name: str) -> None:
     import time
 
-    from flows.cli import _annotations
+    from flows.cli.synth import _annotations
     from flows.curate import curate
     from flows.release import release
     from privacy.keys import create_key_file

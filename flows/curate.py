@@ -53,13 +53,13 @@ def curate(config: CurateConfig = CurateConfig()) -> CurationResult:
     """Weekly curation run over a platform export; see the module docstring for outputs."""
     preflight(config)
     run = CurationRun.new(config.output_dir)
+    funnel = [step("ingest", ingest_export, config, run)]
     tabular = [
         TableStage("window", score_and_window(config), "posts_valid", "posts_in_scope"),
         TableStage("blocklist", blocklisted(config), "posts_in_scope", "posts_allowed"),
         TableStage("sensitive", sensitive_in(config, run), "posts_allowed", "posts_safe"),
         TableStage("dedup", flag_exact_duplicates, "posts_safe", "posts_unique"),
     ]
-    funnel = [step("ingest", ingest_export, config, run)]
     funnel += [step(stage.name, filter_table, stage, run) for stage in tabular]
     eligible = "posts_unique"
     if config.video.enabled:

@@ -1,7 +1,9 @@
-"""The one helper the flows share: a step is a plain function run as a named Prefect task."""
+"""What the flows share: a step is a plain function run as a named Prefect task; and the
+console shows the flows' own lines, not the engine's routine ones."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -19,3 +21,16 @@ def step(name: str, fn: Callable[..., T], *args: Any) -> T:
     if isinstance(result, StageCount):
         print(result.summary())
     return result
+
+
+class RoutineStates(logging.Filter):
+    """Drops the engine's "Beginning flow run …" and "Finished in state Completed()" lines (the
+    states stay in Prefect's UI); failures, retries and the flows' prints still show."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not message.startswith(("Finished in state Completed", "Beginning "))
+
+
+for _name in ("prefect.task_runs", "prefect.flow_runs"):
+    logging.getLogger(_name).addFilter(RoutineStates())

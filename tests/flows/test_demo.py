@@ -17,12 +17,13 @@ pytestmark = pytest.mark.slow
 def test_the_demo_runs_end_to_end_with_s3_and_the_access_desk(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import flows.cli
-    import flows.demo
+    import flows.cli.common
+    import flows.cli.demo
+    import flows.cli.demo_s3
 
-    monkeypatch.setattr(flows.cli, "DEMO_KEY", tmp_path / "keys" / "pseudonym.key")
-    monkeypatch.setattr(flows.demo, "DEMO_ACCESS_KEY", tmp_path / "keys" / "access-log.key")
-    monkeypatch.setattr(flows.cli.console, "width", 2000)  # no line wrapped mid-word
+    monkeypatch.setattr(flows.cli.demo, "DEMO_KEY", tmp_path / "keys" / "pseudonym.key")
+    monkeypatch.setattr(flows.cli.demo_s3, "DEMO_ACCESS_KEY", tmp_path / "keys" / "access-log.key")
+    monkeypatch.setattr(flows.cli.common.console, "width", 2000)  # no line wrapped mid-word
     workdir = tmp_path / "demo"
     result = CliRunner().invoke(
         app, ["demo", "--workdir", str(workdir), "--posts", "300000", "--video-sources", "0"]

@@ -22,7 +22,8 @@ from curation.config import (
     ShortlistConfig,
 )
 from curation.release import bundle
-from flows.cli import _annotations, app
+from flows.cli import app
+from flows.cli.synth import _annotations
 from flows.curate import CurationResult, curate
 from flows.release import release
 from privacy.keys import create_key_file
@@ -508,6 +509,33 @@ def test_opt_outs_patch_the_release_withdraw_the_old_one_and_stay_out(
     assert set(removed["video_id"]) >= gone_videos and gone_creator in set(removed["creator_id"])
     # Pseudonyms are stable across versions: every remaining row keeps its IDs.
     assert after.join(before, on=["video_id", "creator_id"]).height == after.height
+    # Every row the release and the patch left out is kept, with its reason, in the private
+    # build folder (raw post IDs for the release, released IDs for the patch), and each
+    # stage balances.
+    local = LocalStore(store)
+    stages = {}
+    for version in ("1.0.0", "1.0.1"):
+        build = local.build("massiv", version)
+        stages[version] = json.loads(build.funnel.read_text())["stages"]
+        for s in stages[version]:
+            assert s["input"] == s["kept"] + s["excluded"]
+            dropped = pl.read_parquet(build.exclusions(s["stage"]))
+            assert dropped.height == s["excluded"] and dropped["reason"].null_count() == 0
+        assert not any(
+            "exclusions" in f["path"]
+            for f in bundle.read_manifest(local.version_dir("massiv", version))["files"]
+        )
+    assert [s["stage"] for s in stages["1.0.0"]] == ["vote", "blocklist", "k_anonymity"]
+    vote, blocked, kanon = stages["1.0.0"]
+    manifest = bundle.read_manifest(first.path)
+    assert vote["input"] == curated.shortlist
+    assert set(vote["by_reason"]) <= {"needs_expert", "needs_annotation"}
+    assert blocked["input"] == vote["kept"] + curated.companion
+    assert kanon["kept"] == manifest["counts"]["labeled"] + manifest["counts"]["unlabeled"]
+    patch_dropped = pl.read_parquet(local.build("massiv", "1.0.1").exclusions("blocklist"))
+    assert set(patch_dropped["video_id"]) == set(removed["video_id"]) - set(
+        pl.read_parquet(local.build("massiv", "1.0.1").exclusions("k_anonymity"))["video_id"]
+    )
 
     evidence = load_evidence(optout).sort("request_id")
     assert evidence.height == 8

@@ -11,11 +11,13 @@ import pytest
 from prefect.testing.utilities import prefect_test_harness
 
 from curation.config import CurateConfig, OptOutConfig, SamplingConfig, ShortlistConfig, VideoConfig
+from curation.video.neardup import match_references
 from flows.curate import curate
-from flows.opt_out import opt_out
+from flows.opt_out import OptOutResult, opt_out
 from privacy.blocklist import load_blocked_frames, load_blocklist, mac
 from privacy.keys import create_key_file, load_key
 from privacy.opt_out import load_evidence
+from storage.runs import CurationRun
 from synth.export import synthesize_export
 
 pytestmark = pytest.mark.slow
@@ -40,8 +42,15 @@ def curate_config(export: Path, out: Path, optout: Path, key: Path) -> CurateCon
 
 
 def test_copies_of_an_opted_out_video_are_blocked_now_and_later(
-    harness: None, tmp_path: Path
+    harness: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    searched: list[int] = []  # opted-out videos each near-duplicate search was run for
+
+    def spy(frames: pl.DataFrame, references: pl.DataFrame, settings: object) -> pl.DataFrame:
+        searched.append(references["video"].n_unique())
+        return match_references(frames, references, settings)  # type: ignore[arg-type]
+
+    monkeypatch.setattr("curation.release.copies.match_references", spy)
     export, optout, key_file = tmp_path / "export", tmp_path / "optout", tmp_path / "key"
     synthesize_export(export, 3_000, seed=5, video_sources=1)
     create_key_file(key_file)
@@ -70,24 +79,31 @@ def test_copies_of_an_opted_out_video_are_blocked_now_and_later(
         '"requester_email": "a@mail.example", "scope": "video", "target": '
         f'"https://sharevideo.example/@{handle}/video/{requested["post_id"]}"}}]'
     )
-    result = opt_out(
-        OptOutConfig(
-            requests=requests,
-            export_dir=export,
-            curation_dir=tmp_path / "cur",
-            optout_dir=optout,
-            store=tmp_path / "releases",
-            key_file=key_file,
+
+    def run_opt_out(folder: Path) -> OptOutResult:
+        return opt_out(
+            OptOutConfig(
+                requests=requests,
+                export_dir=export,
+                curation_dir=tmp_path / "cur",
+                optout_dir=folder,
+                store=tmp_path / "releases",
+                key_file=key_file,
+            )
         )
-    )
-    # The opted-out copy was never a candidate, but the representative of its cluster is.
+
+    result = run_opt_out(optout)
+    # The opted-out copy was never a candidate, but the representative of its cluster is; the
+    # run saw the video, so its saved clusters answered and no search ran.
     assert result.requests == {"matched": 1} and result.near_duplicates == 1
-    entries = load_blocklist(optout).entries
-    assert dict(zip(entries["mac"], entries["reason"], strict=True)) == {
+    assert searched == []
+    expected = {
         mac(key, "video", requested["post_id"]): "opt_out_video",
         mac(key, "media", requested["media_sha256"]): "opt_out_media",  # its exact re-uploads
         mac(key, "video", kept["post_id"][0]): "near_duplicate",
     }
+    entries = load_blocklist(optout).entries
+    assert dict(zip(entries["mac"], entries["reason"], strict=True)) == expected
     assert load_evidence(optout)["near_duplicates"].to_list() == [1]
     frames = load_blocked_frames(optout)
     assert frames is not None and frames["mac"].to_list() == [
@@ -105,3 +121,10 @@ def test_copies_of_an_opted_out_video_are_blocked_now_and_later(
     assert set(withdrawn["post_id"]) <= set(copies["post_id"])
     remaining = pl.read_parquet(tmp_path / "cur2" / "posts_screened.parquet")
     assert not set(remaining["post_id"]) & (set(withdrawn["post_id"]) | set(blocked["post_id"]))
+
+    # Without the saved clusters the video counts as unseen: one search, the same answer.
+    CurationRun(tmp_path / "cur").neardup_clusters.unlink()
+    again = run_opt_out(tmp_path / "optout-without-clusters")
+    assert searched == [1] and again.near_duplicates == 1
+    entries = load_blocklist(tmp_path / "optout-without-clusters").entries
+    assert dict(zip(entries["mac"], entries["reason"], strict=True)) == expected

@@ -91,7 +91,7 @@ def test_masked_posts_carry_only_allowed_columns_and_coarse_dates() -> None:
 
 def test_key_file_is_outside_git(tmp_path: Path) -> None:
     # The demo key lives in the user's config folder, never under the repository.
-    from flows.cli import DEMO_KEY
+    from flows.cli.demo import DEMO_KEY
 
     repo = Path(__file__).resolve().parents[2]
     assert repo not in DEMO_KEY.resolve().parents

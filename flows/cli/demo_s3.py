@@ -1,5 +1,5 @@
-"""The distribution half of `massiv demo`: releases on a real S3 server on this machine, and
-the access desk in use, from a researcher's request to the notice an opt-out calls for.
+"""The S3 half of `massiv demo`: releases on a real S3 server on this machine, and the desk
+that presigns their URLs.
 
 SeaweedFS runs on 127.0.0.1 with enforced credentials (synth/local_s3.py). The flows publish
 with the admin identity; the desk presigns with the read-only one, so a URL it issues can never
