@@ -308,7 +308,7 @@ def build_parent(
 # Opt-outs ---------------------------------------------------------------------------------------
 
 
-def optout_rows(
+def opt_out_rows(
     ids: pl.DataFrame, released: pl.DataFrame, videos: int, creators: int, seed: int
 ) -> pl.DataFrame:
     """(kind, mac, reason) for `videos` single videos and `creators` whole creators, drawn at
@@ -619,7 +619,7 @@ def main() -> None:
     released = pl.concat(
         [labeled.select("video_id", "creator_id"), unlabeled.select("video_id", "creator_id")]
     )
-    batch1 = optout_rows(ids, released, args.video_optouts, args.creator_optouts, args.seed + 1)
+    batch1 = opt_out_rows(ids, released, args.video_optouts, args.creator_optouts, args.seed + 1)
     blocklist, added1 = add_entries(Blocklist.empty(), batch1, key())
     save_blocklist(work / "optout-1", blocklist)
     # The leak gate's needles, kept as HMACs as a release keeps them: the patch is scanned.
@@ -656,7 +656,7 @@ def main() -> None:
         for j, n in enumerate(args.small_batches):
             if len(later) <= j:  # videos still in the latest version: the same in every config
                 current = read_data(LocalStore(root).version_dir(DATASET, version))
-                batch = optout_rows(ids, current, n, 0, args.seed + 2 + j)
+                batch = opt_out_rows(ids, current, n, 0, args.seed + 2 + j)
                 blocklist, _ = add_entries(blocklist, batch, key())
                 later.append(work / f"optout-{j + 2}")
                 save_blocklist(later[j], blocklist)

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from privacy.config import AccessConfig, MaskingConfig
 
@@ -24,6 +24,11 @@ class ConfigError(ValueError):
 
 class Strict(BaseModel):  # as privacy.config.Strict; here too, so linters see a pydantic model
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# The opt-out folder; configs and build records written before the field had its one spelling
+# name it `optout_dir`, which is still read.
+OPT_OUT_DIR = Field(Path("data/optout"), validation_alias=AliasChoices("opt_out_dir", "optout_dir"))
 
 
 class WindowConfig(Strict):
@@ -155,7 +160,7 @@ class CurateConfig(Strict):
     output_dir: Path = Path("data/curation")
     # The opt-out blocklist (and opted-out videos' frame hashes): posts on it never re-enter. It
     # holds keyed MACs, so a non-empty blocklist needs the pseudonym key.
-    optout_dir: Path = Path("data/optout")
+    opt_out_dir: Path = OPT_OUT_DIR
     key_file: Path | None = None  # else $MASSIV_PSEUDONYM_KEY
     key_version: str = "k1"
     window: WindowConfig = WindowConfig()
@@ -192,7 +197,7 @@ class ReleaseConfig(Strict):
     store: Path = Path("data/releases")
     key_file: Path | None = None  # else $MASSIV_PSEUDONYM_KEY
     key_version: str = "k1"
-    optout_dir: Path = Path("data/optout")  # the opt-out blocklist and evidence
+    opt_out_dir: Path = OPT_OUT_DIR  # the opt-out blocklist and evidence
     access: AccessConfig | None = None  # set: publishing is written to the access log
     # Also publish to S3 (s3://bucket/prefix; endpoint and credentials from boto3's standard
     # environment): objects first, the manifest last, by a conditional put.
@@ -223,7 +228,7 @@ class OptOutConfig(Strict):
     requests: Path = Path("data/export/opt_out_requests.csv")  # CSV or JSON
     export_dir: Path = Path("data/export")  # the platform export: who owns which video
     curation_dir: Path = Path("data/curation")  # its run config locates the fingerprints
-    optout_dir: Path = Path("data/optout")
+    opt_out_dir: Path = OPT_OUT_DIR
     store: Path = Path("data/releases")
     dataset: str = Field("massiv", pattern=r"^[a-z0-9][a-z0-9_-]*$")
     key_file: Path | None = None  # else $MASSIV_PSEUDONYM_KEY
@@ -278,7 +283,7 @@ PATH_FIELDS = (
     "annotations_dir",
     "store",
     "key_file",
-    "optout_dir",
+    "opt_out_dir",
     "requests",
     "fingerprints",
     "s3_url",

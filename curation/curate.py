@@ -49,7 +49,7 @@ def preflight(config: CurateConfig) -> None:
 
 def blocklist_key(config: CurateConfig) -> tuple[Blocklist, PseudonymKey | None]:
     """The blocklist and, when it has entries, the key its MACs were made with."""
-    blocklist = load_blocklist(config.optout_dir)
+    blocklist = load_blocklist(config.opt_out_dir)
     if blocklist.entries.is_empty():
         return blocklist, None
     key = load_key(config.key_file, config.key_version)
@@ -122,7 +122,7 @@ def media_items(run: CurationRun, video: VideoConfig) -> pl.DataFrame:
     )
 
 
-def screen_video(video: VideoConfig, run: CurationRun, optout_dir: Path) -> StageCount:
+def screen_video(video: VideoConfig, run: CurationRun, opt_out_dir: Path) -> StageCount:
     """Fingerprint-based decisions; also saves the near-duplicate clusters."""
     posts = pl.read_parquet(run.table("posts_unique"))
     if video.store is None:
@@ -150,7 +150,7 @@ def screen_video(video: VideoConfig, run: CurationRun, optout_dir: Path) -> Stag
         video.known_max_bits,
         video.require_media,
         video.nudity_threshold,
-        load_blocked_frames(optout_dir),
+        load_blocked_frames(opt_out_dir),
     )
     print(f"video: {stats}")
     clusters.write_parquet(run.neardup_clusters)

@@ -67,7 +67,7 @@ def curate(config: CurateConfig = CurateConfig()) -> CurationResult:
         items = media_items(run, video)
         if not items.is_empty():
             fingerprint_videos(items, video)  # a subflow: batches on Dask
-        funnel.append(step("video", screen_video, video, run, config.optout_dir))
+        funnel.append(step("video", screen_video, video, run, config.opt_out_dir))
         eligible = "posts_screened"
     funnel.append(step("sampling", sample_pool, config, eligible, run))
     sizes = step("shortlist", pick_shortlist, config, eligible, run)

@@ -55,19 +55,19 @@ def opt_out(config: OptOutConfig = OptOutConfig(), now: datetime | None = None) 
     if config.access is not None:  # the log's key must be there before any state changes
         load_signing_key(config.access.signing_key)
     export, store = PlatformExport(config.export_dir), LocalStore(config.store)
-    with blocklist_lock(config.optout_dir):
+    with blocklist_lock(config.opt_out_dir):
         # What a crashed run changed and did not log yet is logged first.
-        record_events(config.access, store, config.dataset, config.optout_dir, late=True)
-        blocklist = load_blocklist(config.optout_dir)
+        record_events(config.access, store, config.dataset, config.opt_out_dir, late=True)
+        blocklist = load_blocklist(config.opt_out_dir)
         blocklist.check_key(key)
-        evidence = load_evidence(config.optout_dir)
+        evidence = load_evidence(config.opt_out_dir)
         requests = step("intake", intake, config.requests, export, config.platform_url, evidence)
         frames, near = step("near_duplicates", near_duplicates_of, config, requests.accepted, key)
         copies = with_same_media(near, export, requests.accepted)
         blocklist, added, evidence = step(
             "blocklist",
             block_requests,
-            config.optout_dir,
+            config.opt_out_dir,
             blocklist,
             requests,
             copies,
@@ -76,7 +76,7 @@ def opt_out(config: OptOutConfig = OptOutConfig(), now: datetime | None = None) 
             evidence,
             now,
         )
-        record_events(config.access, store, config.dataset, config.optout_dir)
+        record_events(config.access, store, config.dataset, config.opt_out_dir)
         try:
             patch, withdrawn = step("patch", publish_patch, config, blocklist, now, key)
         except BaseException:
@@ -84,7 +84,7 @@ def opt_out(config: OptOutConfig = OptOutConfig(), now: datetime | None = None) 
             raise
         purged = step("purge", purge_expired, config, evidence, now)
         step("mirror", mirror_to_s3, config, store, now)
-    counts, near_duplicates = outcomes(config.optout_dir, now), copies["post_id"].n_unique()
+    counts, near_duplicates = outcomes(config.opt_out_dir, now), copies["post_id"].n_unique()
     print(
         f"opt-out: {requests.resolved.height} new requests {counts}; {added} blocklist entries "
         f"added ({near_duplicates} near-duplicates); patch {patch or 'none'}; withdrawn "

@@ -65,7 +65,7 @@ def rebuild(
         if parent:
             _copy_version(store, target, dataset, parent)
         if record["kind"] == "patch":
-            blocklist = load_blocklist(Path(record["optout_dir"])).upto(record["blocklist_batch"])
+            blocklist = load_blocklist(Path(record["opt_out_dir"])).upto(record["blocklist_batch"])
             patch_release(target, dataset, record["parent"], version, blocklist, code_version())
         else:
             from flows.release import release  # Prefect only when a release is rebuilt

@@ -49,14 +49,14 @@ def release(
     key = load_key(config.key_file, config.key_version)
     inputs = step("read", read_inputs, config)
     votes = step("vote", vote, config, inputs)
-    with blocklist_lock(config.optout_dir):  # no opt-out run may add entries until published
+    with blocklist_lock(config.opt_out_dir):  # no opt-out run may add entries until published
         if requested.bump is not None:  # an opt-out patch may have been published meanwhile
             config = resolve_version(requested)
             preflight(config)
         store = LocalStore(config.store)
         # What a crashed run changed and did not log yet is logged first.
-        record_events(config.access, store, config.dataset, config.optout_dir, late=True)
-        blocklist = load_blocklist(config.optout_dir)
+        record_events(config.access, store, config.dataset, config.opt_out_dir, late=True)
+        blocklist = load_blocklist(config.opt_out_dir)
         if blocklist_batch is not None:
             blocklist = blocklist.upto(blocklist_batch)
         blocklist.check_key(key)

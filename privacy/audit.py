@@ -30,7 +30,7 @@ def record_events(
     access: AccessConfig | None,
     store: LocalStore,
     dataset: str,
-    optout_dir: Path | None = None,
+    opt_out_dir: Path | None = None,
     late: bool = False,
 ) -> int:
     """Bring the access log up to the store: every blocklist batch (opt_out_applied), published
@@ -54,8 +54,8 @@ def record_events(
         e["details"].get("blocklist_batch") for e in entries if e["event"] == "opt_out_applied"
     }
     due: list[tuple[str, dict[str, Any]]] = []
-    if optout_dir is not None:  # counts only: the log names no one who opted out
-        blocked = load_blocklist(optout_dir).entries
+    if opt_out_dir is not None:  # counts only: the log names no one who opted out
+        blocked = load_blocklist(opt_out_dir).entries
         for batch, added in sorted(blocked.group_by("batch").len().iter_rows()):
             if batch not in batches:
                 due.append(("opt_out_applied", {"blocklist_batch": batch, "entries_added": added}))

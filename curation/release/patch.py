@@ -245,7 +245,7 @@ def publish_patch(
                 {
                     "kind": "patch",
                     "parent": latest,
-                    "optout_dir": str(config.optout_dir.resolve()),
+                    "opt_out_dir": str(config.opt_out_dir.resolve()),
                     "blocklist_batch": blocklist.batch,
                 },
             )
@@ -309,7 +309,7 @@ def purge_expired(
     """Note in the evidence which version first honoured each request, then delete the files of
     withdrawn versions past their retention (logged in the store)."""
     store = LocalStore(config.store)
-    save_evidence(config.optout_dir, first_versions(evidence, store, config.dataset))
+    save_evidence(config.opt_out_dir, first_versions(evidence, store, config.dataset))
     if not (config.store / config.dataset).is_dir():
         return []
     purged = store.purge_due(config.dataset, now)

@@ -55,7 +55,7 @@ def demo(
     if workdir.exists():
         shutil.rmtree(workdir)
     export, curation, store = workdir / "export", workdir / "curation", workdir / "releases"
-    optout = workdir / "optout"
+    opt_out_folder = workdir / "optout"
     if create_key_file(DEMO_KEY):
         console.print(
             f"created a demo pseudonym key at {DEMO_KEY} (outside the repo; in "
@@ -65,7 +65,10 @@ def demo(
     cur = _run(
         lambda: curate_flow(
             CurateConfig(
-                export_dir=export, output_dir=curation, optout_dir=optout, key_file=DEMO_KEY
+                export_dir=export,
+                output_dir=curation,
+                opt_out_dir=opt_out_folder,
+                key_file=DEMO_KEY,
             )
         )
     )
@@ -82,7 +85,7 @@ def demo(
                     annotations_dir=export / "annotations",
                     store=store,
                     key_file=DEMO_KEY,
-                    optout_dir=optout,
+                    opt_out_dir=opt_out_folder,
                     s3_url=s3_url,
                     access=access,
                 )
@@ -95,7 +98,7 @@ def demo(
                     requests=export / "opt_out_requests.csv",
                     export_dir=export,
                     curation_dir=curation,
-                    optout_dir=optout,
+                    opt_out_dir=opt_out_folder,
                     store=store,
                     key_file=DEMO_KEY,
                     s3_url=s3_url,
@@ -116,14 +119,14 @@ def demo(
         )
         _print_opt_out(opted)
         latest = store / "massiv" / (opted.patch or "1.0.0")
-        problems = verify_release(latest, load_blocklist(optout))
+        problems = verify_release(latest, load_blocklist(opt_out_folder))
         if problems:
             console.print(f"[red]verify failed:[/] {problems}")
             raise typer.Exit(1)
         if dist is not None and holder is not None:
-            _demo_after_opt_out(dist, workdir, holder, opted.patch or "1.0.0", optout)
+            _demo_after_opt_out(dist, workdir, holder, opted.patch or "1.0.0", opt_out_folder)
     console.print(f"[green]release:[/] {rel.path}  (manifest sha256 {rel.manifest_sha256})")
     console.print(
         f"[green]latest:[/] {latest}  (verified: files, blocklist commitment, no opted-out row)"
     )
-    console.print(f"funnel: {CurationRun(curation).funnel} · opt-out evidence: {optout}")
+    console.print(f"funnel: {CurationRun(curation).funnel} · opt-out evidence: {opt_out_folder}")

@@ -49,7 +49,7 @@ def _demo_researchers(dist: DemoS3, workdir: Path) -> str:
 
 
 def _demo_after_opt_out(
-    dist: DemoS3, workdir: Path, holder: str, current: str, optout: Path
+    dist: DemoS3, workdir: Path, holder: str, current: str, opt_out_folder: Path
 ) -> None:
     """After the opt-outs: who must be told, fresh URLs for the patch, the old version denied,
     then the S3 copy and the access log verified."""
@@ -74,7 +74,7 @@ def _demo_after_opt_out(
     except AccessDenied as exc:
         console.print(f"  after revocation → denied: {exc}")
     console.rule("verify")
-    verify(f"{dist.releases}/{desk.dataset}/{current}", optout_dir=optout)
+    verify(f"{dist.releases}/{desk.dataset}/{current}", opt_out_dir=opt_out_folder)
     access_verify(config=dist.access_config_file)
     console.print(
         f"  who was issued what, any time: massiv access report --config {dist.access_config_file}",

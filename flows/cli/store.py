@@ -20,8 +20,11 @@ def verify(
             help="A published version: its folder, or s3://bucket/prefix/<dataset>/<version>."
         ),
     ],
-    optout_dir: Annotated[
-        Path, typer.Option(help="Opt-out folder whose blocklist the manifest commits to.")
+    opt_out_dir: Annotated[
+        Path,
+        typer.Option(
+            "--optout-dir", help="Opt-out folder whose blocklist the manifest commits to."
+        ),
     ] = Path("data/optout"),
 ) -> None:
     """Check a release's files against its manifest and, with the blocklist, its commitment and
@@ -33,8 +36,8 @@ def verify(
     from storage.local import LocalStore
     from storage.s3 import S3Store
 
-    has_blocklist = OptOutFolder(optout_dir).blocklist.is_file()
-    blocklist = load_blocklist(optout_dir) if has_blocklist else None
+    has_blocklist = OptOutFolder(opt_out_dir).blocklist.is_file()
+    blocklist = load_blocklist(opt_out_dir) if has_blocklist else None
     with tempfile.TemporaryDirectory(prefix="massiv-verify-") as scratch:
         if location.startswith("s3://"):
             base, dataset, version = location.rstrip("/").rsplit("/", 2)
@@ -65,7 +68,7 @@ def verify(
         console.print(f"[green]✓[/] {location}: every file matches the manifest")
         if blocklist is None:
             console.print(
-                f"  (no blocklist at {optout_dir}: commitment and attestation not checked)"
+                f"  (no blocklist at {opt_out_dir}: commitment and attestation not checked)"
             )
             return
         console.print("[green]✓[/] blocklist commitment holds; no released row is on it")

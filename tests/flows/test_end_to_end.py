@@ -410,8 +410,8 @@ def test_opt_outs_patch_the_release_withdraw_the_old_one_and_stay_out(
     from privacy.opt_out import load_evidence
     from privacy.pseudonyms import pseudonym
 
-    optout, store = workdir / "optout", workdir / "store_o"
-    first = release(release_config(workdir, "store_o", optout_dir=optout))
+    opt_out_folder, store = workdir / "optout", workdir / "store_o"
+    first = release(release_config(workdir, "store_o", opt_out_dir=opt_out_folder))
     key = load_key(workdir / "key", "k1")
 
     def released(path: Path) -> pl.DataFrame:
@@ -475,7 +475,7 @@ def test_opt_outs_patch_the_release_withdraw_the_old_one_and_stay_out(
         requests=csv,
         export_dir=workdir / "export",
         curation_dir=workdir / "curation",
-        optout_dir=optout,
+        opt_out_dir=opt_out_folder,
         store=store,
         key_file=workdir / "key",
     )
@@ -493,7 +493,7 @@ def test_opt_outs_patch_the_release_withdraw_the_old_one_and_stay_out(
     assert LocalStore(store).versions("massiv") == ["1.0.0"]
     # The version holding opted-out rows is withdrawn even though its patch failed.
     assert "1.0.0" in LocalStore(store).withdrawn("massiv")
-    counts = load_evidence(optout)["status"].value_counts()
+    counts = load_evidence(opt_out_folder)["status"].value_counts()
     assert dict(counts.iter_rows()) == {"matched": 5, "no_match": 1, "rejected": 2}
     # … and the next run completes the patch without taking the requests twice.
     result = opt_out(cfg)
@@ -537,7 +537,7 @@ def test_opt_outs_patch_the_release_withdraw_the_old_one_and_stay_out(
         pl.read_parquet(local.build("massiv", "1.0.1").exclusions("k_anonymity"))["video_id"]
     )
 
-    evidence = load_evidence(optout).sort("request_id")
+    evidence = load_evidence(opt_out_folder).sort("request_id")
     assert evidence.height == 8
     # The released re-upload of r6's file went with it, now and in later runs.
     upload = pseudonym(key, "video", lost["upload"], 16)
@@ -561,9 +561,9 @@ def test_opt_outs_patch_the_release_withdraw_the_old_one_and_stay_out(
     assert "blocklist +0 entries" in again.output and "patch none" in again.output
     assert LocalStore(store).versions("massiv") == ["1.0.0", "1.0.1"]
 
-    ok = runner.invoke(app, ["verify", str(patched), "--optout-dir", str(optout)])
+    ok = runner.invoke(app, ["verify", str(patched), "--optout-dir", str(opt_out_folder)])
     assert ok.exit_code == 0 and "commitment holds" in ok.output
-    old = runner.invoke(app, ["verify", str(first.path), "--optout-dir", str(optout)])
+    old = runner.invoke(app, ["verify", str(first.path), "--optout-dir", str(opt_out_folder)])
     assert old.exit_code == 0 and "withdrawn" in old.output
     for version in ("1.0.0", "1.0.1"):
         rebuilt = runner.invoke(app, ["release", "rebuild", version, "--store", str(store)])
@@ -576,7 +576,7 @@ def test_opt_outs_patch_the_release_withdraw_the_old_one_and_stay_out(
             output_dir=workdir / "curation_after",
             sampling=SamplingConfig(pool_size=4_000),
             shortlist=ShortlistConfig(size=300, companion_size=500),
-            optout_dir=optout,
+            opt_out_dir=opt_out_folder,
             key_file=workdir / "key",
         )
     )
@@ -598,7 +598,7 @@ def test_releases_and_patches_land_on_s3(
         monkeypatch.setenv(name, value)
     s3_client().create_bucket(Bucket="e2e-releases")
     url = "s3://e2e-releases/published"
-    optout = workdir / "optout_s3"
+    opt_out_folder = workdir / "optout_s3"
     from curation.config import AccessConfig
     from privacy.access_log import AccessLog, create_signing_key, load_public_key
     from privacy.anchors import HeadAnchors
@@ -610,13 +610,13 @@ def test_releases_and_patches_land_on_s3(
         anchors="s3://e2e-releases/access-log-anchors",
     )
     first = release(
-        release_config(workdir, "store_s3", optout_dir=optout, s3_url=url, access=access)
+        release_config(workdir, "store_s3", opt_out_dir=opt_out_folder, s3_url=url, access=access)
     )
     remote = S3Store(url)
     assert remote.versions("massiv") == ["1.0.0"] and remote.verify("massiv", "1.0.0") == []
     assert remote.read_manifest("massiv", "1.0.0") == bundle.read_manifest(first.path)
     with pytest.raises(VersionExistsError):  # S3 holds it, even with a fresh local store
-        release(release_config(workdir, "store_s3_again", optout_dir=optout, s3_url=url))
+        release(release_config(workdir, "store_s3_again", opt_out_dir=opt_out_folder, s3_url=url))
 
     from privacy.keys import load_key
     from privacy.pseudonyms import pseudonym
@@ -650,7 +650,7 @@ def test_releases_and_patches_land_on_s3(
             requests=requests,
             export_dir=workdir / "export",
             curation_dir=workdir / "curation",
-            optout_dir=optout,
+            opt_out_dir=opt_out_folder,
             store=workdir / "store_s3",
             key_file=workdir / "key",
             s3_url=url,
@@ -675,5 +675,7 @@ def test_releases_and_patches_land_on_s3(
     assert remote.verify("massiv", "1.0.1") == []
     assert "1.0.0" in remote.withdrawn("massiv")
     runner = CliRunner()
-    checked = runner.invoke(app, ["verify", f"{url}/massiv/1.0.1", "--optout-dir", str(optout)])
+    checked = runner.invoke(
+        app, ["verify", f"{url}/massiv/1.0.1", "--optout-dir", str(opt_out_folder)]
+    )
     assert checked.exit_code == 0 and "commitment holds" in checked.output, checked.output

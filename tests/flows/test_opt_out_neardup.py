@@ -29,14 +29,14 @@ def harness() -> Iterator[None]:
         yield
 
 
-def curate_config(export: Path, out: Path, optout: Path, key: Path) -> CurateConfig:
+def curate_config(export: Path, out: Path, opt_out_folder: Path, key: Path) -> CurateConfig:
     return CurateConfig(
         export_dir=export,
         output_dir=out,
         sampling=SamplingConfig(pool_size=30_000),
         shortlist=ShortlistConfig(size=2_500, companion_size=0),
         video=VideoConfig(workers=0, store=out.parent / "fingerprints"),
-        optout_dir=optout,
+        opt_out_dir=opt_out_folder,
         key_file=key,
     )
 
@@ -51,11 +51,11 @@ def test_copies_of_an_opted_out_video_are_blocked_now_and_later(
         return match_references(frames, references, settings)  # type: ignore[arg-type]
 
     monkeypatch.setattr("curation.release.copies.match_references", spy)
-    export, optout, key_file = tmp_path / "export", tmp_path / "optout", tmp_path / "key"
+    export, opt_out_folder, key_file = tmp_path / "export", tmp_path / "optout", tmp_path / "key"
     synthesize_export(export, 3_000, seed=5, video_sources=1)
     create_key_file(key_file)
     key = load_key(key_file, "k1")
-    curate(curate_config(export, tmp_path / "cur", optout, key_file))
+    curate(curate_config(export, tmp_path / "cur", opt_out_folder, key_file))
 
     posts = pl.read_parquet(export / "posts").join(
         pl.read_parquet(export / "media_truth.parquet"), on="media_sha256"
@@ -86,13 +86,13 @@ def test_copies_of_an_opted_out_video_are_blocked_now_and_later(
                 requests=requests,
                 export_dir=export,
                 curation_dir=tmp_path / "cur",
-                optout_dir=folder,
+                opt_out_dir=folder,
                 store=tmp_path / "releases",
                 key_file=key_file,
             )
         )
 
-    result = run_opt_out(optout)
+    result = run_opt_out(opt_out_folder)
     # The opted-out copy was never a candidate, but the representative of its cluster is; the
     # run saw the video, so its saved clusters answered and no search ran.
     assert result.requests == {"matched": 1} and result.near_duplicates == 1
@@ -102,17 +102,17 @@ def test_copies_of_an_opted_out_video_are_blocked_now_and_later(
         mac(key, "media", requested["media_sha256"]): "opt_out_media",  # its exact re-uploads
         mac(key, "video", kept["post_id"][0]): "near_duplicate",
     }
-    entries = load_blocklist(optout).entries
+    entries = load_blocklist(opt_out_folder).entries
     assert dict(zip(entries["mac"], entries["reason"], strict=True)) == expected
-    assert load_evidence(optout)["near_duplicates"].to_list() == [1]
-    frames = load_blocked_frames(optout)
+    assert load_evidence(opt_out_folder)["near_duplicates"].to_list() == [1]
+    frames = load_blocked_frames(opt_out_folder)
     assert frames is not None and frames["mac"].to_list() == [
         mac(key, "video", requested["post_id"])
     ]
 
     # The next curation run: both blocklisted posts leave at the blocklist stage, and the
     # cluster's other copies (re-uploads) at the video stage, as copies of an opted-out video.
-    curate(curate_config(export, tmp_path / "cur2", optout, key_file))
+    curate(curate_config(export, tmp_path / "cur2", opt_out_folder, key_file))
     blocked = pl.read_parquet(tmp_path / "cur2" / "exclusions" / "blocklist.parquet")
     assert set(blocked["post_id"]) == {requested["post_id"], kept["post_id"][0]}
     video = pl.read_parquet(tmp_path / "cur2" / "exclusions" / "video.parquet")

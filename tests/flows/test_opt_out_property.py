@@ -87,7 +87,7 @@ class OptOutLifecycle(RuleBasedStateMachine):
     def setup(self, n: int, creators: int) -> None:
         self.root = Path(tempfile.mkdtemp(prefix="optout-sm-"))
         self.store = LocalStore(self.root / "releases")
-        self.optout = self.root / "optout"
+        self.opt_out_folder = self.root / "optout"
         self.creator_of: dict[int, int] = {}
         self.curated: list[int] = []
         self.opted_videos: set[int] = set()
@@ -113,7 +113,7 @@ class OptOutLifecycle(RuleBasedStateMachine):
     def curate(self) -> None:
         """The curation run's blocklist stage over every post of the platform."""
         posts = source_rows(sorted(self.creator_of), self.creator_of)
-        blocklist = load_blocklist(self.optout)
+        blocklist = load_blocklist(self.opt_out_folder)
         flagged = flag_blocked(posts.lazy(), blocklist, KEY).collect()
         self.curated = flagged.filter(pl.col("exclusion_reason").is_null())["post_id"].to_list()
 
@@ -143,9 +143,9 @@ class OptOutLifecycle(RuleBasedStateMachine):
         )
         resolved, matched = resolve_requests(parse_requests(raw, SITE), posts, creators)
         copies = pl.DataFrame(schema={"request_id": pl.String, "post_id": pl.Int64})
-        blocklist = load_blocklist(self.optout)
+        blocklist = load_blocklist(self.opt_out_folder)
         blocklist, _ = add_entries(blocklist, new_entries(resolved, matched, copies, KEY), KEY)
-        save_blocklist(self.optout, blocklist)
+        save_blocklist(self.opt_out_folder, blocklist)
         if resolved["status"][0] == "matched":
             if scope == "video":
                 self.opted_videos |= set(matched["post_id"].drop_nulls())
@@ -163,7 +163,7 @@ class OptOutLifecycle(RuleBasedStateMachine):
         publish_patch(self.config(), blocklist, NOW, KEY)
 
     def config(self) -> OptOutConfig:
-        return OptOutConfig(store=self.store.root, optout_dir=self.optout, dataset="d")
+        return OptOutConfig(store=self.store.root, opt_out_dir=self.opt_out_folder, dataset="d")
 
     @precondition(lambda self: self.creator_of)
     @rule(data=st.data(), crash=st.booleans())
@@ -185,7 +185,7 @@ class OptOutLifecycle(RuleBasedStateMachine):
 
     def _release(self, store: LocalStore) -> None:
         """A fresh release of the curated posts, as the release flow builds it."""
-        blocklist = load_blocklist(self.optout)
+        blocklist = load_blocklist(self.opt_out_folder)
         rows = source_rows(self.curated, self.creator_of)
         rows = drop_blocklisted(ReleaseRows(rows, pl.Series(dtype=pl.Int64)), blocklist, KEY).posts
         masked = mask_posts(rows, KEY, MaskingConfig(), ["created_ts"]).drop("created_ts")
@@ -247,7 +247,8 @@ class OptOutLifecycle(RuleBasedStateMachine):
         assert not videos & set(data["video_id"])
         assert not creators & set(data["creator_id"])
         assert (
-            verify_release(self.store.version_dir("d", latest), load_blocklist(self.optout)) == []
+            verify_release(self.store.version_dir("d", latest), load_blocklist(self.opt_out_folder))
+            == []
         )
 
     @invariant()

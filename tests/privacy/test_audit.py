@@ -16,18 +16,18 @@ def test_the_access_log_catches_up_with_what_a_crash_left_unlogged(tmp_path: Pat
 
     public = create_signing_key(tmp_path / "keys" / "log.key")
     access = AccessConfig(access_dir=tmp_path / "access", signing_key=tmp_path / "keys" / "log.key")
-    store, optout = LocalStore(tmp_path / "store"), tmp_path / "optout"
+    store, opt_out_folder = LocalStore(tmp_path / "store"), tmp_path / "optout"
     publish(store, "1.0.0", Blocklist.empty())
-    assert record_events(access, store, "d", optout) == 1  # on time
+    assert record_events(access, store, "d", opt_out_folder) == 1  # on time
     blocklist = block(Blocklist.empty(), videos=[101])
-    save_blocklist(optout, blocklist)
+    save_blocklist(opt_out_folder, blocklist)
     patch_release(store, "d", "1.0.0", "1.0.1", blocklist)
     now = datetime(2026, 3, 1, tzinfo=UTC)
     store.withdraw("d", "1.0.0", "holds opted-out content", 0, now)
     store.purge_due("d", now)
     # ... and the run died before logging any of it. The next run's first step:
-    assert record_events(access, store, "d", optout, late=True) == 4
-    assert record_events(access, store, "d", optout, late=True) == 0  # once only
+    assert record_events(access, store, "d", opt_out_folder, late=True) == 4
+    assert record_events(access, store, "d", opt_out_folder, late=True) == 0  # once only
     log = access_log(access)
     events = [
         (e["event"], e["details"].get("version"), e["details"]["recorded_late"])
@@ -42,4 +42,4 @@ def test_the_access_log_catches_up_with_what_a_crash_left_unlogged(tmp_path: Pat
     ]
     assert log.entries()[1]["details"]["entries_added"] == 1
     assert log.verify(load_public_key(public)) == []
-    assert record_events(None, store, "d", optout) == 0  # no access log configured
+    assert record_events(None, store, "d", opt_out_folder) == 0  # no access log configured

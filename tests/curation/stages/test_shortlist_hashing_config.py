@@ -90,3 +90,15 @@ def test_missing_config_file(tmp_path: Path) -> None:
 def test_release_version_must_be_semantic() -> None:
     with pytest.raises(ConfigError, match="version"):
         load_config(ReleaseConfig, None, version="v1")
+
+
+def test_the_opt_out_folder_keeps_its_old_spelling_in_configs(tmp_path: Path) -> None:
+    """Configs and build records written before the field was `opt_out_dir` still load, and the
+    config hash (which leaves paths out) does not move."""
+    from curation.config import config_hash
+
+    old = tmp_path / "old.yaml"
+    old.write_text("optout_dir: data/elsewhere\n")
+    loaded = load_config(ReleaseConfig, old)
+    assert loaded.opt_out_dir == Path("data/elsewhere")
+    assert config_hash(loaded) == config_hash(ReleaseConfig())
