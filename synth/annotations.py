@@ -15,7 +15,7 @@ import polars as pl
 
 from curation.annotations.taxonomy import ANNOTATED_TASKS, load_taxonomy
 from curation.hashing import splitmix64_np
-from storage.runs import AnnotationsFolder
+from storage.runs import AnnotationsFolder, CurationRun
 
 # Krippendorff's alpha the paper reports per taxonomy (Table 6). With an annotator who gives the
 # true label with probability p and otherwise a draw from the label marginal, alpha = p², so an
@@ -180,3 +180,20 @@ def synthesize_annotations(
         "expert_resolutions": len(expert),
         "annotators": ANNOTATOR_POOL,
     }
+
+
+def annotate_run(run: CurationRun, out_dir: Path, seed: int = 7) -> dict[str, int]:
+    """Simulated annotation of a curation run's shortlist; gold posts are pre-annotated posts
+    outside it (the first 50,000 unique posts, in the run's order)."""
+    shortlist_path = run.table("shortlist")
+    if not shortlist_path.is_file():
+        raise FileNotFoundError(f"no shortlist at {shortlist_path}: run `massiv curate` first")
+    shortlisted = pl.read_parquet(shortlist_path, columns=["post_id", "language"])
+    others = (
+        pl.scan_parquet(run.table("posts_unique"))
+        .select("post_id", "language")
+        .join(shortlisted.lazy(), on="post_id", how="anti", maintain_order="left")
+        .head(50_000)
+        .collect()
+    )
+    return synthesize_annotations(shortlisted, others, out_dir, seed)

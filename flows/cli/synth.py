@@ -5,12 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-import polars as pl
 import typer
 
 from flows.cli.common import _progress, console, user_errors
 from storage.runs import CurationRun
-from synth.annotations import synthesize_annotations
+from synth.annotations import annotate_run
 from synth.export import synthesize_export
 
 synth_app = typer.Typer(no_args_is_help=True, help="Make synthetic platform data to run on.")
@@ -29,20 +28,7 @@ def _export(out: Path, posts: int, seed: int, video_sources: int = 0) -> None:
 
 
 def _annotations(curation_dir: Path, out: Path, seed: int) -> None:
-    run = CurationRun(curation_dir)
-    shortlist_path = run.table("shortlist")
-    if not shortlist_path.is_file():
-        raise FileNotFoundError(f"no shortlist at {shortlist_path}: run `massiv curate` first")
-    shortlisted = pl.read_parquet(shortlist_path, columns=["post_id", "language"])
-    # Gold posts are pre-annotated posts outside the shortlist.
-    others = (
-        pl.scan_parquet(run.table("posts_unique"))
-        .select("post_id", "language")
-        .join(shortlisted.lazy(), on="post_id", how="anti", maintain_order="left")
-        .head(50_000)
-        .collect()
-    )
-    counts = synthesize_annotations(shortlisted, others, out, seed)
+    counts = annotate_run(CurationRun(curation_dir), out, seed)
     console.print(
         f"annotations: {counts['annotations']:,} labels by {counts['annotators']} "
         f"annotators, {counts['gold_posts']} gold posts, "
