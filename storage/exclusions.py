@@ -97,12 +97,6 @@ class Funnel:
         self.stages.append(StageCount(stage, input_rows, kept_rows, excluded.height, by_reason))
         self.excluded[stage] = excluded
 
-    def split(self, stage: str, flagged: pl.DataFrame) -> pl.DataFrame:
-        """Record a flagging stage (`exclusion_reason` set = dropped); returns the kept rows."""
-        kept, excluded = (lf.collect() for lf in split_flagged(flagged.lazy(), stage))
-        self.add(stage, flagged.height, kept.height, excluded)
-        return kept
-
     def as_dict(self) -> dict[str, object]:
         return {"stages": [c.as_dict() for c in self.stages]}
 

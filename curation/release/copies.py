@@ -93,29 +93,28 @@ def released_candidates(run: CurationRun) -> pl.DataFrame:
     )
 
 
-def clustered_copies(run: CurationRun, videos: pl.Series, candidates: pl.DataFrame) -> pl.DataFrame:
-    """(post_id, of) for the candidates that `run` verified as near-duplicates of `videos`;
-    empty when the run saved no clusters (then every video counts as unseen)."""
+def saved_matches(run: CurationRun, videos: pl.Series) -> pl.DataFrame | None:
+    """(post_id, matches) of those `videos` that `run`'s near-duplicate search saw, from its
+    saved clusters; None when it saved none (then every video counts as unseen)."""
     if not run.neardup_clusters.is_file():
-        return pl.DataFrame(schema={"post_id": pl.Int64, "of": pl.Int64})
+        return None
     return (
         pl.scan_parquet(run.neardup_clusters)
         .filter(pl.col("post_id").is_in(videos.implode()))
-        .select(pl.col("post_id").alias("of"), pl.col("matches").alias("post_id"))
-        .explode("post_id")
-        .drop_nulls("post_id")
-        .join(candidates.lazy().select("post_id"), on="post_id", how="semi")
-        .select("post_id", "of")
+        .select("post_id", "matches")
         .collect()
     )
 
 
-def unseen_by(run: CurationRun, videos: pl.Series) -> pl.Series:
-    """The videos `run`'s near-duplicate search did not see."""
-    if not run.neardup_clusters.is_file():
-        return videos
-    seen = pl.read_parquet(run.neardup_clusters, columns=["post_id"])["post_id"]
-    return videos.filter(~videos.is_in(seen.implode()))
+def clustered_copies(saved: pl.DataFrame, candidates: pl.DataFrame) -> pl.DataFrame:
+    """(post_id, of): the candidates a run verified as near-duplicates of the `saved` videos."""
+    return (
+        saved.select(pl.col("post_id").alias("of"), pl.col("matches").alias("post_id"))
+        .explode("post_id")
+        .drop_nulls("post_id")
+        .join(candidates.select("post_id"), on="post_id", how="semi")
+        .select("post_id", "of")
+    )
 
 
 def searched_copies(
@@ -149,8 +148,11 @@ def copies_of(
         candidates = released_candidates(run).join(
             matched.select("post_id"), on="post_id", how="anti"
         )
-        found.append(clustered_copies(run, videos, candidates))
-        unseen = blocked.filter(pl.col("post_id").is_in(unseen_by(run, videos).implode()))
+        saved = saved_matches(run, videos)
+        unseen = blocked
+        if saved is not None:
+            found.append(clustered_copies(saved, candidates))
+            unseen = blocked.join(saved.select("post_id"), on="post_id", how="anti")
         if not unseen.is_empty():
             found.append(searched_copies(unseen, candidates, source))
     if not found:

@@ -3,16 +3,15 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from storage.exclusions import REASON, Funnel, FunnelError, exclusion_rows
+from storage.exclusions import Funnel, FunnelError, exclusion_rows
 from storage.runs import ReleaseBuild
 from storage.tables import write_funnel
 
 
 def test_a_funnel_records_each_stage_and_writes_what_it_dropped(tmp_path: Path) -> None:
     funnel = Funnel()
-    flagged = pl.DataFrame({"post_id": [1, 2, 3], REASON: [None, "opted_out", None]})
-    kept = funnel.split("blocklist", flagged)
-    assert kept["post_id"].to_list() == [1, 3] and REASON not in kept.columns
+    gone = pl.DataFrame({"post_id": [2], "reason": ["opted_out"]})
+    funnel.add("blocklist", 3, 2, exclusion_rows(gone, "blocklist"))
     held = pl.DataFrame({"post_id": [9], "reason": ["needs_expert"]})
     funnel.add("vote", 4, 3, exclusion_rows(held, "vote"))
     build = ReleaseBuild(tmp_path / ".builds", "1.0.0")
