@@ -98,12 +98,16 @@ def saved_matches(run: CurationRun, videos: pl.Series) -> pl.DataFrame | None:
     saved clusters; None when it saved none (then every video counts as unseen)."""
     if not run.neardup_clusters.is_file():
         return None
-    return (
-        pl.scan_parquet(run.neardup_clusters)
-        .filter(pl.col("post_id").is_in(videos.implode()))
-        .select("post_id", "matches")
-        .collect()
-    )
+    try:
+        return (
+            pl.scan_parquet(run.neardup_clusters)
+            .filter(pl.col("post_id").is_in(videos.implode()))
+            .select("post_id", "matches")
+            .collect()
+        )
+    except (OSError, pl.exceptions.PolarsError) as exc:  # damaged: search instead, never skip
+        print(f"{run.neardup_clusters} unreadable ({exc}); searching for copies instead")
+        return None
 
 
 def clustered_copies(saved: pl.DataFrame, candidates: pl.DataFrame) -> pl.DataFrame:
