@@ -89,6 +89,9 @@ class SamplingConfig(Strict):
     # Share of the pool per language; languages left out share the rest in proportion to their
     # size. Empty: every stratum gets a share proportional to its size.
     language_shares: dict[str, float] = {}
+    # Candidates drawn per stratum beyond its quota, as a share of it, so that those the
+    # blocklist and video stages drop leave enough; a stratum left short draws again.
+    margin: float = Field(0.2, ge=0, le=10)
 
     @model_validator(mode="after")
     def _shares(self) -> SamplingConfig:
@@ -169,6 +172,13 @@ class CurateConfig(Strict):
     sampling: SamplingConfig = SamplingConfig()
     shortlist: ShortlistConfig = ShortlistConfig()
     video: VideoConfig = VideoConfig()
+    # Where the tabular stages run: a local Dask cluster of `workers` single-threaded processes
+    # (0: in the flow's own process), or the scheduler at `dask_address`, which fingerprinting
+    # then shares. Results do not depend on either.
+    workers: int = Field(2, ge=0)
+    dask_address: str | None = None
+    partition_rows: int = Field(1_000_000, gt=0)  # export rows per task in the first pass
+    buckets: int | None = Field(None, gt=0)  # hash buckets by key; default: ~4M rows each
 
 
 class BundleConfig(Strict):
@@ -291,6 +301,11 @@ PATH_FIELDS = (
     "signing_key",
     "public_key",
     "token_secret",
+    # Where the work runs, not what it computes: results do not depend on these.
+    "workers",
+    "dask_address",
+    "partition_rows",
+    "buckets",
 )
 
 

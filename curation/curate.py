@@ -1,49 +1,40 @@
-"""The steps of a curation run: each reads tables of the run folder, calls its stage, and writes
-the survivors and the exclusions back (flows/curate.py gives their order).
+"""The steps of a curation run (flows/curate.py gives their order).
 
+The tabular stages run once over the whole export, partition-parallel, on narrow working
+tables (curation/partitions.py); the video stage sees only the drawn candidates (curation/pool.py).
 Reads the platform export and the fingerprint store; writes every file `CurationRun` names.
 """
 
 from __future__ import annotations
 
+import functools
 import json
+import shutil
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
+from curation import partitions
 from curation.annotations.taxonomy import languages
 from curation.config import CurateConfig, VideoConfig, config_hash
+from curation.partitions import Partition, Runner, Work
 from curation.release.bundle import sha256_file
-from curation.stages import engagement, ingest, sampling, sensitive, shortlist, window
-from curation.video.fingerprint_store import scan_store, store_version
-from curation.video.screen import screen_videos
-from curation.video.settings import neardup_settings, settings_of
-from privacy.blocklist import Blocklist, flag_blocked, load_blocked_frames, load_blocklist
+from curation.stages import ingest
+from curation.stages.engagement import score_engagement
+from curation.stages.sampling import strata_table
+from privacy.blocklist import Blocklist, load_blocklist
 from privacy.keys import PseudonymKey, load_key
-from storage.exclusions import StageCount
-from storage.media import list_media
+from storage.exclusions import REASON, StageCount
 from storage.runs import CurationRun, PlatformExport
-from storage.tables import count_rows, write_flagged, write_selection
-
-Flagger = Callable[[pl.LazyFrame], pl.LazyFrame]
-
-
-@dataclass(frozen=True)
-class TableStage:
-    """A flagging stage over one run table: `flag` marks the rows `source` loses on the way to
-    `target`."""
-
-    name: str
-    flag: Flagger
-    source: str
-    target: str
 
 
 def preflight(config: CurateConfig) -> None:
     """Check what a user can get wrong before any work starts (raises with one clear line)."""
-    ingest.scan_posts(config.export_dir)
+    for file in ingest.export_files(config.export_dir):
+        ingest.scan_file(file)
     blocklist_key(config)
 
 
@@ -57,49 +48,6 @@ def blocklist_key(config: CurateConfig) -> tuple[Blocklist, PseudonymKey | None]
     return blocklist, key
 
 
-def score_and_window(config: CurateConfig) -> Flagger:
-    """Engagement scores first: the window stage keeps them, sampling weighs by them."""
-    return lambda lf: window.flag_out_of_scope(
-        engagement.score_engagement(lf, config.engagement), config.window
-    )
-
-
-def blocklisted(config: CurateConfig) -> Flagger:
-    blocklist, key = blocklist_key(config)
-    return lambda lf: flag_blocked(lf, blocklist, key)
-
-
-def sensitive_in(config: CurateConfig, run: CurationRun) -> Flagger:
-    """Flagged media are looked for among every valid post, in scope or not."""
-    return lambda lf: sensitive.flag_sensitive(
-        lf, config.sensitive, pl.scan_parquet(run.table("posts_valid"))
-    )
-
-
-def ingest_export(config: CurateConfig, run: CurationRun) -> StageCount:
-    """Validate the export's posts; rejected rows go to the quarantine, whole."""
-    raw = ingest.scan_posts(config.export_dir)
-    return write_flagged(
-        ingest.flag_invalid_posts(raw, languages()),
-        "ingest",
-        run.table("posts_valid"),
-        run.exclusions("ingest"),
-        input_rows=count_rows(PlatformExport(config.export_dir).posts),
-        quarantine_path=run.quarantine,
-    )
-
-
-def filter_table(stage: TableStage, run: CurationRun) -> StageCount:
-    source = run.table(stage.source)
-    return write_flagged(
-        stage.flag(pl.scan_parquet(source)),
-        stage.name,
-        run.table(stage.target),
-        run.exclusions(stage.name),
-        input_rows=count_rows(source),
-    )
-
-
 def video_config(config: CurateConfig) -> VideoConfig:
     """The video config with its defaults filled in from the export and output folders."""
     video = config.video
@@ -111,92 +59,200 @@ def video_config(config: CurateConfig) -> VideoConfig:
     )
 
 
-def media_items(run: CurationRun, video: VideoConfig) -> pl.DataFrame:
-    """(post_id, media_sha256, location) of the unique posts whose file is in the media root."""
-    assert video.media_root is not None
-    present = list_media(video.media_root)
-    return (
-        pl.read_parquet(run.table("posts_unique"), columns=["post_id", "media_sha256"])
-        .with_columns((pl.col("media_sha256") + ".mp4").alias("location"))
-        .filter(pl.col("location").is_in(list(present)))
-    )
+@dataclass
+class Tabular:
+    """A run's partitions, working folder and mapper, and what the tabular stages found."""
 
+    config: CurateConfig
+    run: CurationRun
+    runner: Runner
+    partitions: list[Partition]
+    work: Work
+    strata: pl.DataFrame = field(default_factory=pl.DataFrame)  # eligible per stratum
 
-def screen_video(video: VideoConfig, run: CurationRun, opt_out_dir: Path) -> StageCount:
-    """Fingerprint-based decisions; also saves the near-duplicate clusters."""
-    posts = pl.read_parquet(run.table("posts_unique"))
-    if video.store is None:
-        raise ValueError("the fingerprint store must be set")
-    # Only these posts' rows: the store keeps every run's history.
-    stored = (
-        scan_store(video.store, store_version(settings_of(video)))
-        .join(
-            posts.lazy().select("post_id", "media_sha256"),
-            on=["post_id", "media_sha256"],
-            how="semi",
+    @classmethod
+    def start(cls, config: CurateConfig, run: CurationRun, runner: Runner) -> Tabular:
+        files = ingest.export_files(config.export_dir)
+        parts = partitions.plan_partitions(files, config.partition_rows)
+        rows = sum(p.length for p in parts)
+        work = Work(
+            root=run.work,
+            buckets=config.buckets or partitions.bucket_count(rows),
+            languages=tuple(languages()),
+            window=config.window,
+            engagement=config.engagement,
+            sensitive=config.sensitive,
+            seed=config.sampling.seed,
+            power=config.engagement.power,
         )
-        .collect()
+        return cls(config, run, runner, parts, work)
+
+    @property
+    def rows(self) -> int:
+        return sum(p.length for p in self.partitions)
+
+    def each_bucket(self, fn: Callable[..., Any], *args: Any) -> list[Any]:
+        task = functools.partial(_bucket_task, fn, args, self.work)
+        return self.runner.map(task, list(range(self.work.buckets)))
+
+    def cleanup(self) -> None:
+        shutil.rmtree(self.work.root, ignore_errors=True)
+
+
+def _bucket_task(fn: Callable[..., Any], args: tuple[Any, ...], work: Work, bucket: int) -> Any:
+    return fn(bucket, *args, work)
+
+
+def ingest_export(tab: Tabular) -> StageCount:
+    """Validate the export's posts, partition by partition; rejected rows (broken rules, later
+    rows of a repeated post ID) go to the quarantine, whole."""
+    split = functools.partial(partitions.split_partition, work=tab.work)
+    with tab.runner.stage("ingest", tab.rows):
+        counts = tab.runner.map(split, tab.partitions)
+        dups = pl.concat(tab.each_bucket(partitions.find_duplicates)).sort("ordinal")
+    dups.write_parquet(tab.work.duplicates)
+    quarantine, valid_repeats = _quarantine(tab, dups)
+    _write_exclusions(quarantine.lazy(), "ingest", tab.run, REASON)
+    quarantine.drop("ordinal").write_parquet(tab.run.quarantine)
+    kept = sum(c["valid"] for c in counts) - valid_repeats
+    return _count("ingest", tab.rows, kept, quarantine.height, tab.run)
+
+
+def _quarantine(tab: Tabular, dups: pl.DataFrame) -> tuple[pl.DataFrame, int]:
+    """Whole rows that break a rule, and later rows of a repeated post ID, in export order;
+    and how many of the latter broke no rule (they left the ledger)."""
+    parts = sorted((tab.work.root / "quarantine").glob("p*.parquet"))
+    broken = pl.read_parquet(parts) if parts else None
+    fetched = dups.select("ordinal")
+    if broken is not None:
+        fetched = fetched.join(broken.select("ordinal"), on="ordinal", how="anti")
+    rows = [] if broken is None else [broken]
+    if fetched.height:
+        rows.append(fetch_ordinals(tab.partitions, fetched["ordinal"], tab.work))
+    if not rows:
+        empty = ingest.flag_broken_rows(
+            ingest.scan_file(Path(tab.partitions[0].file)).head(0), list(tab.work.languages)
+        )
+        ordinal = pl.col("ordinal").cast(pl.Int64)
+        return empty.with_row_index("ordinal").with_columns(ordinal).collect(), 0
+    repeated = pl.col("ordinal").is_in(dups["ordinal"].implode())
+    quarantine = (
+        pl.concat(rows)
+        .with_columns(
+            pl.when(repeated)
+            .then(ingest.duplicate_reason(pl.col(REASON)))
+            .otherwise(pl.col(REASON))
+            .alias(REASON)
+        )
+        .sort("ordinal")
     )
-    known = (
-        pl.read_parquet(video.known_hashes)
-        if video.known_hashes
-        else pl.DataFrame(schema={"hash": pl.UInt64})
+    return quarantine, fetched.height
+
+
+def fetch_ordinals(parts: list[Partition], ordinals: pl.Series, work: Work) -> pl.DataFrame:
+    """Whole export rows by ordinal (with created_ts and their broken rules), from the files
+    that hold them."""
+    wanted = ordinals.sort()
+    frames = []
+    files: dict[str, tuple[int, int]] = {}
+    for p in parts:
+        first, end = files.get(p.file, (p.first, p.first))
+        files[p.file] = (min(first, p.first), max(end, p.first + p.length))
+    for file, (first, end) in files.items():
+        inside = wanted.filter((wanted >= first) & (wanted < end))
+        if inside.is_empty():
+            continue
+        raw = (
+            ingest.scan_file(Path(file))
+            .with_row_index("ordinal", offset=first)
+            .with_columns(pl.col("ordinal").cast(pl.Int64))
+            .filter(pl.col("ordinal").is_in(inside.implode()))
+        )
+        frames.append(ingest.flag_broken_rows(raw, list(work.languages)).collect())
+    return pl.concat(frames)
+
+
+def screen_buckets(tab: Tabular) -> list[dict[str, Any]]:
+    """One pass by media key over every valid post for window, sensitive and exact dedup:
+    their exclusions, and the eligible posts per stratum."""
+    with tab.runner.stage("window, sensitive, dedup", tab.rows):
+        found = tab.each_bucket(partitions.screen_bucket)
+    tab.strata = strata_table(pl.concat([f["strata"] for f in found]))
+    return found
+
+
+def tabular_stage(tab: Tabular, found: list[dict[str, Any]], stage: str) -> StageCount:
+    """One of the stages `screen_buckets` ran: its exclusions in one file, and its counts."""
+    parts = [tab.work.excluded(stage, b) for b in range(tab.work.buckets)]
+    _write_exclusions(pl.scan_parquet(parts), stage, tab.run)
+    following = {"window": "sensitive", "sensitive": "dedup"}
+    if stage in following:  # what the next stage took in, counted there
+        kept = sum(f["counts"][following[stage]] for f in found)
+    else:
+        kept = int(tab.strata["available"].sum())
+    return _count(stage, sum(f["counts"][stage] for f in found), kept, None, tab.run)
+
+
+def _write_exclusions(
+    rows: pl.LazyFrame, stage: str, run: CurationRun, reason: str = "reason"
+) -> None:
+    detail = "exclusion_detail" if reason == REASON else "detail"
+    names = rows.collect_schema().names()
+    rows.select(
+        pl.col("post_id").cast(pl.Int64),
+        pl.lit(stage).alias("stage"),
+        pl.col(reason).alias("reason"),
+        (pl.col(detail) if detail in names else pl.lit(None, pl.String)).alias("detail"),
+    ).sink_parquet(run.exclusions(stage))
+
+
+def _count(
+    stage: str, inputs: int, kept: int, excluded: int | None, run: CurationRun
+) -> StageCount:
+    """A stage's counts, its exclusions counted from the file written (and checked against
+    `excluded` when given)."""
+    by_reason = dict(
+        pl.scan_parquet(run.exclusions(stage)).group_by("reason").len().collect().iter_rows()
     )
-    flagged, stats, clusters = screen_videos(
-        posts,
-        stored,
-        known,
-        neardup_settings(video),
-        video.known_max_bits,
-        video.require_media,
-        video.nudity_threshold,
-        load_blocked_frames(opt_out_dir),
-    )
-    print(f"video: {stats}")
-    clusters.write_parquet(run.neardup_clusters)
-    return write_flagged(
-        flagged.lazy(),
-        "video",
-        run.table("posts_screened"),
-        run.exclusions("video"),
-        input_rows=posts.height,
+    n_excluded = sum(by_reason.values())
+    if excluded is not None and excluded != n_excluded:
+        raise RuntimeError(f"{stage}: {excluded} rows excluded, {n_excluded} written")
+    return StageCount(
+        stage=stage,
+        input=inputs,
+        kept=kept,
+        excluded=n_excluded,
+        by_reason=by_reason,
     )
 
 
-def sample_pool(config: CurateConfig, eligible: str, run: CurationRun) -> StageCount:
-    s = config.sampling
-    source = run.table(eligible)
-    chosen, quotas = sampling.choose_sample(
-        pl.scan_parquet(source), s.seed, config.engagement.power, s.pool_size, s.language_shares
+def fetch_posts(export_dir: Path, post_ids: pl.Series, engagement: Any) -> pl.DataFrame:
+    """The export rows of eligible posts (their first row: later ones were duplicates), with
+    created_ts, age_days and engagement_score as the stages computed them; by post ID."""
+    rows = (
+        ingest.scan_posts(export_dir)
+        .filter(pl.col("post_id").is_in(post_ids.implode()))
+        .unique("post_id", keep="first", maintain_order=True)
+        .with_columns(ingest.parse_created_ts().alias("created_ts"))
     )
-    quotas.drop("stratum", "month_index").write_parquet(run.quotas)
-    return write_selection(
-        source, chosen, "sampling", "not_sampled", run.table("pool"), run.exclusions("sampling")
-    )
-
-
-def pick_shortlist(config: CurateConfig, eligible: str, run: CurationRun) -> tuple[int, int]:
-    """The shortlist for annotation and its unlabeled companions; returns their sizes."""
-    chosen = shortlist.draw_shortlist(
-        pl.scan_parquet(run.table("pool")),
-        config.shortlist,
-        config.sampling,
-        config.engagement.power,
-    ).collect()
-    chosen.sort("post_id").write_parquet(run.table("shortlist"))
-    companions = shortlist.select_companions(
-        pl.scan_parquet(run.table(eligible)), chosen.lazy(), config.shortlist
-    ).collect()
-    companions.sort("post_id").write_parquet(run.table("companion"))
-    return chosen.height, companions.height
+    return score_engagement(rows, engagement).collect().sort("post_id")
 
 
 def record_run(
-    config: CurateConfig, run: CurationRun, funnel: list[StageCount], sizes: tuple[int, int]
+    config: CurateConfig,
+    run: CurationRun,
+    funnel: list[StageCount],
+    sizes: tuple[int, int],
+    extra: dict[str, Any],
 ) -> None:
     """funnel.json, then run.json last: a run folder with its marker is complete."""
     n_short, n_comp = sizes
-    doc = {"stages": [c.as_dict() for c in funnel], "shortlist": n_short, "companion": n_comp}
+    doc = {
+        "stages": [c.as_dict() for c in funnel],
+        "shortlist": n_short,
+        "companion": n_comp,
+        **extra,
+    }
     run.funnel.write_text(json.dumps(doc, indent=2) + "\n")
     export = PlatformExport(config.export_dir)
     marker = {

@@ -1,42 +1,50 @@
-"""Flow `curate` (weekly): platform export → valid → in scope → allowed → safe → unique →
-screened → pool → shortlist + companion.
+"""Flow `curate` (weekly): platform export → valid → in scope → safe → unique → candidates
+drawn by engagement → not opted out → screened on video → pool (quotas) → shortlist +
+companions.
 
-Each run writes its own folder (storage.runs.CurationRun names every file); when it succeeds,
-`output_dir` becomes a link to it in one atomic step. Every stage writes what it drops, with
-the reason, to the run's exclusions, and the funnel must balance.
+The tabular stages run once over the whole export, partition-parallel on Dask; only the drawn
+candidates are fetched, checked against the blocklist and decoded (curation/pool.py). Each run
+writes its own folder (storage.runs.CurationRun names every file); when it succeeds,
+`output_dir` becomes a link to it in one atomic step. Every stage writes what it drops, with the
+reason, to the run's exclusions, and the funnel must balance.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from prefect import flow
 
 from curation.config import CurateConfig
-from curation.curate import (
-    TableStage,
-    blocklisted,
-    filter_table,
-    ingest_export,
-    media_items,
+from curation.curate import Tabular, ingest_export, preflight, record_run, screen_buckets
+from curation.curate import tabular_stage as stage_of
+from curation.pool import (
+    Screen,
+    draw_pool,
+    pick_companions,
     pick_shortlist,
-    preflight,
-    record_run,
-    sample_pool,
-    score_and_window,
-    screen_video,
-    sensitive_in,
-    video_config,
+    pool_stage,
+    write_selection,
 )
-from curation.stages.dedup import flag_exact_duplicates
-from flows.fingerprint import fingerprint_videos
+from flows.cluster import cluster
+from flows.fingerprint import api_url_for_workers, fingerprint_videos
 from flows.tasks import step
 from storage.exclusions import StageCount, check_balanced
 from storage.runs import CurationRun
 
 # The order of the stages; the README's "What runs" and the design notes follow it.
-STAGES = ("ingest", "window", "blocklist", "sensitive", "dedup", "video", "sampling", "shortlist")
+STAGES = (
+    "ingest",
+    "window",
+    "sensitive",
+    "dedup",
+    "sampling",
+    "blocklist",
+    "video",
+    "quota",
+    "shortlist",
+)
 
 
 @dataclass
@@ -46,36 +54,61 @@ class CurationResult:
     pool: int
     shortlist: int
     companion: int
+    timings: dict[str, float] = field(default_factory=dict)
+    decoded_videos: int = 0
 
 
 @flow(name="curate", log_prints=True)
-def curate(config: CurateConfig = CurateConfig()) -> CurationResult:
+def curate(config: CurateConfig = CurateConfig(), progress: bool = True) -> CurationResult:
     """Weekly curation run over a platform export; see the module docstring for outputs."""
     preflight(config)
     run = CurationRun.new(config.output_dir)
-    funnel = [step("ingest", ingest_export, config, run)]
-    tabular = [
-        TableStage("window", score_and_window(config), "posts_valid", "posts_in_scope"),
-        TableStage("blocklist", blocklisted(config), "posts_in_scope", "posts_allowed"),
-        TableStage("sensitive", sensitive_in(config, run), "posts_allowed", "posts_safe"),
-        TableStage("dedup", flag_exact_duplicates, "posts_safe", "posts_unique"),
-    ]
-    funnel += [step(stage.name, filter_table, stage, run) for stage in tabular]
-    eligible = "posts_unique"
-    if config.video.enabled:
-        video = video_config(config)
-        items = media_items(run, video)
-        if not items.is_empty():
-            fingerprint_videos(items, video)  # a subflow: batches on Dask
-        funnel.append(step("video", screen_video, video, run, config.opt_out_dir))
-        eligible = "posts_screened"
-    funnel.append(step("sampling", sample_pool, config, eligible, run))
-    sizes = step("shortlist", pick_shortlist, config, eligible, run)
-    check_balanced(funnel)
-    record_run(config, run, funnel, sizes)
-    run.publish(config.output_dir)
+    env = {"PREFECT_API_URL": api_url_for_workers()} if config.video.enabled else {}
+    with cluster(config.workers, config.dask_address, env, progress) as runner:
+        tab = Tabular.start(config, run, runner)
+        try:
+            funnel = [step("ingest", ingest_export, tab)]
+            found = screen_buckets(tab)  # one pass by media key for the next three stages
+            funnel += [
+                step("window", stage_of, tab, found, "window"),
+                step("sensitive", stage_of, tab, found, "sensitive"),
+                step("dedup", stage_of, tab, found, "dedup"),
+            ]
+            screen = Screen(config, fingerprint_videos, runner.address)  # shares the cluster
+            with runner.timed("pool"):
+                draw = draw_pool(tab, screen)
+            funnel += [
+                step("sampling", pool_stage, tab, draw, "sampling"),
+                step("blocklist", pool_stage, tab, draw, "blocklist"),
+                step("video", pool_stage, tab, draw, "video"),
+                step("quota", pool_stage, tab, draw, "quota"),
+            ]
+            with runner.timed("shortlist"):
+                shortlist = step("shortlist", pick_shortlist, tab, draw)
+                companions = pick_companions(tab, screen, draw, shortlist)
+                sizes = write_selection(tab, draw, shortlist, companions)
+            check_balanced(funnel)
+        finally:
+            tab.cleanup()
+    extra = {
+        "companion_screening": companions.screening.as_dict(),
+        "rounds": {"pool": draw.rounds, "companion": companions.rounds},
+        "candidates": draw.candidates,
+        "decoded_videos": screen.decoded,
+        "video": None if draw.stats is None else vars(draw.stats),
+    }
+    with runner.timed("record"):
+        record_run(config, run, funnel, sizes, extra)
+        run.publish(config.output_dir)
     print(
-        f"curation: pool {funnel[-1].kept:,}, shortlist {sizes[0]:,}, companion {sizes[1]:,} "
+        f"curation: pool {draw.pool.height:,}, shortlist {sizes[0]:,}, companion {sizes[1]:,} "
         f"→ {config.output_dir}"
     )
-    return CurationResult(config.output_dir, funnel, funnel[-1].kept, *sizes)
+    return CurationResult(
+        config.output_dir,
+        funnel,
+        draw.pool.height,
+        *sizes,
+        timings=runner.timings,
+        decoded_videos=screen.decoded,
+    )

@@ -21,13 +21,7 @@ from storage.files import fsync_dir, fsync_tree
 
 # The tables of a curation run, in the order the stages write them.
 CURATION_TABLES = (
-    "posts_valid",  # ingest: the export's rows that parse and validate
-    "posts_in_scope",  # window: in the dates, durations and languages of the dataset
-    "posts_allowed",  # blocklist: not opted out
-    "posts_safe",  # sensitive: no platform signal, no sensitive term
-    "posts_unique",  # dedup: one post per media file
-    "posts_screened",  # video: fingerprints, known hashes, nudity, near-duplicates
-    "pool",  # sampling: the engagement-weighted pool
+    "pool",  # the engagement-weighted pool, screened
     "shortlist",  # for expert annotation
     "companion",  # unlabeled recent posts of the shortlisted creators
 )
@@ -65,6 +59,11 @@ class CurationRun:
     def exclusions(self, stage: str) -> Path:
         """(post_id, stage, reason, detail) of every row `stage` dropped."""
         return self.root / "exclusions" / f"{stage}.parquet"
+
+    @property
+    def work(self) -> Path:
+        """Narrow working tables of the tabular stages; deleted when the run ends."""
+        return self.root / "work"
 
     @property
     def quarantine(self) -> Path:

@@ -13,10 +13,13 @@ from storage.exclusions import DETAIL, REASON
 REPRESENTATIVE_ORDER = (["engagement_score", "created_ts", "post_id"], [True, False, False])
 
 
-def flag_exact_duplicates(posts: pl.LazyFrame) -> pl.LazyFrame:
-    """Flag every post whose media checksum repeats, except the group's representative."""
+def flag_exact_duplicates(
+    posts: pl.LazyFrame, media: tuple[str, ...] = ("media_sha256",)
+) -> pl.LazyFrame:
+    """Flag every post whose media (checksum, or the `media` columns that stand for it)
+    repeats, except the group's representative."""
     by, descending = REPRESENTATIVE_ORDER
-    kept = pl.col("post_id").sort_by(by, descending=descending).first().over("media_sha256")
+    kept = pl.col("post_id").sort_by(by, descending=descending).first().over(list(media))
     return (
         posts.with_columns(kept.alias("_kept"))
         .with_columns(

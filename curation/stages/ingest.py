@@ -57,52 +57,54 @@ def _contract_column(name: str, dtype: pl.DataType, found: pl.DataType) -> pl.Ex
     return pl.col(name).cast(dtype)
 
 
-def scan_posts(export_dir: Path) -> pl.LazyFrame:
-    """Lazily read the export's posts, checking every expected column's presence and type."""
+def scan_file(file: Path) -> pl.LazyFrame:
+    """Lazily read one export file, checking every expected column's presence and type."""
+    try:
+        schema = pl.read_parquet_schema(file)
+    except (OSError, ValueError, pl.exceptions.PolarsError) as exc:
+        raise ExportError(f"{file}: not a readable Parquet file ({exc})") from None
+    missing = [c for c in EXPORT_COLUMNS if c not in schema]
+    if missing:
+        raise ExportError(f"{file}: missing column(s) {', '.join(missing)}")
+    wrong = [
+        f"{c} is {schema[c]}, expected {t}"
+        for c, t in EXPORT_COLUMNS.items()
+        if not _fits(schema[c], t, c)
+    ]
+    if wrong:
+        raise ExportError(f"{file}: wrong column type(s): {'; '.join(wrong)}")
+    return pl.scan_parquet(file).select(
+        _contract_column(name, dtype, schema[name]) for name, dtype in EXPORT_COLUMNS.items()
+    )
+
+
+def export_files(export_dir: Path) -> list[Path]:
     files = PlatformExport(export_dir).posts
     if not files:
         raise ExportError(f"no posts in the export: {export_dir / 'posts'}/*.parquet not found")
-    scans = []
-    for file in files:
-        try:
-            schema = pl.read_parquet_schema(file)
-        except (OSError, ValueError, pl.exceptions.PolarsError) as exc:
-            raise ExportError(f"{file}: not a readable Parquet file ({exc})") from None
-        missing = [c for c in EXPORT_COLUMNS if c not in schema]
-        if missing:
-            raise ExportError(f"{file}: missing column(s) {', '.join(missing)}")
-        wrong = [
-            f"{c} is {schema[c]}, expected {t}"
-            for c, t in EXPORT_COLUMNS.items()
-            if not _fits(schema[c], t, c)
-        ]
-        if wrong:
-            raise ExportError(f"{file}: wrong column type(s): {'; '.join(wrong)}")
-        scans.append(
-            pl.scan_parquet(file).select(
-                _contract_column(name, dtype, schema[name])
-                for name, dtype in EXPORT_COLUMNS.items()
-            )
-        )
-    return pl.concat(scans, how="vertical")
+    return files
 
 
-def flag_invalid_posts(raw: pl.LazyFrame, languages: list[str]) -> pl.LazyFrame:
-    """Parse timestamps and flag every row that breaks the export contract.
+def scan_posts(export_dir: Path) -> pl.LazyFrame:
+    """Lazily read the export's posts, every file checked (see scan_file)."""
+    return pl.concat([scan_file(f) for f in export_files(export_dir)], how="vertical")
 
-    Adds `created_ts` (UTC datetime) and `exclusion_reason`: every broken rule, `;`-joined.
-    The first row with a post ID wins; later rows with the same ID are duplicates.
-    """
-    created_ts = pl.col("created_at").str.to_datetime(
+
+def parse_created_ts() -> pl.Expr:
+    """`created_at` as a UTC datetime (null when it does not parse)."""
+    return pl.col("created_at").str.to_datetime(
         TIMESTAMP_FORMAT, strict=False, time_unit="ms", time_zone="UTC"
     )
+
+
+DUPLICATE = "duplicate_post_id"
+
+
+def _rules(languages: list[str], created_ts: pl.Expr) -> list[tuple[str, pl.Expr]]:
+    """Every rule but `duplicate_post_id`, which needs all rows at once (see duplicate_reason)."""
     duration = pl.col("duration_s")
-    rules: list[tuple[str, pl.Expr]] = [
+    return [
         ("missing_post_id", pl.col("post_id").is_null()),
-        (
-            "duplicate_post_id",
-            pl.col("post_id").is_not_null() & ~pl.col("post_id").is_first_distinct(),
-        ),
         ("missing_creator_id", pl.col("creator_id").is_null()),
         ("missing_language", pl.col("language").is_null()),
         (
@@ -118,12 +120,43 @@ def flag_invalid_posts(raw: pl.LazyFrame, languages: list[str]) -> pl.LazyFrame:
         ("missing_count", pl.any_horizontal(pl.col(c).is_null() for c in COUNT_COLUMNS)),
         ("missing_media_sha256", pl.col("media_sha256").is_null() | (pl.col("media_sha256") == "")),
     ]
+
+
+def _joined(rules: list[tuple[str, pl.Expr]]) -> pl.Expr:
     reason = pl.concat_str(
         [pl.when(broken.fill_null(False)).then(pl.lit(name)) for name, broken in rules],
         separator=";",
         ignore_nulls=True,
     )
+    return pl.when(reason != "").then(reason)
+
+
+def flag_broken_rows(raw: pl.LazyFrame, languages: list[str]) -> pl.LazyFrame:
+    """Row by row: add `created_ts` and `exclusion_reason` (every broken rule but duplicates).
+
+    Needs no other row, so it runs on any slice of the export."""
+    created_ts = parse_created_ts()
     return raw.with_columns(
-        created_ts.alias("created_ts"),
-        pl.when(reason != "").then(reason).alias(REASON),
+        created_ts.alias("created_ts"), _joined(_rules(languages, created_ts)).alias(REASON)
+    )
+
+
+def duplicate_reason(reason: pl.Expr) -> pl.Expr:
+    """The reason of a repeated post ID's row, given its other broken rules (or null): a row
+    with a post ID breaks no rule before this one, so it comes first."""
+    return pl.concat_str([pl.lit(DUPLICATE), reason], separator=";", ignore_nulls=True)
+
+
+def flag_invalid_posts(raw: pl.LazyFrame, languages: list[str]) -> pl.LazyFrame:
+    """Parse timestamps and flag every row that breaks the export contract.
+
+    Adds `created_ts` (UTC datetime) and `exclusion_reason`: every broken rule, `;`-joined.
+    The first row with a post ID wins; later rows with the same ID are duplicates.
+    """
+    repeated = pl.col("post_id").is_not_null() & ~pl.col("post_id").is_first_distinct()
+    return flag_broken_rows(raw, languages).with_columns(
+        pl.when(repeated)
+        .then(duplicate_reason(pl.col(REASON)))
+        .otherwise(pl.col(REASON))
+        .alias(REASON)
     )

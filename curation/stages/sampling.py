@@ -22,7 +22,7 @@ from storage.exclusions import REASON
 STRATUM = ("language", "month")
 
 
-def _month_index(ts: pl.Expr) -> pl.Expr:
+def month_index(ts: pl.Expr) -> pl.Expr:
     return ts.dt.year().cast(pl.Int32) * 12 + ts.dt.month().cast(pl.Int32) - 1
 
 
@@ -41,14 +41,25 @@ def _stratum_code(strata: pl.DataFrame, month_index: pl.Expr) -> pl.Expr:
 
 def stratum_counts(posts: pl.LazyFrame) -> pl.DataFrame:
     """Posts per (language, month), with the stratum code sampling uses."""
-    counts = (
-        posts.group_by("language", _month_index(pl.col("created_ts")).alias("month_index"))
+    return strata_table(
+        posts.group_by("language", month_index(pl.col("created_ts")).alias("month_index"))
         .agg(pl.len().cast(pl.Int64).alias("available"))
         .collect()
+    )
+
+
+def strata_table(counts: pl.DataFrame) -> pl.DataFrame:
+    """(language, month, available, stratum, month_index) from (language, month_index,
+    available) counts, which may come in parts (they are summed)."""
+    counts = (
+        counts.group_by("language", "month_index")
+        .agg(pl.col("available").sum().cast(pl.Int64))
         .sort("language", "month_index")
     )
     if counts.is_empty():
-        return counts.with_columns(month=pl.lit(None, pl.String), stratum=pl.lit(None, pl.Int32))
+        return counts.with_columns(
+            month=pl.lit(None, pl.String), stratum=pl.lit(None, pl.Int32)
+        ).select("language", "month", "available", "stratum", "month_index")
     return counts.with_columns(
         month=(pl.col("month_index") // 12).cast(pl.String)
         + "-"
@@ -57,15 +68,20 @@ def stratum_counts(posts: pl.LazyFrame) -> pl.DataFrame:
     ).select("language", "month", "available", "stratum", "month_index")
 
 
+def sampling_key(seed: int, power: float) -> pl.Expr:
+    """log(u) / w: larger first; u from (seed, post ID), w = (1 + engagement score) ** power."""
+    weight = (1.0 + pl.col("engagement_score")).pow(power)
+    return uniform_from_id(pl.col("post_id"), seed).log() / weight
+
+
 def sampling_keys(
     posts: pl.LazyFrame, strata: pl.DataFrame, seed: int, power: float
 ) -> pl.LazyFrame:
     """The narrow table sampling works on: post_id, stratum code, `sampling_key` (larger first)."""
-    weight = (1.0 + pl.col("engagement_score")).pow(power)
     return posts.select(
         "post_id",
-        _stratum_code(strata, _month_index(pl.col("created_ts"))).alias("stratum"),
-        (uniform_from_id(pl.col("post_id"), seed).log() / weight).alias("sampling_key"),
+        _stratum_code(strata, month_index(pl.col("created_ts"))).alias("stratum"),
+        sampling_key(seed, power).alias("sampling_key"),
     )
 
 

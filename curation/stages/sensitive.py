@@ -43,6 +43,9 @@ def sensitive_signal(cfg: SensitiveConfig) -> pl.Expr:
     )
 
 
+SIGNAL = "sensitive_signal"
+
+
 def flag_sensitive(
     posts: pl.LazyFrame, cfg: SensitiveConfig, reference: pl.LazyFrame | None = None
 ) -> pl.LazyFrame:
@@ -52,15 +55,24 @@ def flag_sensitive(
     valid post, so an out-of-window flagged copy still marks its in-window twins. A copy is
     flagged `sensitive_media_copy` with the flagged post's ID as detail.
     """
+    signal = sensitive_signal(cfg).alias(SIGNAL)
+    ref = posts if reference is None else reference
+    return flag_signalled(
+        posts.with_columns(signal), ref.with_columns(signal), ["media_sha256"]
+    ).drop(SIGNAL)
+
+
+def flag_signalled(posts: pl.LazyFrame, reference: pl.LazyFrame, media: list[str]) -> pl.LazyFrame:
+    """flag_sensitive over rows whose signal is already in the `sensitive_signal` column;
+    `media` names the column(s) that identify the media bytes."""
     flagged_media = (
-        (posts if reference is None else reference)
-        .filter(sensitive_signal(cfg).is_not_null())
-        .group_by("media_sha256")
+        reference.filter(pl.col(SIGNAL).is_not_null())
+        .group_by(media)
         .agg(pl.col("post_id").min().alias("_flagged_post"))
     )
-    own = sensitive_signal(cfg)
+    own = pl.col(SIGNAL)
     return (
-        posts.join(flagged_media, on="media_sha256", how="left", maintain_order="left")
+        posts.join(flagged_media, on=media, how="left", maintain_order="left")
         .with_columns(
             pl.coalesce(
                 own,

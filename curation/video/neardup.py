@@ -262,8 +262,8 @@ def flag_near_duplicates(posts: pl.DataFrame, pairs: pl.DataFrame) -> pl.DataFra
     """Given posts (video, post_id, engagement_score, created_ts) and the verified pairs, add
     `representative` and the exclusion columns ('near_duplicate', detail = the representative).
 
-    Greedy star clustering: posts are taken by priority (highest engagement, then earliest, then
-    lowest ID); each post not yet assigned becomes a representative and takes its own direct
+    Greedy star clustering: posts are taken by priority (lowest `precedence` if the column is
+    there, then highest engagement, then earliest, then lowest ID); each post not yet assigned becomes a representative and takes its own direct
     near-duplicates. So every excluded post matches the post it is folded into, directly: a
     short clip inside a long one, chained to a third clip, cannot remove an unrelated video.
     """
@@ -272,9 +272,10 @@ def flag_near_duplicates(posts: pl.DataFrame, pairs: pl.DataFrame) -> pl.DataFra
     for a, b in dup.iter_rows():
         neighbours.setdefault(a, []).append(b)
         neighbours.setdefault(b, []).append(a)
-    order = posts.filter(pl.col("video").is_in(list(neighbours))).sort(
-        ["engagement_score", "created_ts", "post_id"], descending=[True, False, False]
-    )
+    by, descending = ["engagement_score", "created_ts", "post_id"], [True, False, False]
+    if "precedence" in posts.columns:  # lower first, before any of the above
+        by, descending = ["precedence", *by], [False, *descending]
+    order = posts.filter(pl.col("video").is_in(list(neighbours))).sort(by, descending=descending)
     post_of = dict(zip(posts["video"].to_list(), posts["post_id"].to_list(), strict=True))
     representative: dict[int, int] = {}
     for video in order["video"].to_list():

@@ -101,10 +101,13 @@ def screen_videos(
     require_media: bool,
     nudity_threshold: float | None = None,
     opted_out: pl.DataFrame | None = None,
+    first: pl.Series | None = None,
 ) -> tuple[pl.DataFrame, VideoScreenStats, pl.DataFrame]:
     """Flag `posts` (post_id, media_sha256, engagement_score, created_ts, …) from their store
     rows (post_id, media_sha256, status, detail, frames). `opted_out`: (frames) of opted-out
-    videos. Returns posts + exclusion columns, the stats, and the near-duplicate clusters."""
+    videos. `first`: post IDs that stay representatives ahead of any other (the pool, when its
+    creators' companions are screened beside it). Returns posts + exclusion columns, the stats,
+    and the near-duplicate clusters."""
     latest = stored.unique(["post_id", "media_sha256"], keep="last")
     with_status = posts.join(
         latest.select(
@@ -151,9 +154,12 @@ def screen_videos(
     pairs, copies = split_reference_pairs(result.pairs, usable.height)
     withdrawn = copies["video"].unique()
     labels = cluster_videos(pairs, usable.height)
-    flagged = flag_near_duplicates(
-        usable.select("video", "post_id", "engagement_score", "created_ts"), pairs
-    )
+    ranked = usable.select("video", "post_id", "engagement_score", "created_ts")
+    if first is not None:
+        ranked = ranked.with_columns(
+            (~pl.col("post_id").is_in(first.implode())).cast(pl.Int8).alias("precedence")
+        )
+    flagged = flag_near_duplicates(ranked, pairs)
     seen = screened.select("video").unique().join(withdrawn.to_frame(), on="video", how="anti")
     clusters = neardup_clusters(flagged, pairs, labels, seen)
     decided = (

@@ -1,0 +1,377 @@
+"""The tabular stages at platform scale: partition-parallel passes over narrow working tables.
+
+A 50M-post export is never held whole, and only one narrow copy of it is written:
+  1. `split_partition`, per slice of an export file (any number of slices, any worker): the
+     row rules of ingest, the engagement score, the window, the post's own sensitive signal.
+     Rows that break a rule go to a quarantine part, whole; the rest to a narrow ledger
+     (post, creator, language, time, score, a 128-bit media key, window reason, signal),
+     split into buckets by media key; every (post_id, ordinal) into buckets by post ID.
+  2. `find_duplicates`, per post-ID bucket: later rows of a repeated post ID.
+  3. `screen_bucket`, per media bucket: window, sensitive (copies of flagged media are in the
+     same bucket) and exact dedup, the stages' own functions; writes exclusions and the
+     eligible posts with their sampling keys.
+  4. `top_in_bucket`, `creator_posts_in_bucket`, `write_not_sampled`: candidate draws and the
+     sampling exclusions, merged exactly by the caller.
+Every row carries its `ordinal` (its place in the export), so a result never depends on how
+the export was cut into partitions: buckets are a function of keys alone, and a bucket's rows
+are read in export order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+import polars as pl
+
+from curation.config import EngagementConfig, SensitiveConfig, WindowConfig
+from curation.stages import engagement, window
+from curation.stages.dedup import flag_exact_duplicates
+from curation.stages.ingest import flag_broken_rows, scan_file
+from curation.stages.sampling import month_index, sampling_key
+from curation.stages.sensitive import SIGNAL, flag_signalled, sensitive_signal
+from storage.exclusions import DETAIL, REASON
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+MEDIA_KEY = ("media_a", "media_b")  # two seeded 64-bit hashes of the checksum: 128 bits
+STRATUM_KEY = ["language", "month_index"]
+# Exclusion rows while they are still in parts: the ordinal keeps export order.
+PART_EXCLUSION = ["ordinal", "post_id", "stage", "reason", "detail"]
+ELIGIBLE = [
+    "ordinal",
+    "post_id",
+    "creator_id",
+    "language",
+    "month_index",
+    "created_ts",
+    "engagement_score",
+    "sampling_key",
+]
+
+
+class Runner(Protocol):
+    """Where the passes run (the flows give a Dask cluster; curation never imports Dask)."""
+
+    def map(self, fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
+        """fn over items, maybe in parallel; results in the items' order."""
+        ...
+
+    def stage(self, name: str, rows: int) -> AbstractContextManager[None]:
+        """Brackets a stage's passes over `rows` rows (for progress and timings)."""
+        ...
+
+
+class InProcess:
+    def map(self, fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
+        return [fn(item) for item in items]
+
+    def stage(self, name: str, rows: int) -> AbstractContextManager[None]:
+        return nullcontext()
+
+
+@dataclass(frozen=True)
+class Partition:
+    index: int
+    file: str
+    offset: int  # first row in the file
+    length: int
+    first: int  # ordinal of that row in the whole export
+
+
+def plan_partitions(files: list[Path], rows_per_partition: int) -> list[Partition]:
+    """Slices of at most `rows_per_partition` rows, from the files' footers."""
+    parts: list[Partition] = []
+    first = 0
+    for file in files:
+        rows = int(pl.scan_parquet(file).select(pl.len()).collect().item())
+        for offset in range(0, rows, rows_per_partition):
+            length = min(rows_per_partition, rows - offset)
+            parts.append(Partition(len(parts), str(file), offset, length, first + offset))
+        first += rows
+    return parts
+
+
+def bucket_count(rows: int) -> int:
+    """Buckets for `rows` export rows: about 4M rows each, a power of two. A function of the
+    export alone (never of workers or partitions), so outputs are too."""
+    buckets = 1
+    while rows / buckets > 4_000_000:
+        buckets *= 2
+    return buckets
+
+
+@dataclass(frozen=True)
+class Work:
+    """The run's working folder (deleted when the run ends) and what every pass needs."""
+
+    root: Path
+    buckets: int
+    languages: tuple[str, ...]
+    window: WindowConfig
+    engagement: EngagementConfig
+    sensitive: SensitiveConfig
+    seed: int
+    power: float
+
+    def part(self, kind: str, bucket: int, partition: int) -> Path:
+        return self.root / kind / f"b{bucket:04d}" / f"p{partition:06d}.parquet"
+
+    def bucket_files(self, kind: str, bucket: int) -> list[Path]:
+        return sorted((self.root / kind / f"b{bucket:04d}").glob("p*.parquet"))
+
+    def quarantine(self, partition: int) -> Path:
+        return self.root / "quarantine" / f"p{partition:06d}.parquet"
+
+    def excluded(self, stage: str, bucket: int) -> Path:
+        return self.root / "excluded" / stage / f"b{bucket:04d}.parquet"
+
+    def eligible(self, bucket: int) -> Path:
+        return self.root / "eligible" / f"b{bucket:04d}.parquet"
+
+    @property
+    def duplicates(self) -> Path:
+        return self.root / "duplicates.parquet"
+
+    @property
+    def candidates(self) -> Path:
+        return self.root / "candidates.parquet"
+
+
+def _bucket_of(column: str | pl.Expr, buckets: int) -> pl.Expr:
+    expr = pl.col(column) if isinstance(column, str) else column
+    return (expr.hash(seed=17) % buckets).cast(pl.Int32)
+
+
+def _write_buckets(frame: pl.DataFrame, by: pl.Expr, work: Work, kind: str, part: int) -> None:
+    for (bucket,), rows in (
+        frame.with_columns(by.alias("_bucket")).partition_by("_bucket", as_dict=True).items()
+    ):
+        path = work.part(kind, int(bucket), part)  # type: ignore[call-overload]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        rows.drop("_bucket").write_parquet(path)
+
+
+def split_partition(part: Partition, work: Work) -> dict[str, int]:
+    """Pass 1 over one slice; returns its row counts (rows, broken, valid)."""
+    raw = (
+        scan_file(Path(part.file))
+        .slice(part.offset, part.length)
+        .with_row_index("ordinal", offset=part.first)
+        .with_columns(pl.col("ordinal").cast(pl.Int64))
+    )
+    flagged = flag_broken_rows(raw, list(work.languages))
+    broken = flagged.filter(pl.col(REASON).is_not_null())
+    ids = flagged.filter(pl.col("post_id").is_not_null()).select("post_id", "ordinal")
+    valid = flagged.filter(pl.col(REASON).is_null()).drop(REASON)
+    narrow = window.flag_out_of_scope(
+        engagement.score_engagement(valid, work.engagement), work.window
+    ).select(
+        "ordinal",
+        "post_id",
+        "creator_id",
+        "language",
+        "created_ts",
+        "engagement_score",
+        pl.col("media_sha256").hash(seed=1).alias(MEDIA_KEY[0]),
+        pl.col("media_sha256").hash(seed=2).alias(MEDIA_KEY[1]),
+        pl.col(REASON).alias("window"),
+        sensitive_signal(work.sensitive).alias(SIGNAL),
+    )
+    quarantined, id_rows, ledger = pl.collect_all([broken, ids, narrow])
+    if quarantined.height:
+        path = work.quarantine(part.index)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        quarantined.write_parquet(path)
+    _write_buckets(id_rows, _bucket_of("post_id", work.buckets), work, "ids", part.index)
+    _write_buckets(ledger, _bucket_of(MEDIA_KEY[0], work.buckets), work, "ledger", part.index)
+    return {"rows": part.length, "broken": quarantined.height, "valid": ledger.height}
+
+
+def find_duplicates(bucket: int, work: Work) -> pl.DataFrame:
+    """(ordinal, post_id) of every row whose post ID an earlier row of the export carries."""
+    files = work.bucket_files("ids", bucket)
+    if not files:
+        return pl.DataFrame(schema={"ordinal": pl.Int64, "post_id": pl.Int64})
+    return (
+        pl.scan_parquet(files)
+        .filter(pl.col("ordinal") != pl.col("ordinal").min().over("post_id"))
+        .select("ordinal", "post_id")
+        .collect()
+    )
+
+
+def _exclusions(flagged: pl.LazyFrame, stage: str, reason: str = REASON) -> pl.LazyFrame:
+    names = flagged.collect_schema().names()
+    detail = pl.col(DETAIL).cast(pl.String) if DETAIL in names else pl.lit(None, pl.String)
+    return flagged.filter(pl.col(reason).is_not_null()).select(
+        "ordinal",
+        "post_id",
+        pl.lit(stage).alias("stage"),
+        pl.col(reason).alias("reason"),
+        detail.alias("detail"),
+    )
+
+
+def screen_bucket(bucket: int, work: Work) -> dict[str, Any]:
+    """Window, sensitive and dedup over one media bucket. Returns the stage counts and the
+    eligible posts per stratum (language, month_index, available)."""
+    files = work.bucket_files("ledger", bucket)
+    stages = ("window", "sensitive", "dedup")
+    if not files:
+        for stage in stages:
+            _sink(pl.LazyFrame(schema=_part_exclusion_schema()), work.excluded(stage, bucket))
+        _sink(pl.LazyFrame(schema=_eligible_schema()), work.eligible(bucket))
+        return {"counts": dict.fromkeys(stages, 0), "strata": _no_strata()}
+    ledger = pl.scan_parquet(files).join(
+        pl.scan_parquet(work.duplicates).select("ordinal"), on="ordinal", how="anti"
+    )
+    in_scope = ledger.filter(pl.col("window").is_null())
+    sensitive = flag_signalled(in_scope, ledger, list(MEDIA_KEY))
+    safe = sensitive.filter(pl.col(REASON).is_null()).drop(REASON, DETAIL)
+    dedup = flag_exact_duplicates(safe, MEDIA_KEY)
+    eligible = dedup.filter(pl.col(REASON).is_null()).select(
+        "ordinal",
+        "post_id",
+        "creator_id",
+        "language",
+        month_index(pl.col("created_ts")).alias("month_index"),
+        "created_ts",
+        "engagement_score",
+        sampling_key(work.seed, work.power).alias("sampling_key"),
+    )
+    parts = {
+        "window": _exclusions(ledger, "window", "window"),
+        "sensitive": _exclusions(sensitive, "sensitive"),
+        "dedup": _exclusions(dedup, "dedup"),
+    }
+    inputs = [ledger.select(pl.len()), in_scope.select(pl.len()), safe.select(pl.len())]
+    frames = pl.collect_all([*parts.values(), eligible, *inputs])
+    for stage, frame in zip(stages, frames, strict=False):
+        _write(frame, work.excluded(stage, bucket))
+    kept = frames[3]
+    _write(kept, work.eligible(bucket))
+    strata = kept.group_by(STRATUM_KEY).agg(pl.len().cast(pl.Int64).alias("available"))
+    counts = {stage: int(f.item()) for stage, f in zip(stages, frames[4:], strict=True)}
+    return {"counts": counts, "strata": strata}
+
+
+def _part_exclusion_schema() -> dict[str, pl.DataType]:
+    return {
+        "ordinal": pl.Int64(),
+        "post_id": pl.Int64(),
+        "stage": pl.String(),
+        "reason": pl.String(),
+        "detail": pl.String(),
+    }
+
+
+def _eligible_schema() -> dict[str, pl.DataType]:
+    return {
+        "ordinal": pl.Int64(),
+        "post_id": pl.Int64(),
+        "creator_id": pl.Int64(),
+        "language": pl.String(),
+        "month_index": pl.Int32(),
+        "created_ts": pl.Datetime("ms", "UTC"),
+        "engagement_score": pl.Float64(),
+        "sampling_key": pl.Float64(),
+    }
+
+
+def _no_strata() -> pl.DataFrame:
+    return pl.DataFrame(
+        schema={"language": pl.String, "month_index": pl.Int32, "available": pl.Int64}
+    )
+
+
+def _write(frame: pl.DataFrame, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame.write_parquet(path)
+
+
+def _sink(frame: pl.LazyFrame, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame.sink_parquet(path)
+
+
+def top_in_bucket(bucket: int, wanted: pl.DataFrame, work: Work) -> pl.DataFrame:
+    """The bucket's eligible posts among the `m` highest sampling keys of their stratum
+    (wanted: language, month_index, m); ties go to the lower post ID, as in the merge."""
+    return (
+        pl.scan_parquet(work.eligible(bucket))
+        .join(wanted.lazy(), on=STRATUM_KEY)
+        .sort(["sampling_key", "post_id"], descending=[True, False])
+        .filter(pl.int_range(pl.len()).over(STRATUM_KEY) < pl.col("m"))
+        .drop("m")
+        .collect()
+    )
+
+
+def merge_top(parts: list[pl.DataFrame], wanted: pl.DataFrame) -> pl.DataFrame:
+    """The exact top `m` per stratum from per-bucket tops, sorted by post ID."""
+    return (
+        pl.concat(parts)
+        .join(wanted, on=STRATUM_KEY)
+        .sort(["sampling_key", "post_id"], descending=[True, False])
+        .filter(pl.int_range(pl.len()).over(STRATUM_KEY) < pl.col("m"))
+        .drop("m")
+        .sort("post_id")
+    )
+
+
+def creator_posts_in_bucket(bucket: int, wanted: pl.DataFrame, work: Work) -> pl.DataFrame:
+    """The bucket's eligible posts among the `m` most recent of their creator (wanted:
+    creator_id, m); most recent first, then lower post ID, as in the merge."""
+    return (
+        pl.scan_parquet(work.eligible(bucket))
+        .join(wanted.lazy(), on="creator_id")
+        .sort(["created_ts", "post_id"], descending=[True, False])
+        .filter(pl.int_range(pl.len()).over("creator_id") < pl.col("m"))
+        .drop("m")
+        .collect()
+    )
+
+
+def merge_recent(parts: list[pl.DataFrame], wanted: pl.DataFrame) -> pl.DataFrame:
+    return (
+        pl.concat(parts)
+        .join(wanted, on="creator_id")
+        .sort(["created_ts", "post_id"], descending=[True, False])
+        .filter(pl.int_range(pl.len()).over("creator_id") < pl.col("m"))
+        .drop("m")
+        .sort("post_id")
+    )
+
+
+def eligible_by_creator(bucket: int, creators: pl.DataFrame, work: Work) -> pl.DataFrame:
+    """(creator_id, posts): eligible posts per creator among `creators`, in this bucket."""
+    return (
+        pl.scan_parquet(work.eligible(bucket))
+        .join(creators.lazy(), on="creator_id", how="semi")
+        .group_by("creator_id")
+        .agg(pl.len().cast(pl.Int64).alias("posts"))
+        .collect()
+    )
+
+
+def write_not_sampled(bucket: int, work: Work) -> int:
+    """The sampling exclusions of one bucket: its eligible posts that are not candidates."""
+    path = work.excluded("sampling", bucket)
+    _sink(
+        pl.scan_parquet(work.eligible(bucket))
+        .join(pl.scan_parquet(work.candidates), on="ordinal", how="anti")
+        .select(
+            "ordinal",
+            "post_id",
+            pl.lit("sampling").alias("stage"),
+            pl.lit("not_sampled").alias("reason"),
+            pl.lit(None, pl.String).alias("detail"),
+        ),
+        path,
+    )
+    return int(pl.scan_parquet(path).select(pl.len()).collect().item())

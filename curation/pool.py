@@ -1,0 +1,359 @@
+"""Sample first, then look at the video: the pool, the shortlist and the companions.
+
+The tabular stages left the eligible posts with their sampling keys (curation/partitions.py).
+Here the pool is drawn in rounds:
+  1. candidates: each stratum's `m` highest keys, m = its quota plus a margin;
+  2. only the candidates are fetched from the export, checked against the opt-out blocklist,
+     fingerprinted and screened (known hashes, nudity, near-duplicates among them);
+  3. a stratum with fewer survivors than its quota draws more candidates (the next keys),
+     sized from the share that survived; a stratum with none left to draw counts its
+     survivors as what it has, and the quotas are allocated again.
+Then each stratum keeps its quota of highest keys among the survivors (`beyond_quota` for the
+rest). Blocklist and video decisions do not depend on the key, so this is exactly the top-quota
+draw over every post that passes them: the released pool is a weighted sample without
+replacement from the screened posts (docs/design-notes.md). Near-duplicates are removed among
+the candidates, the representative being the most engaging copy, as before.
+Video cost follows the pool (1 + margin), not the export.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import polars as pl
+
+from curation.config import CurateConfig, VideoConfig
+from curation.curate import Tabular, blocklist_key, fetch_posts, video_config
+from curation.partitions import (
+    STRATUM_KEY,
+    creator_posts_in_bucket,
+    eligible_by_creator,
+    merge_recent,
+    merge_top,
+    top_in_bucket,
+    write_not_sampled,
+)
+from curation.stages.sampling import allocate_quotas, choose_sampled
+from curation.stages.shortlist import draw_shortlist, select_companions
+from curation.video.fingerprint_store import scan_store, store_version
+from curation.video.screen import VideoScreenStats, screen_videos
+from curation.video.settings import neardup_settings, settings_of
+from privacy.blocklist import flag_blocked, load_blocked_frames
+from storage.exclusions import DETAIL, EXCLUSION_SCHEMA, REASON, StageCount
+from storage.media import list_media
+
+# Fingerprints `items` (post_id, media_sha256, location) into the store (flows/fingerprint.py).
+Fingerprinter = Callable[[pl.DataFrame, VideoConfig], Any]
+MIN_SURVIVAL = 0.05  # a stratum's top-up never assumes fewer than this share survive
+
+
+@dataclass
+class Screen:
+    """Blocklist and video decisions over candidate posts, fetched from the export once each."""
+
+    config: CurateConfig
+    fingerprint: Fingerprinter
+    dask_address: str | None = None  # fingerprint on this cluster, not the video config's
+    fetched: pl.DataFrame = field(default_factory=pl.DataFrame)
+    decoded: int = 0  # videos sent to the fingerprinter (new to the store or not)
+    _media: set[str] | None = None
+
+    def __post_init__(self) -> None:
+        self.blocklist, self.key = blocklist_key(self.config)
+        self.video = video_config(self.config) if self.config.video.enabled else None
+        if self.video is not None and self.dask_address is not None:
+            self.video = self.video.model_copy(update={"dask_address": self.dask_address})
+
+    def rows(self, post_ids: pl.Series) -> pl.DataFrame:
+        """The export rows of these posts, by post ID."""
+        have = self.fetched["post_id"] if self.fetched.width else pl.Series([], dtype=pl.Int64)
+        new = post_ids.filter(~post_ids.is_in(have.implode()))
+        if new.len():
+            rows = fetch_posts(self.config.export_dir, new, self.config.engagement)
+            self.fetched = rows if not self.fetched.width else pl.concat([self.fetched, rows])
+        return self.fetched.filter(pl.col("post_id").is_in(post_ids.implode())).sort("post_id")
+
+    def media(self) -> set[str]:
+        if self._media is None:
+            assert self.video is not None and self.video.media_root is not None
+            self._media = list_media(self.video.media_root)
+        return self._media
+
+    def __call__(
+        self, rows: pl.DataFrame, first: pl.Series | None = None
+    ) -> tuple[pl.DataFrame, pl.DataFrame | None, VideoScreenStats | None]:
+        """Exclusions (post_id, stage, reason, detail) of `rows` at the blocklist and video
+        stages, the near-duplicate clusters, the video stats. `first`: posts that stay the
+        representative of any near-duplicate they have (the pool, when companions are added)."""
+        blocked = flag_blocked(rows.lazy(), self.blocklist, self.key).collect()
+        out = [_stage_rows(blocked, "blocklist")]
+        allowed = blocked.filter(pl.col(REASON).is_null()).drop(REASON, DETAIL)
+        clusters, stats = None, None
+        if self.video is not None:
+            flagged, stats, clusters = self._screen_video(allowed, self.video, first)
+            out.append(_stage_rows(flagged, "video"))
+        return pl.concat(out).sort("post_id"), clusters, stats
+
+    def _screen_video(
+        self, posts: pl.DataFrame, video: VideoConfig, first: pl.Series | None
+    ) -> tuple[pl.DataFrame, VideoScreenStats, pl.DataFrame]:
+        assert video.store is not None
+        items = posts.select(
+            "post_id", "media_sha256", (pl.col("media_sha256") + ".mp4").alias("location")
+        ).filter(pl.col("location").is_in(list(self.media())))
+        if items.height:
+            self.fingerprint(items, video)
+            self.decoded += items.height
+        stored = (
+            scan_store(video.store, store_version(settings_of(video)))
+            .join(
+                items.lazy().select("post_id", "media_sha256"),
+                on=["post_id", "media_sha256"],
+                how="semi",
+            )
+            .collect()
+        )
+        known = (
+            pl.read_parquet(video.known_hashes)
+            if video.known_hashes
+            else pl.DataFrame(schema={"hash": pl.UInt64})
+        )
+        return screen_videos(
+            posts,
+            stored,
+            known,
+            neardup_settings(video),
+            video.known_max_bits,
+            video.require_media,
+            video.nudity_threshold,
+            load_blocked_frames(self.config.opt_out_dir),
+            first=first,
+        )
+
+
+def _stage_rows(flagged: pl.DataFrame, stage: str) -> pl.DataFrame:
+    return flagged.filter(pl.col(REASON).is_not_null()).select(
+        pl.col("post_id").cast(pl.Int64),
+        pl.lit(stage).alias("stage"),
+        pl.col(REASON).alias("reason"),
+        pl.col(DETAIL).cast(pl.String).alias("detail"),
+    )
+
+
+@dataclass
+class PoolDraw:
+    pool: pl.DataFrame  # wide rows, by post ID
+    quotas: pl.DataFrame
+    funnel: list[StageCount]
+    excluded: dict[str, pl.DataFrame]  # blocklist, video, quota
+    clusters: pl.DataFrame | None
+    stats: VideoScreenStats | None
+    rounds: int
+    candidates: int
+
+
+def _topped_up(m: int, got: int, want: int, available: int) -> int:
+    rate = max(got / m, MIN_SURVIVAL) if m else 1.0
+    return min(available, m + math.ceil((want - got) / rate * 1.25) + 8)
+
+
+def draw_pool(tab: Tabular, screen: Screen) -> PoolDraw:
+    """The pool: drawn, screened, topped up, trimmed to the quotas (see the module docstring)."""
+    s = tab.config.sampling
+    strata = tab.strata
+    available = strata["available"]
+    quotas = allocate_quotas(strata, s.pool_size, s.language_shares)
+    m = pl.Series(
+        [min(a, math.ceil(q * (1 + s.margin))) for a, q in zip(available, quotas["quota"], strict=True)],
+        dtype=pl.Int64,
+    )
+    rounds = 0
+    while True:
+        rounds += 1
+        wanted = strata.select(*STRATUM_KEY).with_columns(m.alias("m")).filter(pl.col("m") > 0)
+        candidates = merge_top(tab.each_bucket(top_in_bucket, wanted), wanted)
+        excluded, clusters, stats = screen(screen.rows(candidates["post_id"]))
+        survivors = candidates.join(excluded.select("post_id"), on="post_id", how="anti")
+        got = strata.join(
+            survivors.group_by(STRATUM_KEY).len("got"),
+            on=STRATUM_KEY,
+            how="left",
+            maintain_order="left",
+        )["got"].fill_null(0)
+        exhausted = m >= available
+        capacity = pl.select(pl.when(exhausted).then(got).otherwise(available)).to_series()
+        quotas = allocate_quotas(
+            strata.with_columns(capacity.alias("available")), s.pool_size, s.language_shares
+        )
+        short = (got < quotas["quota"]) & ~exhausted
+        if not short.any():
+            break
+        m = pl.Series(
+            [
+                _topped_up(mi, g, q, a) if sh else mi
+                for mi, g, q, a, sh in zip(m, got, quotas["quota"], available, short, strict=True)
+            ],
+            dtype=pl.Int64,
+        )
+    keys = survivors.join(strata.select(*STRATUM_KEY, "stratum"), on=STRATUM_KEY)
+    chosen = choose_sampled(keys.select("post_id", "stratum", "sampling_key"), quotas)
+    pool = screen.rows(chosen)
+    candidates.select("ordinal").write_parquet(tab.work.candidates)
+    n_not_sampled = sum(tab.each_bucket(write_not_sampled))
+    eligible = int(available.sum())
+    beyond = survivors.filter(~pl.col("post_id").is_in(chosen.implode())).select(
+        "post_id",
+        pl.lit("quota").alias("stage"),
+        pl.lit("beyond_quota").alias("reason"),
+        pl.lit(None, pl.String).alias("detail"),
+    )
+    by_stage = {st: excluded.filter(pl.col("stage") == st) for st in ("blocklist", "video")}
+    by_stage["quota"] = beyond
+    blocked = by_stage["blocklist"].height
+    funnel = [
+        StageCount(
+            "sampling", eligible, candidates.height, n_not_sampled, _reasons_of(n_not_sampled)
+        ),
+        _stage_count("blocklist", candidates.height, by_stage["blocklist"]),
+        _stage_count("video", candidates.height - blocked, by_stage["video"]),
+        _stage_count("quota", survivors.height, beyond),
+    ]
+    table = quotas.with_columns(available.alias("eligible"), got.cast(pl.Int64).alias("screened")).select(
+        "language", "month", "eligible", "screened", "available", "quota"
+    )
+    return PoolDraw(pool, table, funnel, by_stage, clusters, stats, rounds, candidates.height)
+
+
+def _reasons_of(n: int) -> dict[str, int]:
+    return {"not_sampled": n} if n else {}
+
+
+def _stage_count(stage: str, inputs: int, excluded: pl.DataFrame) -> StageCount:
+    by_reason = dict(excluded.group_by("reason").len().sort("reason").iter_rows())
+    return StageCount(stage, inputs, inputs - excluded.height, excluded.height, by_reason)
+
+
+@dataclass
+class Companions:
+    rows: pl.DataFrame
+    screening: StageCount  # candidates in, survivors kept (a side record, not a funnel stage)
+    excluded: pl.DataFrame
+    clusters: pl.DataFrame | None
+    rounds: int
+
+
+def pick_shortlist(tab: Tabular, draw: PoolDraw) -> pl.DataFrame:
+    cfg = tab.config
+    return (
+        draw_shortlist(draw.pool.lazy(), cfg.shortlist, cfg.sampling, cfg.engagement.power)
+        .collect()
+        .sort("post_id")
+    )
+
+
+def pick_companions(
+    tab: Tabular, screen: Screen, draw: PoolDraw, shortlist: pl.DataFrame
+) -> Companions:
+    """The shortlisted creators' most recent other posts that pass every stage; screened with
+    the pool, whose posts stay the representatives of any near-duplicates."""
+    cfg = tab.config.shortlist
+    per = cfg.companion_per_creator
+    creators = shortlist.group_by("creator_id").len("shortlisted")
+    totals = (
+        pl.concat(tab.each_bucket(eligible_by_creator, creators.select("creator_id")))
+        .group_by("creator_id")
+        .agg(pl.col("posts").sum())
+    )
+    plan = (
+        creators.join(totals, on="creator_id", how="left", maintain_order="left")
+        .with_columns(pl.col("posts").fill_null(0))
+        .sort("creator_id")
+    )
+    if cfg.companion_size == 0 or plan.is_empty():
+        return Companions(
+            shortlist.clear(),
+            StageCount("companion", 0, 0, 0),
+            pl.DataFrame(schema=EXCLUSION_SCHEMA),
+            None,
+            0,
+        )
+    extra = math.ceil(per * tab.config.sampling.margin)
+    m = plan.select(
+        pl.min_horizontal(pl.col("shortlisted") + per + extra, pl.col("posts")).alias("m")
+    )["m"]
+    pool_ids = draw.pool["post_id"]
+    rounds = 0
+    while True:
+        rounds += 1
+        wanted = plan.select("creator_id").with_columns(m.alias("m"))
+        candidates = merge_recent(tab.each_bucket(creator_posts_in_bucket, wanted), wanted).join(
+            shortlist.select("post_id"), on="post_id", how="anti"
+        )
+        ids = pl.concat([pool_ids, candidates["post_id"]]).unique().sort()
+        excluded, clusters, _ = screen(screen.rows(ids), first=pool_ids)
+        excluded = excluded.join(candidates.select("post_id"), on="post_id", how="semi")
+        survivors = candidates.join(excluded.select("post_id"), on="post_id", how="anti")
+        got = plan.join(
+            survivors.group_by("creator_id").len("got"),
+            on="creator_id",
+            how="left",
+            maintain_order="left",
+        )["got"].fill_null(0)
+        short = (got < per) & (m < plan["posts"])
+        if not short.any():
+            break
+        m = pl.Series(
+            [
+                _topped_up(mi, g + s, per + s, a) if sh else mi
+                for mi, g, s, a, sh in zip(m, got, plan["shortlisted"], plan["posts"], short, strict=True)
+            ],
+            dtype=pl.Int64,
+        )
+    companions = (
+        select_companions(screen.rows(survivors["post_id"]).lazy(), shortlist.lazy(), cfg)
+        .collect()
+        .sort("post_id")
+    )
+    screening = _stage_count("companion", candidates.height, excluded)
+    return Companions(
+        companions,
+        screening,
+        excluded.with_columns(pl.lit("companion").alias("stage")),
+        clusters,
+        rounds,
+    )
+
+
+def pool_stage(tab: Tabular, draw: PoolDraw, stage: str) -> StageCount:
+    """One of the stages `draw_pool` ran: its exclusions in one file, and its counts."""
+    path = tab.run.exclusions(stage)
+    if stage == "sampling":
+        parts = [tab.work.excluded("sampling", b) for b in range(tab.work.buckets)]
+        pl.scan_parquet(parts).select(list(EXCLUSION_SCHEMA)).sink_parquet(path)
+    else:
+        draw.excluded[stage].select(list(EXCLUSION_SCHEMA)).write_parquet(path)
+    return next(c for c in draw.funnel if c.stage == stage)
+
+
+def write_selection(
+    tab: Tabular, draw: PoolDraw, shortlist: pl.DataFrame, companions: Companions
+) -> tuple[int, int]:
+    """The pool, shortlist, companions, quotas and near-duplicate clusters; their sizes."""
+    run = tab.run
+    draw.pool.write_parquet(run.table("pool"))
+    shortlist.write_parquet(run.table("shortlist"))
+    companions.rows.write_parquet(run.table("companion"))
+    draw.quotas.write_parquet(run.quotas)
+    companions.excluded.select(list(EXCLUSION_SCHEMA)).write_parquet(run.exclusions("companion"))
+    if draw.clusters is not None:
+        clusters = draw.clusters
+        if companions.clusters is not None:
+            seen = companions.clusters["post_id"].implode()
+            clusters = pl.concat(
+                [companions.clusters, clusters.filter(~pl.col("post_id").is_in(seen))]
+            ).sort("post_id")
+        clusters.write_parquet(run.neardup_clusters)
+    return shortlist.height, companions.rows.height
