@@ -4,7 +4,7 @@ UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 RUN := $(UV) run --frozen
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 
-.PHONY: install demo test check fmt bench bench-sampling bench-flows bench-prefect bench-neardup bench-neardup-accuracy bench-dask bench-annotations bench-patch bench-access clean
+.PHONY: install demo test check fmt bench bench-sampling bench-flows bench-prefect bench-neardup bench-neardup-accuracy bench-dask bench-scale bench-annotations bench-patch bench-access clean
 
 install: .venv/.installed
 
@@ -48,6 +48,9 @@ bench-neardup: install  ## near-duplicate search over 1.5M videos' frame hashes
 
 bench-neardup-accuracy: install  ## near-duplicate accuracy and speed on real video vs videohash
 	$(RUN) python -m bench.neardup_accuracy
+
+bench-scale: install  ## massiv curate end to end on 10M, 50M, 200M-post exports vs a DuckDB scan
+	$(RUN) python -m bench.scale
 
 bench-dask: install  ## fingerprinting throughput, 1 vs 2 Dask workers (after bench-neardup-accuracy)
 	$(RUN) python -m bench.dask_fingerprint

@@ -109,16 +109,19 @@ def ingest_export(tab: Tabular) -> StageCount:
     split = functools.partial(partitions.split_partition, work=tab.work)
     with tab.runner.stage("ingest", tab.rows):
         counts = tab.runner.map(split, tab.partitions)
-        dups = pl.concat(tab.each_bucket(partitions.find_duplicates)).sort("ordinal")
+        repeated = pl.concat(tab.each_bucket(partitions.find_duplicates)).sort("ordinal")
+    dups = repeated.filter(~pl.col("first")).drop("first")
     dups.write_parquet(tab.work.duplicates)
-    quarantine, valid_repeats = _quarantine(tab, dups)
+    quarantine, valid_repeats = _quarantine(tab, dups, repeated)
     _write_exclusions(quarantine.lazy(), "ingest", tab.run, REASON)
     quarantine.drop("ordinal").write_parquet(tab.run.quarantine)
     kept = sum(c["valid"] for c in counts) - valid_repeats
     return _count("ingest", tab.rows, kept, quarantine.height, tab.run)
 
 
-def _quarantine(tab: Tabular, dups: pl.DataFrame) -> tuple[pl.DataFrame, int]:
+def _quarantine(
+    tab: Tabular, dups: pl.DataFrame, repeated: pl.DataFrame
+) -> tuple[pl.DataFrame, int]:
     """Whole rows that break a rule, and later rows of a repeated post ID, in export order;
     and how many of the latter broke no rule (they left the ledger)."""
     parts = sorted((tab.work.root / "quarantine").glob("p*.parquet"))
@@ -128,7 +131,7 @@ def _quarantine(tab: Tabular, dups: pl.DataFrame) -> tuple[pl.DataFrame, int]:
         fetched = fetched.join(broken.select("ordinal"), on="ordinal", how="anti")
     rows = [] if broken is None else [broken]
     if fetched.height:
-        rows.append(fetch_ordinals(tab.partitions, fetched["ordinal"], tab.work))
+        rows.append(fetch_repeated(tab, fetched["ordinal"], repeated))
     if not rows:
         empty = ingest.flag_broken_rows(
             ingest.scan_file(Path(tab.partitions[0].file)).head(0), list(tab.work.languages)
@@ -149,27 +152,28 @@ def _quarantine(tab: Tabular, dups: pl.DataFrame) -> tuple[pl.DataFrame, int]:
     return quarantine, fetched.height
 
 
-def fetch_ordinals(parts: list[Partition], ordinals: pl.Series, work: Work) -> pl.DataFrame:
-    """Whole export rows by ordinal (with created_ts and their broken rules), from the files
-    that hold them."""
-    wanted = ordinals.sort()
-    frames = []
-    files: dict[str, tuple[int, int]] = {}
-    for p in parts:
-        first, end = files.get(p.file, (p.first, p.first))
-        files[p.file] = (min(first, p.first), max(end, p.first + p.length))
-    for file, (first, end) in files.items():
-        inside = wanted.filter((wanted >= first) & (wanted < end))
-        if inside.is_empty():
-            continue
-        raw = (
-            ingest.scan_file(Path(file))
-            .with_row_index("ordinal", offset=first)
-            .with_columns(pl.col("ordinal").cast(pl.Int64))
-            .filter(pl.col("ordinal").is_in(inside.implode()))
+def fetch_repeated(tab: Tabular, ordinals: pl.Series, repeated: pl.DataFrame) -> pl.DataFrame:
+    """Whole export rows of repeated post IDs by ordinal (with created_ts and their broken
+    rules). Read by post ID, which the Parquet reader filters as it decodes: a post ID's rows
+    come in export order, so the k-th is the one at its k-th smallest ordinal."""
+    wanted = repeated.filter(
+        pl.col("post_id").is_in(
+            repeated.filter(pl.col("ordinal").is_in(ordinals.implode()))["post_id"].implode()
         )
-        frames.append(ingest.flag_broken_rows(raw, list(work.languages)).collect())
-    return pl.concat(frames)
+    )
+    rank = pl.int_range(pl.len()).over("post_id").alias("_rank")
+    where = wanted.sort("ordinal").with_columns(rank).select("post_id", "_rank", "ordinal")
+    raw = (
+        ingest.scan_posts(tab.config.export_dir)
+        .filter(pl.col("post_id").is_in(wanted["post_id"].unique().implode()))
+        .collect(engine="streaming")
+        .with_columns(rank)
+        .join(where, on=["post_id", "_rank"], maintain_order="left")
+        .filter(pl.col("ordinal").is_in(ordinals.implode()))
+        .drop("_rank")
+    )
+    columns = ["ordinal", *[c for c in raw.columns if c != "ordinal"]]
+    return ingest.flag_broken_rows(raw.select(columns).lazy(), list(tab.work.languages)).collect()
 
 
 def screen_buckets(tab: Tabular) -> list[dict[str, Any]]:
@@ -235,7 +239,7 @@ def fetch_posts(export_dir: Path, post_ids: pl.Series, engagement: Any) -> pl.Da
         .unique("post_id", keep="first", maintain_order=True)
         .with_columns(ingest.parse_created_ts().alias("created_ts"))
     )
-    return score_engagement(rows, engagement).collect().sort("post_id")
+    return score_engagement(rows, engagement).collect(engine="streaming").sort("post_id")
 
 
 def record_run(

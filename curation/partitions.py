@@ -193,14 +193,19 @@ def split_partition(part: Partition, work: Work) -> dict[str, int]:
 
 
 def find_duplicates(bucket: int, work: Work) -> pl.DataFrame:
-    """(ordinal, post_id) of every row whose post ID an earlier row of the export carries."""
+    """(ordinal, post_id, first) of every row whose post ID more than one row carries; the
+    earliest row of each is the `first`, the others are duplicates."""
     files = work.bucket_files("ids", bucket)
     if not files:
-        return pl.DataFrame(schema={"ordinal": pl.Int64, "post_id": pl.Int64})
+        return pl.DataFrame(schema={"ordinal": pl.Int64, "post_id": pl.Int64, "first": pl.Boolean})
     return (
         pl.scan_parquet(files)
-        .filter(pl.col("ordinal") != pl.col("ordinal").min().over("post_id"))
-        .select("ordinal", "post_id")
+        .filter(pl.len().over("post_id") > 1)
+        .select(
+            "ordinal",
+            "post_id",
+            (pl.col("ordinal") == pl.col("ordinal").min().over("post_id")).alias("first"),
+        )
         .collect()
     )
 
@@ -304,23 +309,67 @@ def top_in_bucket(bucket: int, wanted: pl.DataFrame, work: Work) -> pl.DataFrame
     (wanted: language, month_index, m); ties go to the lower post ID, as in the merge."""
     return (
         pl.scan_parquet(work.eligible(bucket))
+        .select("ordinal", "post_id", *STRATUM_KEY, "sampling_key")
         .join(wanted.lazy(), on=STRATUM_KEY)
         .sort(["sampling_key", "post_id"], descending=[True, False])
         .filter(pl.int_range(pl.len()).over(STRATUM_KEY) < pl.col("m"))
         .drop("m")
         .collect()
+        .with_columns(pl.lit(bucket, pl.Int32).alias("bucket"))
     )
+
+
+def _ranked(frame: pl.DataFrame) -> pl.DataFrame:
+    return frame.sort(["sampling_key", "post_id"], descending=[True, False])
 
 
 def merge_top(parts: list[pl.DataFrame], wanted: pl.DataFrame) -> pl.DataFrame:
     """The exact top `m` per stratum from per-bucket tops, sorted by post ID."""
     return (
-        pl.concat(parts)
-        .join(wanted, on=STRATUM_KEY)
-        .sort(["sampling_key", "post_id"], descending=[True, False])
+        _ranked(pl.concat(parts).join(wanted, on=STRATUM_KEY))
         .filter(pl.int_range(pl.len()).over(STRATUM_KEY) < pl.col("m"))
         .drop("m")
         .sort("post_id")
+    )
+
+
+def unsure_strata(
+    parts: list[pl.DataFrame], top: pl.DataFrame, limits: pl.DataFrame
+) -> pl.DataFrame:
+    """Strata whose merged top may miss posts: a bucket that returned its whole `limit` (less
+    than `m`) may hold more, and they could rank above the stratum's last kept post.
+    limits: language, month_index, m, limit."""
+    last = (
+        _ranked(top)
+        .group_by(STRATUM_KEY, maintain_order=True)
+        .agg(
+            pl.col("sampling_key").last().alias("t_key"),
+            pl.col("post_id").last().alias("t_post"),
+            pl.len().alias("n"),
+        )
+    )
+    lowest = (
+        _ranked(pl.concat(parts))
+        .group_by("bucket", *STRATUM_KEY, maintain_order=True)
+        .agg(
+            pl.col("sampling_key").last().alias("l_key"),
+            pl.col("post_id").last().alias("l_post"),
+            pl.len().alias("count"),
+        )
+    )
+    above = (pl.col("l_key") > pl.col("t_key")) | (
+        (pl.col("l_key") == pl.col("t_key")) & (pl.col("l_post") < pl.col("t_post"))
+    )
+    return (
+        lowest.join(limits, on=STRATUM_KEY)
+        .join(last, on=STRATUM_KEY, how="left")
+        .filter(
+            (pl.col("count") >= pl.col("limit"))
+            & (pl.col("limit") < pl.col("m"))
+            & (pl.col("n").is_null() | (pl.col("n") < pl.col("m")) | above)
+        )
+        .select(STRATUM_KEY)
+        .unique()
     )
 
 

@@ -34,6 +34,7 @@ from curation.partitions import (
     merge_recent,
     merge_top,
     top_in_bucket,
+    unsure_strata,
     write_not_sampled,
 )
 from curation.stages.sampling import allocate_quotas, choose_sampled
@@ -155,6 +156,34 @@ class PoolDraw:
     candidates: int
 
 
+def top_candidates(tab: Tabular, wanted: pl.DataFrame) -> pl.DataFrame:
+    """Each stratum's `m` highest keys over all buckets, exactly. A bucket first sends a little
+    more than its share (m / buckets); strata where that may not be enough ask again."""
+    buckets = tab.work.buckets
+    limits = wanted.with_columns(
+        pl.min_horizontal(
+            pl.col("m"), (pl.col("m") * 1.3 / buckets).ceil().cast(pl.Int64) + 64
+        ).alias("limit")
+    )
+    while True:
+        asked = limits.select(*STRATUM_KEY, pl.col("limit").alias("m"))
+        parts = tab.each_bucket(top_in_bucket, asked)
+        top = merge_top(parts, wanted)
+        unsure = unsure_strata(parts, top, limits)
+        if unsure.is_empty():
+            return top.drop("bucket")
+        redo = limits.join(
+            unsure.with_columns(pl.lit(True).alias("redo")),
+            on=STRATUM_KEY,
+            how="left",
+            maintain_order="left",
+        )["redo"].fill_null(False)
+        doubled = pl.min_horizontal(pl.col("m"), pl.col("limit") * 2)
+        limits = limits.with_columns(
+            pl.when(redo).then(doubled).otherwise(pl.col("limit")).alias("limit")
+        )
+
+
 def _topped_up(m: int, got: int, want: int, available: int) -> int:
     rate = max(got / m, MIN_SURVIVAL) if m else 1.0
     return min(available, m + math.ceil((want - got) / rate * 1.25) + 8)
@@ -167,14 +196,17 @@ def draw_pool(tab: Tabular, screen: Screen) -> PoolDraw:
     available = strata["available"]
     quotas = allocate_quotas(strata, s.pool_size, s.language_shares)
     m = pl.Series(
-        [min(a, math.ceil(q * (1 + s.margin))) for a, q in zip(available, quotas["quota"], strict=True)],
+        [
+            min(a, math.ceil(q * (1 + s.margin)))
+            for a, q in zip(available, quotas["quota"], strict=True)
+        ],
         dtype=pl.Int64,
     )
     rounds = 0
     while True:
         rounds += 1
         wanted = strata.select(*STRATUM_KEY).with_columns(m.alias("m")).filter(pl.col("m") > 0)
-        candidates = merge_top(tab.each_bucket(top_in_bucket, wanted), wanted)
+        candidates = top_candidates(tab, wanted)
         excluded, clusters, stats = screen(screen.rows(candidates["post_id"]))
         survivors = candidates.join(excluded.select("post_id"), on="post_id", how="anti")
         got = strata.join(
@@ -221,9 +253,9 @@ def draw_pool(tab: Tabular, screen: Screen) -> PoolDraw:
         _stage_count("video", candidates.height - blocked, by_stage["video"]),
         _stage_count("quota", survivors.height, beyond),
     ]
-    table = quotas.with_columns(available.alias("eligible"), got.cast(pl.Int64).alias("screened")).select(
-        "language", "month", "eligible", "screened", "available", "quota"
-    )
+    table = quotas.with_columns(
+        available.alias("eligible"), got.cast(pl.Int64).alias("screened")
+    ).select("language", "month", "eligible", "screened", "available", "quota")
     return PoolDraw(pool, table, funnel, by_stage, clusters, stats, rounds, candidates.height)
 
 
@@ -308,7 +340,9 @@ def pick_companions(
         m = pl.Series(
             [
                 _topped_up(mi, g + s, per + s, a) if sh else mi
-                for mi, g, s, a, sh in zip(m, got, plan["shortlisted"], plan["posts"], short, strict=True)
+                for mi, g, s, a, sh in zip(
+                    m, got, plan["shortlisted"], plan["posts"], short, strict=True
+                )
             ],
             dtype=pl.Int64,
         )

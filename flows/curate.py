@@ -96,6 +96,7 @@ def curate(config: CurateConfig = CurateConfig(), progress: bool = True) -> Cura
         "candidates": draw.candidates,
         "decoded_videos": screen.decoded,
         "video": None if draw.stats is None else vars(draw.stats),
+        "timings": dict(runner.timings),
     }
     with runner.timed("record"):
         record_run(config, run, funnel, sizes, extra)

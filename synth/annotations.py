@@ -184,13 +184,13 @@ def synthesize_annotations(
 
 def annotate_run(run: CurationRun, out_dir: Path, seed: int = 7) -> dict[str, int]:
     """Simulated annotation of a curation run's shortlist; gold posts are pre-annotated posts
-    outside it (the first 50,000 unique posts, in the run's order)."""
+    outside it (the first 50,000 other pool posts, by post ID)."""
     shortlist_path = run.table("shortlist")
     if not shortlist_path.is_file():
         raise FileNotFoundError(f"no shortlist at {shortlist_path}: run `massiv curate` first")
     shortlisted = pl.read_parquet(shortlist_path, columns=["post_id", "language"])
     others = (
-        pl.scan_parquet(run.table("posts_unique"))
+        pl.scan_parquet(run.table("pool"))
         .select("post_id", "language")
         .join(shortlisted.lazy(), on="post_id", how="anti", maintain_order="left")
         .head(50_000)

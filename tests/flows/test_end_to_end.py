@@ -76,15 +76,8 @@ def test_curate_funnel_adds_up_and_writes_every_table(
 ) -> None:
     out = workdir / "curation"
     funnel = json.loads((out / "funnel.json").read_text())
-    assert [s["stage"] for s in funnel["stages"]] == [
-        "ingest",
-        "window",
-        "blocklist",
-        "sensitive",
-        "dedup",
-        "video",
-        "sampling",
-    ]
+    stages = ["ingest", "window", "sensitive", "dedup", "sampling", "blocklist", "video", "quota"]
+    assert [s["stage"] for s in funnel["stages"]] == stages
     assert all(s["input"] == s["kept"] + s["excluded"] for s in funnel["stages"])
     for before, after in zip(funnel["stages"], funnel["stages"][1:], strict=False):
         assert after["input"] == before["kept"]
@@ -93,7 +86,7 @@ def test_curate_funnel_adds_up_and_writes_every_table(
     quarantine = pl.read_parquet(out / "quarantine.parquet")
     assert quarantine.height == funnel["stages"][0]["excluded"]
     assert quarantine["exclusion_reason"].null_count() == 0 and "caption" in quarantine.columns
-    for stage in ("ingest", "window", "blocklist", "sensitive", "dedup", "video", "sampling"):
+    for stage in stages:
         excluded = pl.read_parquet(out / "exclusions" / f"{stage}.parquet")
         assert excluded.height == next(
             s["excluded"] for s in funnel["stages"] if s["stage"] == stage
@@ -582,7 +575,9 @@ def test_opt_outs_patch_the_release_withdraw_the_old_one_and_stay_out(
     )
     stage = next(s for s in rerun.funnel if s.stage == "blocklist")
     assert stage.by_reason["opted_out"] >= 4
-    kept = pl.read_parquet(workdir / "curation_after" / "posts_allowed.parquet")
+    kept = pl.concat(
+        pl.read_parquet(workdir / "curation_after" / f"{t}.parquet") for t in ("pool", "companion")
+    )
     assert not set(kept["post_id"]) & {*videos["post_id"], lost["post_id"], lost["upload"]}
     assert creator not in set(kept["creator_id"])
 

@@ -119,7 +119,9 @@ def test_copies_of_an_opted_out_video_are_blocked_now_and_later(
     withdrawn = video.filter(pl.col("reason") == "opted_out_near_duplicate")
     assert withdrawn.height >= 2
     assert set(withdrawn["post_id"]) <= set(copies["post_id"])
-    remaining = pl.read_parquet(tmp_path / "cur2" / "posts_screened.parquet")
+    remaining = pl.concat(
+        pl.read_parquet(tmp_path / "cur2" / f"{t}.parquet") for t in ("pool", "companion")
+    )
     assert not set(remaining["post_id"]) & (set(withdrawn["post_id"]) | set(blocked["post_id"]))
 
     # Without the saved clusters the video counts as unseen: one search, the same answer.
