@@ -256,9 +256,10 @@ def screen_bucket(bucket: int, work: Work) -> dict[str, Any]:
     }
     inputs = [ledger.select(pl.len()), in_scope.select(pl.len()), safe.select(pl.len())]
     frames = pl.collect_all([*parts.values(), eligible, *inputs])
+    # Joins do not keep row order: export order is restored, so no result depends on partitions.
     for stage, frame in zip(stages, frames, strict=False):
-        _write(frame, work.excluded(stage, bucket))
-    kept = frames[3]
+        _write(frame.sort("ordinal"), work.excluded(stage, bucket))
+    kept = frames[3].sort("ordinal")
     _write(kept, work.eligible(bucket))
     strata = kept.group_by(STRATUM_KEY).agg(pl.len().cast(pl.Int64).alias("available"))
     counts = {stage: int(f.item()) for stage, f in zip(stages, frames[4:], strict=True)}
@@ -295,8 +296,9 @@ def _no_strata() -> pl.DataFrame:
 
 
 def _write(frame: pl.DataFrame, path: Path) -> None:
+    """One chunk, so the file's row groups do not follow how many parts the rows came from."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    frame.write_parquet(path)
+    frame.rechunk().write_parquet(path)
 
 
 def _sink(frame: pl.LazyFrame, path: Path) -> None:
@@ -414,6 +416,7 @@ def write_not_sampled(bucket: int, work: Work) -> int:
     _sink(
         pl.scan_parquet(work.eligible(bucket))
         .join(pl.scan_parquet(work.candidates), on="ordinal", how="anti")
+        .sort("ordinal")
         .select(
             "ordinal",
             "post_id",

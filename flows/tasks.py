@@ -34,3 +34,13 @@ class RoutineStates(logging.Filter):
 
 for _name in ("prefect.task_runs", "prefect.flow_runs"):
     logging.getLogger(_name).addFilter(RoutineStates())
+
+
+def engine_logs(verbose: bool) -> None:
+    """Prefect's and Dask's own INFO lines (server start-up, cluster connections) only when
+    asked for; the flows' lines and every warning still show."""
+    level = logging.INFO if verbose else logging.WARNING
+    for name in ("prefect", "distributed", "prefect.task_runner.dask"):
+        logging.getLogger(name).setLevel(level)
+    for name in ("prefect.flow_runs", "prefect.task_runs"):
+        logging.getLogger(name).setLevel(logging.INFO)

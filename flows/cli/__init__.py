@@ -15,6 +15,17 @@ app = typer.Typer(
     add_completion=False,
     help="Curate and release research datasets of short videos.",
 )
+
+
+@app.callback()
+def options(
+    verbose: bool = typer.Option(False, "--verbose", help="Show Prefect's and Dask's INFO lines."),
+) -> None:
+    from flows.tasks import engine_logs
+
+    engine_logs(verbose)
+
+
 app.command()(curate.curate)
 app.command()(store.verify)
 app.command("opt-out")(opt_out.opt_out_command)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TypeVar
@@ -53,6 +54,17 @@ def user_errors() -> Iterator[None]:
         yield
     except USER_ERRORS as exc:
         console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(2) from None
+    except RuntimeError as exc:
+        if "ephemeral" not in str(exc).lower():
+            raise
+        wait = os.environ.get("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+        console.print(
+            f"[bold red]error:[/] Prefect's temporary server did not start within {wait} s; the "
+            "machine may be busy: run again, raise PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"
+            ", or point PREFECT_API_URL at a running server",
+            highlight=False,
+        )
         raise typer.Exit(2) from None
     except (BotoCoreError, ClientError) as exc:  # S3 said no, or could not be reached
         console.print(f"[bold red]S3 error:[/] {exc}", highlight=False)
