@@ -4,7 +4,7 @@ UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 RUN := $(UV) run --frozen
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 
-.PHONY: install demo test check fmt bench bench-sampling bench-flows bench-prefect bench-neardup bench-neardup-accuracy bench-dask bench-scale bench-annotations bench-patch bench-access clean
+.PHONY: install demo test check fmt bench bench-flows bench-prefect bench-neardup bench-neardup-accuracy bench-dask bench-scale bench-annotations bench-patch bench-access clean
 
 install: .venv/.installed
 
@@ -32,10 +32,7 @@ fmt: install
 	$(RUN) ruff format .
 	$(RUN) ruff check --fix .
 
-bench: bench-sampling bench-flows bench-prefect bench-neardup bench-neardup-accuracy bench-dask bench-annotations bench-patch bench-access  ## all benchmarks; results in bench/results/
-
-bench-sampling: install  ## engagement sampling, 50M posts → 1.5M pool
-	$(RUN) python -m bench.sampling
+bench: bench-scale bench-flows bench-prefect bench-neardup bench-neardup-accuracy bench-dask bench-annotations bench-patch bench-access  ## all benchmarks; results in bench/results/
 
 bench-flows: install  ## curate + release on a 1.5M pool
 	$(RUN) python -m bench.flows

@@ -17,6 +17,7 @@ month. Targets (issue 14): 50M ≤ 5 min, ≤ 6 GB, ≤ 4× the scan; 200M ≤ 8
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -81,10 +82,8 @@ def tree_rss(pid: int) -> int:
         return 0
     total = 0
     for p in procs:
-        try:
+        with contextlib.suppress(psutil.NoSuchProcess):
             total += p.memory_info().rss
-        except psutil.NoSuchProcess:
-            pass
     return total
 
 

@@ -138,11 +138,11 @@ def _quarantine(
         )
         ordinal = pl.col("ordinal").cast(pl.Int64)
         return empty.with_row_index("ordinal").with_columns(ordinal).collect(), 0
-    repeated = pl.col("ordinal").is_in(dups["ordinal"].implode())
+    is_repeat = pl.col("ordinal").is_in(dups["ordinal"].implode())
     quarantine = (
         pl.concat(rows)
         .with_columns(
-            pl.when(repeated)
+            pl.when(is_repeat)
             .then(ingest.duplicate_reason(pl.col(REASON)))
             .otherwise(pl.col(REASON))
             .alias(REASON)

@@ -151,7 +151,7 @@ def _write_buckets(frame: pl.DataFrame, by: pl.Expr, work: Work, kind: str, part
     for (bucket,), rows in (
         frame.with_columns(by.alias("_bucket")).partition_by("_bucket", as_dict=True).items()
     ):
-        path = work.part(kind, int(bucket), part)  # type: ignore[call-overload]
+        path = work.part(kind, int(bucket), part)
         path.parent.mkdir(parents=True, exist_ok=True)
         rows.drop("_bucket").write_parquet(path)
 

@@ -59,7 +59,7 @@ class Screen:
     fingerprint: Fingerprinter
     dask_address: str | None = None  # fingerprint on this cluster, not the video config's
     fetched: pl.DataFrame = field(default_factory=pl.DataFrame)
-    decoded: int = 0  # videos sent to the fingerprinter (new to the store or not)
+    decoded: int = 0  # videos decoded in this run (the store had the others)
     _media: set[str] | None = None
 
     def __post_init__(self) -> None:
@@ -72,7 +72,7 @@ class Screen:
         """The export rows of these posts, by post ID."""
         have = self.fetched["post_id"] if self.fetched.width else pl.Series([], dtype=pl.Int64)
         new = post_ids.filter(~post_ids.is_in(have.implode()))
-        if new.len():
+        if new.len() or not self.fetched.width:  # the first call sets the columns
             rows = fetch_posts(self.config.export_dir, new, self.config.engagement)
             self.fetched = rows if not self.fetched.width else pl.concat([self.fetched, rows])
         return self.fetched.filter(pl.col("post_id").is_in(post_ids.implode())).sort("post_id")
@@ -106,8 +106,7 @@ class Screen:
             "post_id", "media_sha256", (pl.col("media_sha256") + ".mp4").alias("location")
         ).filter(pl.col("location").is_in(list(self.media())))
         if items.height:
-            self.fingerprint(items, video)
-            self.decoded += items.height
+            self.decoded += self.fingerprint(items, video).fingerprinted
         stored = (
             scan_store(video.store, store_version(settings_of(video)))
             .join(
@@ -317,26 +316,43 @@ def pick_companions(
         pl.min_horizontal(pl.col("shortlisted") + per + extra, pl.col("posts")).alias("m")
     )["m"]
     pool_ids = draw.pool["post_id"]
+    limit = math.ceil(cfg.companion_size * (1 + tab.config.sampling.margin))
     rounds = 0
     while True:
         rounds += 1
         wanted = plan.select("creator_id").with_columns(m.alias("m"))
-        candidates = merge_recent(tab.each_bucket(creator_posts_in_bucket, wanted), wanted).join(
+        recent = merge_recent(tab.each_bucket(creator_posts_in_bucket, wanted), wanted).join(
             shortlist.select("post_id"), on="post_id", how="anti"
         )
+        # Only the most recent `limit` can make the overall cut: fetch and screen those.
+        candidates = _by_recency(recent).head(limit).sort("post_id")
         ids = pl.concat([pool_ids, candidates["post_id"]]).unique().sort()
         excluded, clusters, _ = screen(screen.rows(ids), first=pool_ids)
         excluded = excluded.join(candidates.select("post_id"), on="post_id", how="semi")
         survivors = candidates.join(excluded.select("post_id"), on="post_id", how="anti")
+        chosen = _by_recency(select_companions(survivors.lazy(), shortlist.lazy(), cfg).collect())
+        last = chosen.tail(1) if chosen.height == cfg.companion_size else None
         got = plan.join(
             survivors.group_by("creator_id").len("got"),
             on="creator_id",
             how="left",
             maintain_order="left",
         )["got"].fill_null(0)
-        short = (got < per) & (m < plan["posts"])
-        if not short.any():
+        # A creator short of posts matters only if its next post could still make the cut.
+        oldest = plan.join(
+            _by_recency(recent).group_by("creator_id", maintain_order=True).last(),
+            on="creator_id",
+            how="left",
+            maintain_order="left",
+        )
+        short = (got < per) & (m < plan["posts"]) & _ranks_before(oldest, last)
+        cut_short = recent.height > limit and not (
+            last is not None and _ranks_before(last, _by_recency(candidates).tail(1)).all()
+        )
+        if not short.any() and not cut_short:
             break
+        if cut_short:
+            limit *= 2
         m = pl.Series(
             [
                 _topped_up(mi, g + s, per + s, a) if sh else mi
@@ -359,6 +375,24 @@ def pick_companions(
         clusters,
         rounds,
     )
+
+
+def _by_recency(frame: pl.DataFrame) -> pl.DataFrame:
+    return frame.sort(["created_ts", "post_id"], descending=[True, False])
+
+
+def _ranks_before(rows: pl.DataFrame, other: pl.DataFrame | None) -> pl.Series:
+    """Per row: whether it comes before `other`'s one row by recency (newer, then lower post
+    ID); always true without `other`. A missing row (null) comes before nothing."""
+    if other is None:
+        return pl.Series([True] * rows.height)
+    ts, post = other["created_ts"][0], other["post_id"][0]
+    return rows.select(
+        (
+            (pl.col("created_ts") > ts)
+            | ((pl.col("created_ts") == ts) & (pl.col("post_id") < post))
+        ).fill_null(False)
+    ).to_series()
 
 
 def pool_stage(tab: Tabular, draw: PoolDraw, stage: str) -> StageCount:

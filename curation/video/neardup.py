@@ -263,9 +263,10 @@ def flag_near_duplicates(posts: pl.DataFrame, pairs: pl.DataFrame) -> pl.DataFra
     `representative` and the exclusion columns ('near_duplicate', detail = the representative).
 
     Greedy star clustering: posts are taken by priority (lowest `precedence` if the column is
-    there, then highest engagement, then earliest, then lowest ID); each post not yet assigned becomes a representative and takes its own direct
-    near-duplicates. So every excluded post matches the post it is folded into, directly: a
-    short clip inside a long one, chained to a third clip, cannot remove an unrelated video.
+    there, then highest engagement, then earliest, then lowest ID); each post not yet assigned
+    becomes a representative and takes its own direct near-duplicates. So every excluded post
+    matches the post it is folded into, directly: a short clip inside a long one, chained to a
+    third clip, cannot remove an unrelated video.
     """
     dup = pairs.filter(pl.col("duplicate")).select("video_a", "video_b").unique()
     neighbours: dict[int, list[int]] = {}

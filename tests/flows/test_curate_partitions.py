@@ -66,7 +66,9 @@ def reference(export: Path) -> dict[str, bytes]:
     return files
 
 
-@settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=3, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(partition_rows=st.integers(min_value=700, max_value=29_999))
 def test_partition_size_changes_no_byte(
     export: Path, reference: dict[str, bytes], partition_rows: int
@@ -76,9 +78,7 @@ def test_partition_size_changes_no_byte(
     assert [name for name in files if files[name] != reference[name]] == []
 
 
-def test_a_dask_cluster_writes_the_same_bytes(
-    export: Path, reference: dict[str, bytes]
-) -> None:
+def test_a_dask_cluster_writes_the_same_bytes(export: Path, reference: dict[str, bytes]) -> None:
     files = run(export, "dask", 3_001, 2)
     assert files.keys() == reference.keys()
     assert [name for name in files if files[name] != reference[name]] == []

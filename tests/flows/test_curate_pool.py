@@ -127,7 +127,11 @@ def test_stratum_shares_and_engagement_match_a_reference_draw(
     a = np.sort(pool["engagement_score"].to_numpy())
     b = np.sort(ref_pool["engagement_score"].to_numpy())
     grid = np.concatenate([a, b])
-    ks = np.max(np.abs(np.searchsorted(a, grid, "right") / a.size - np.searchsorted(b, grid, "right") / b.size))
+    ks = np.max(
+        np.abs(
+            np.searchsorted(a, grid, "right") / a.size - np.searchsorted(b, grid, "right") / b.size
+        )
+    )
     assert ks < 0.03
     # And far from an unweighted draw of the same size: the weighting is real.
     uniform = reference.sample(POOL, seed=1)["engagement_score"].median()

@@ -287,7 +287,7 @@ def test_an_export_of_only_bad_rows_curates_to_an_empty_pool(harness: None, tmp_
         tmp_path / "export" / "posts" / "part-00000.parquet"
     )
     result = curate(CurateConfig(export_dir=tmp_path / "export", output_dir=tmp_path / "cur"))
-    assert [c.kept for c in result.funnel] == [0] * 7
+    assert [c.kept for c in result.funnel] == [0] * 8
     assert result.funnel[0].by_reason == {"unknown_language": 50}
     assert result.shortlist == 0 and result.companion == 0
     assert pl.read_parquet(tmp_path / "cur" / "quarantine.parquet").height == 50
