@@ -54,8 +54,21 @@ def export_dir(posts: int) -> Path:
     return path
 
 
-def duckdb_scan(export: Path) -> float:
-    """Seconds for one scan of the columns curate reads, grouped by language × month."""
+def duckdb_scan(export: Path) -> dict[str, float]:
+    """One scan of the columns curate reads, grouped by language × month, in a child process:
+    its seconds and peak RSS. (Run in this process, its peak would be inherited by every child
+    started after it: Linux passes a process's high-water RSS on through fork and exec, and
+    wait4 would report DuckDB's peak as curate's.)"""
+    cmd = [sys.executable, "-m", "bench.scale", "--scan", str(export)]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    _, status, usage = os.wait4(proc.pid, 0)
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError("the DuckDB scan failed")
+    seconds = float((proc.stdout.read() if proc.stdout else "").strip())
+    return {"duckdb_scan_s": round(seconds, 1), "duckdb_peak_rss_bytes": usage.ru_maxrss * 1024}
+
+
+def scan_seconds(export: Path) -> float:
     import duckdb
 
     query = f"""
@@ -140,9 +153,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--posts", type=int, nargs="+", default=list(SIZES))
     parser.add_argument("--workers", type=int, nargs="+", default=[2])
+    parser.add_argument("--scan", type=Path, help=argparse.SUPPRESS)  # the child of duckdb_scan
     parser.add_argument("--one-worker-at", type=int, default=50_000_000,
                         help="also run with 1 worker at this size (speed-up figure)")  # fmt: skip
     args = parser.parse_args()
+    if args.scan:
+        print(scan_seconds(args.scan))
+        return
     runs = []
     for posts in args.posts:
         export = export_dir(posts)
@@ -153,8 +170,8 @@ def main() -> None:
             shutil.rmtree(work, ignore_errors=True)
             found = run_curate(export, n, work)
             export_bytes = sum(f.stat().st_size for f in (export / "posts").glob("*.parquet"))
-            run = {"posts": posts, "workers": n, **found, "duckdb_scan_s": round(scan, 1)}
-            run["vs_duckdb_scan"] = round(found["wall_s"] / scan, 2)
+            run = {"posts": posts, "workers": n, **found, **scan}
+            run["vs_duckdb_scan"] = round(found["wall_s"] / scan["duckdb_scan_s"], 2)
             run["export_bytes"] = export_bytes
             print(json.dumps(run), flush=True)
             runs.append(run)
