@@ -53,6 +53,7 @@ def run(root: Path, name: str, partition_rows: int, workers: int) -> dict[str, b
     }
     funnel = json.loads((out / "funnel.json").read_text())
     funnel.pop("timings")
+    funnel.pop("decoded_videos")  # the first run fills the shared store; later ones decode none
     files["funnel.json"] = json.dumps(funnel, sort_keys=True).encode()
     return files
 
@@ -67,7 +68,7 @@ def reference(export: Path) -> dict[str, bytes]:
 
 
 @settings(
-    max_examples=3, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=2, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(partition_rows=st.integers(min_value=700, max_value=29_999))
 def test_partition_size_changes_no_byte(
