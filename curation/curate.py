@@ -27,7 +27,7 @@ from curation.stages.engagement import score_engagement
 from curation.stages.sampling import strata_table
 from privacy.blocklist import Blocklist, load_blocklist
 from privacy.keys import PseudonymKey, load_key
-from storage.exclusions import REASON, StageCount
+from storage.exclusions import EXCLUSION_SCHEMA, REASON, StageCount, excluded_rows
 from storage.runs import CurationRun, PlatformExport
 
 
@@ -113,10 +113,10 @@ def ingest_export(tab: Tabular) -> StageCount:
     dups = repeated.filter(~pl.col("first")).drop("first")
     dups.write_parquet(tab.work.duplicates)
     quarantine, valid_repeats = _quarantine(tab, dups, repeated)
-    _write_exclusions(quarantine.lazy(), "ingest", tab.run, REASON)
+    write_exclusions(excluded_rows(quarantine.lazy(), "ingest"), "ingest", tab.run)
     quarantine.drop("ordinal").write_parquet(tab.run.quarantine)
     kept = sum(c["valid"] for c in counts) - valid_repeats
-    return _count("ingest", tab.rows, kept, quarantine.height, tab.run)
+    return _count("ingest", tab.rows, kept, tab.run)
 
 
 def _quarantine(
@@ -188,46 +188,26 @@ def screen_buckets(tab: Tabular) -> list[dict[str, Any]]:
 def tabular_stage(tab: Tabular, found: list[dict[str, Any]], stage: str) -> StageCount:
     """One of the stages `screen_buckets` ran: its exclusions in one file, and its counts."""
     parts = [tab.work.excluded(stage, b) for b in range(tab.work.buckets)]
-    _write_exclusions(pl.scan_parquet(parts), stage, tab.run)
+    write_exclusions(pl.scan_parquet(parts), stage, tab.run)
     following = {"window": "sensitive", "sensitive": "dedup"}
     if stage in following:  # what the next stage took in, counted there
         kept = sum(f["counts"][following[stage]] for f in found)
     else:
         kept = int(tab.strata["available"].sum())
-    return _count(stage, sum(f["counts"][stage] for f in found), kept, None, tab.run)
+    return _count(stage, sum(f["counts"][stage] for f in found), kept, tab.run)
 
 
-def _write_exclusions(
-    rows: pl.LazyFrame, stage: str, run: CurationRun, reason: str = "reason"
-) -> None:
-    detail = "exclusion_detail" if reason == REASON else "detail"
-    names = rows.collect_schema().names()
-    rows.select(
-        pl.col("post_id").cast(pl.Int64),
-        pl.lit(stage).alias("stage"),
-        pl.col(reason).alias("reason"),
-        (pl.col(detail) if detail in names else pl.lit(None, pl.String)).alias("detail"),
-    ).sink_parquet(run.exclusions(stage))
+def write_exclusions(rows: pl.LazyFrame, stage: str, run: CurationRun) -> None:
+    """A stage's exclusion rows (any extra columns, such as the ordinal, left out) in one file."""
+    rows.select(list(EXCLUSION_SCHEMA)).sink_parquet(run.exclusions(stage))
 
 
-def _count(
-    stage: str, inputs: int, kept: int, excluded: int | None, run: CurationRun
-) -> StageCount:
-    """A stage's counts, its exclusions counted from the file written (and checked against
-    `excluded` when given)."""
+def _count(stage: str, inputs: int, kept: int, run: CurationRun) -> StageCount:
+    """A stage's counts, its exclusions counted from the file written."""
     by_reason = dict(
         pl.scan_parquet(run.exclusions(stage)).group_by("reason").len().collect().iter_rows()
     )
-    n_excluded = sum(by_reason.values())
-    if excluded is not None and excluded != n_excluded:
-        raise RuntimeError(f"{stage}: {excluded} rows excluded, {n_excluded} written")
-    return StageCount(
-        stage=stage,
-        input=inputs,
-        kept=kept,
-        excluded=n_excluded,
-        by_reason=by_reason,
-    )
+    return StageCount(stage, inputs, kept, sum(by_reason.values()), by_reason)
 
 
 def fetch_posts(export_dir: Path, post_ids: pl.Series, engagement: Any) -> pl.DataFrame:

@@ -20,7 +20,7 @@ are read in export order.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -33,27 +33,16 @@ from curation.stages.dedup import flag_exact_duplicates
 from curation.stages.ingest import flag_broken_rows, scan_file
 from curation.stages.sampling import month_index, sampling_key
 from curation.stages.sensitive import SIGNAL, flag_signalled, sensitive_signal
-from storage.exclusions import DETAIL, REASON
+from storage.exclusions import DETAIL, EXCLUSION_SCHEMA, REASON, excluded_rows
 
 T = TypeVar("T")
 R = TypeVar("R")
 
 MEDIA_KEY = ("media_a", "media_b")  # two seeded 64-bit hashes of the checksum: 128 bits
 STRATUM_KEY = ["language", "month_index"]
+
+
 # Exclusion rows while they are still in parts: the ordinal keeps export order.
-PART_EXCLUSION = ["ordinal", "post_id", "stage", "reason", "detail"]
-ELIGIBLE = [
-    "ordinal",
-    "post_id",
-    "creator_id",
-    "language",
-    "month_index",
-    "created_ts",
-    "engagement_score",
-    "sampling_key",
-]
-
-
 class Runner(Protocol):
     """Where the passes run (the flows give a Dask cluster; curation never imports Dask)."""
 
@@ -64,14 +53,6 @@ class Runner(Protocol):
     def stage(self, name: str, rows: int) -> AbstractContextManager[None]:
         """Brackets a stage's passes over `rows` rows (for progress and timings)."""
         ...
-
-
-class InProcess:
-    def map(self, fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
-        return [fn(item) for item in items]
-
-    def stage(self, name: str, rows: int) -> AbstractContextManager[None]:
-        return nullcontext()
 
 
 @dataclass(frozen=True)
@@ -210,18 +191,6 @@ def find_duplicates(bucket: int, work: Work) -> pl.DataFrame:
     )
 
 
-def _exclusions(flagged: pl.LazyFrame, stage: str, reason: str = REASON) -> pl.LazyFrame:
-    names = flagged.collect_schema().names()
-    detail = pl.col(DETAIL).cast(pl.String) if DETAIL in names else pl.lit(None, pl.String)
-    return flagged.filter(pl.col(reason).is_not_null()).select(
-        "ordinal",
-        "post_id",
-        pl.lit(stage).alias("stage"),
-        pl.col(reason).alias("reason"),
-        detail.alias("detail"),
-    )
-
-
 def screen_bucket(bucket: int, work: Work) -> dict[str, Any]:
     """Window, sensitive and dedup over one media bucket. Returns the stage counts and the
     eligible posts per stratum (language, month_index, available)."""
@@ -229,7 +198,10 @@ def screen_bucket(bucket: int, work: Work) -> dict[str, Any]:
     stages = ("window", "sensitive", "dedup")
     if not files:
         for stage in stages:
-            _sink(pl.LazyFrame(schema=_part_exclusion_schema()), work.excluded(stage, bucket))
+            _sink(
+                pl.LazyFrame(schema={"ordinal": pl.Int64, **EXCLUSION_SCHEMA}),
+                work.excluded(stage, bucket),
+            )
         _sink(pl.LazyFrame(schema=_eligible_schema()), work.eligible(bucket))
         return {"counts": dict.fromkeys(stages, 0), "strata": _no_strata()}
     ledger = pl.scan_parquet(files).join(
@@ -250,9 +222,9 @@ def screen_bucket(bucket: int, work: Work) -> dict[str, Any]:
         sampling_key(work.seed, work.power).alias("sampling_key"),
     )
     parts = {
-        "window": _exclusions(ledger, "window", "window"),
-        "sensitive": _exclusions(sensitive, "sensitive"),
-        "dedup": _exclusions(dedup, "dedup"),
+        "window": excluded_rows(ledger.rename({"window": REASON}), "window", ("ordinal",)),
+        "sensitive": excluded_rows(sensitive, "sensitive", ("ordinal",)),
+        "dedup": excluded_rows(dedup, "dedup", ("ordinal",)),
     }
     inputs = [ledger.select(pl.len()), in_scope.select(pl.len()), safe.select(pl.len())]
     frames = pl.collect_all([*parts.values(), eligible, *inputs])
@@ -264,16 +236,6 @@ def screen_bucket(bucket: int, work: Work) -> dict[str, Any]:
     strata = kept.group_by(STRATUM_KEY).agg(pl.len().cast(pl.Int64).alias("available"))
     counts = {stage: int(f.item()) for stage, f in zip(stages, frames[4:], strict=True)}
     return {"counts": counts, "strata": strata}
-
-
-def _part_exclusion_schema() -> dict[str, pl.DataType]:
-    return {
-        "ordinal": pl.Int64(),
-        "post_id": pl.Int64(),
-        "stage": pl.String(),
-        "reason": pl.String(),
-        "detail": pl.String(),
-    }
 
 
 def _eligible_schema() -> dict[str, pl.DataType]:
@@ -306,33 +268,43 @@ def _sink(frame: pl.LazyFrame, path: Path) -> None:
     frame.sink_parquet(path)
 
 
+BY_KEY = (["sampling_key", "post_id"], [True, False])  # highest key first; ties: lower ID
+BY_RECENCY = (["created_ts", "post_id"], [True, False])  # newest first; ties: lower ID
+Order = tuple[list[str], list[bool]]
+
+
+def ordered(frame: pl.DataFrame, order: Order) -> pl.DataFrame:
+    return frame.sort(order[0], descending=order[1])
+
+
+def first_m(rows: pl.LazyFrame, order: Order, group: list[str]) -> pl.LazyFrame:
+    """The first `m` rows of each group in `order` (`m`: a column of the rows, dropped)."""
+    return (
+        rows.sort(order[0], descending=order[1])
+        .filter(pl.int_range(pl.len()).over(group) < pl.col("m"))
+        .drop("m")
+    )
+
+
 def top_in_bucket(bucket: int, wanted: pl.DataFrame, work: Work) -> pl.DataFrame:
     """The bucket's eligible posts among the `m` highest sampling keys of their stratum
-    (wanted: language, month_index, m); ties go to the lower post ID, as in the merge."""
-    return (
+    (wanted: language, month_index, m), as in the merge."""
+    rows = (
         pl.scan_parquet(work.eligible(bucket))
         .select("ordinal", "post_id", *STRATUM_KEY, "sampling_key")
         .join(wanted.lazy(), on=STRATUM_KEY)
-        .sort(["sampling_key", "post_id"], descending=[True, False])
-        .filter(pl.int_range(pl.len()).over(STRATUM_KEY) < pl.col("m"))
-        .drop("m")
+    )
+    return (
+        first_m(rows, BY_KEY, STRATUM_KEY)
         .collect()
         .with_columns(pl.lit(bucket, pl.Int32).alias("bucket"))
     )
 
 
-def _ranked(frame: pl.DataFrame) -> pl.DataFrame:
-    return frame.sort(["sampling_key", "post_id"], descending=[True, False])
-
-
 def merge_top(parts: list[pl.DataFrame], wanted: pl.DataFrame) -> pl.DataFrame:
     """The exact top `m` per stratum from per-bucket tops, sorted by post ID."""
-    return (
-        _ranked(pl.concat(parts).join(wanted, on=STRATUM_KEY))
-        .filter(pl.int_range(pl.len()).over(STRATUM_KEY) < pl.col("m"))
-        .drop("m")
-        .sort("post_id")
-    )
+    rows = pl.concat(parts).lazy().join(wanted.lazy(), on=STRATUM_KEY)
+    return first_m(rows, BY_KEY, STRATUM_KEY).collect().sort("post_id")
 
 
 def unsure_strata(
@@ -342,7 +314,7 @@ def unsure_strata(
     than `m`) may hold more, and they could rank above the stratum's last kept post.
     limits: language, month_index, m, limit."""
     last = (
-        _ranked(top)
+        ordered(top, BY_KEY)
         .group_by(STRATUM_KEY, maintain_order=True)
         .agg(
             pl.col("sampling_key").last().alias("t_key"),
@@ -351,7 +323,7 @@ def unsure_strata(
         )
     )
     lowest = (
-        _ranked(pl.concat(parts))
+        ordered(pl.concat(parts), BY_KEY)
         .group_by("bucket", *STRATUM_KEY, maintain_order=True)
         .agg(
             pl.col("sampling_key").last().alias("l_key"),
@@ -377,26 +349,14 @@ def unsure_strata(
 
 def creator_posts_in_bucket(bucket: int, wanted: pl.DataFrame, work: Work) -> pl.DataFrame:
     """The bucket's eligible posts among the `m` most recent of their creator (wanted:
-    creator_id, m); most recent first, then lower post ID, as in the merge."""
-    return (
-        pl.scan_parquet(work.eligible(bucket))
-        .join(wanted.lazy(), on="creator_id")
-        .sort(["created_ts", "post_id"], descending=[True, False])
-        .filter(pl.int_range(pl.len()).over("creator_id") < pl.col("m"))
-        .drop("m")
-        .collect()
-    )
+    creator_id, m), as in the merge."""
+    rows = pl.scan_parquet(work.eligible(bucket)).join(wanted.lazy(), on="creator_id")
+    return first_m(rows, BY_RECENCY, ["creator_id"]).collect()
 
 
 def merge_recent(parts: list[pl.DataFrame], wanted: pl.DataFrame) -> pl.DataFrame:
-    return (
-        pl.concat(parts)
-        .join(wanted, on="creator_id")
-        .sort(["created_ts", "post_id"], descending=[True, False])
-        .filter(pl.int_range(pl.len()).over("creator_id") < pl.col("m"))
-        .drop("m")
-        .sort("post_id")
-    )
+    rows = pl.concat(parts).lazy().join(wanted.lazy(), on="creator_id")
+    return first_m(rows, BY_RECENCY, ["creator_id"]).collect().sort("post_id")
 
 
 def eligible_by_creator(bucket: int, creators: pl.DataFrame, work: Work) -> pl.DataFrame:

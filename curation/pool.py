@@ -26,13 +26,15 @@ from typing import Any
 import polars as pl
 
 from curation.config import CurateConfig, VideoConfig
-from curation.curate import Tabular, blocklist_key, fetch_posts, video_config
+from curation.curate import Tabular, blocklist_key, fetch_posts, video_config, write_exclusions
 from curation.partitions import (
+    BY_RECENCY,
     STRATUM_KEY,
     creator_posts_in_bucket,
     eligible_by_creator,
     merge_recent,
     merge_top,
+    ordered,
     top_in_bucket,
     unsure_strata,
     write_not_sampled,
@@ -43,7 +45,7 @@ from curation.video.fingerprint_store import scan_store, store_version
 from curation.video.screen import VideoScreenStats, screen_videos
 from curation.video.settings import neardup_settings, settings_of
 from privacy.blocklist import flag_blocked, load_blocked_frames
-from storage.exclusions import DETAIL, EXCLUSION_SCHEMA, REASON, StageCount
+from storage.exclusions import EXCLUSION_SCHEMA, StageCount, excluded_rows
 from storage.media import list_media
 
 # Fingerprints `items` (post_id, media_sha256, location) into the store (flows/fingerprint.py).
@@ -61,6 +63,12 @@ class Screen:
     fetched: pl.DataFrame = field(default_factory=pl.DataFrame)
     decoded: int = 0  # videos decoded in this run (the store had the others)
     _media: set[str] | None = None
+    # Blocklist decisions, one per post, kept across rounds: each round screens the posts of the
+    # last again (the pool, when companions are added), and a post's MACs do not change.
+    _blocked: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=EXCLUSION_SCHEMA))
+    _checked: pl.DataFrame = field(
+        default_factory=lambda: pl.DataFrame(schema={"post_id": pl.Int64})
+    )
 
     def __post_init__(self) -> None:
         self.blocklist, self.key = blocklist_key(self.config)
@@ -89,13 +97,17 @@ class Screen:
         """Exclusions (post_id, stage, reason, detail) of `rows` at the blocklist and video
         stages, the near-duplicate clusters, the video stats. `first`: posts that stay the
         representative of any near-duplicate they have (the pool, when companions are added)."""
-        blocked = flag_blocked(rows.lazy(), self.blocklist, self.key).collect()
-        out = [_stage_rows(blocked, "blocklist")]
-        allowed = blocked.filter(pl.col(REASON).is_null()).drop(REASON, DETAIL)
+        new = rows.join(self._checked, on="post_id", how="anti")
+        decided = flag_blocked(new.lazy(), self.blocklist, self.key)
+        self._blocked = pl.concat([self._blocked, excluded_rows(decided, "blocklist").collect()])
+        self._checked = pl.concat([self._checked, new.select(pl.col("post_id").cast(pl.Int64))])
+        blocked = self._blocked.join(rows.select("post_id"), on="post_id", how="semi")
+        out = [blocked]
+        allowed = rows.join(blocked.select("post_id"), on="post_id", how="anti").sort("post_id")
         clusters, stats = None, None
         if self.video is not None:
-            flagged, stats, clusters = self._screen_video(allowed, self.video, first)
-            out.append(_stage_rows(flagged, "video"))
+            screened, stats, clusters = self._screen_video(allowed, self.video, first)
+            out.append(excluded_rows(screened.lazy(), "video").collect())
         return pl.concat(out).sort("post_id"), clusters, stats
 
     def _screen_video(
@@ -132,15 +144,6 @@ class Screen:
             load_blocked_frames(self.config.opt_out_dir),
             first=first,
         )
-
-
-def _stage_rows(flagged: pl.DataFrame, stage: str) -> pl.DataFrame:
-    return flagged.filter(pl.col(REASON).is_not_null()).select(
-        pl.col("post_id").cast(pl.Int64),
-        pl.lit(stage).alias("stage"),
-        pl.col(REASON).alias("reason"),
-        pl.col(DETAIL).cast(pl.String).alias("detail"),
-    )
 
 
 @dataclass
@@ -248,9 +251,11 @@ def draw_pool(tab: Tabular, screen: Screen) -> PoolDraw:
         StageCount(
             "sampling", eligible, candidates.height, n_not_sampled, _reasons_of(n_not_sampled)
         ),
-        _stage_count("blocklist", candidates.height, by_stage["blocklist"]),
-        _stage_count("video", candidates.height - blocked, by_stage["video"]),
-        _stage_count("quota", survivors.height, beyond),
+        StageCount.of(
+            "blocklist", candidates.height, candidates.height - blocked, by_stage["blocklist"]
+        ),
+        StageCount.of("video", candidates.height - blocked, survivors.height, by_stage["video"]),
+        StageCount.of("quota", survivors.height, chosen.len(), beyond),
     ]
     table = quotas.with_columns(
         available.alias("eligible"), got.cast(pl.Int64).alias("screened")
@@ -260,11 +265,6 @@ def draw_pool(tab: Tabular, screen: Screen) -> PoolDraw:
 
 def _reasons_of(n: int) -> dict[str, int]:
     return {"not_sampled": n} if n else {}
-
-
-def _stage_count(stage: str, inputs: int, excluded: pl.DataFrame) -> StageCount:
-    by_reason = dict(excluded.group_by("reason").len().sort("reason").iter_rows())
-    return StageCount(stage, inputs, inputs - excluded.height, excluded.height, by_reason)
 
 
 @dataclass
@@ -367,7 +367,7 @@ def pick_companions(
         .collect()
         .sort("post_id")
     )
-    screening = _stage_count("companion", candidates.height, excluded)
+    screening = StageCount.of("companion", candidates.height, survivors.height, excluded)
     return Companions(
         companions,
         screening,
@@ -378,7 +378,7 @@ def pick_companions(
 
 
 def _by_recency(frame: pl.DataFrame) -> pl.DataFrame:
-    return frame.sort(["created_ts", "post_id"], descending=[True, False])
+    return ordered(frame, BY_RECENCY)
 
 
 def _ranks_before(rows: pl.DataFrame, other: pl.DataFrame | None) -> pl.Series:
@@ -397,12 +397,11 @@ def _ranks_before(rows: pl.DataFrame, other: pl.DataFrame | None) -> pl.Series:
 
 def pool_stage(tab: Tabular, draw: PoolDraw, stage: str) -> StageCount:
     """One of the stages `draw_pool` ran: its exclusions in one file, and its counts."""
-    path = tab.run.exclusions(stage)
     if stage == "sampling":
-        parts = [tab.work.excluded("sampling", b) for b in range(tab.work.buckets)]
-        pl.scan_parquet(parts).select(list(EXCLUSION_SCHEMA)).sink_parquet(path)
+        rows = pl.scan_parquet([tab.work.excluded("sampling", b) for b in range(tab.work.buckets)])
     else:
-        draw.excluded[stage].select(list(EXCLUSION_SCHEMA)).write_parquet(path)
+        rows = draw.excluded[stage].lazy()
+    write_exclusions(rows, stage, tab.run)
     return next(c for c in draw.funnel if c.stage == stage)
 
 

@@ -87,11 +87,6 @@ class Runner:
             self.timings[name] = self.timings.get(name, 0.0) + time.perf_counter() - start
 
 
-def quiet_dask() -> None:
-    for name in ("distributed", "distributed.nanny", "distributed.scheduler", "distributed.worker"):
-        logging.getLogger(name).setLevel(logging.WARNING)
-
-
 @contextmanager
 def cluster(
     workers: int, address: str | None, env: dict[str, str] | None = None, show: bool = True
@@ -103,7 +98,6 @@ def cluster(
         return
     from distributed import Client, LocalCluster
 
-    quiet_dask()
     if address is not None:
         with Client(address) as client:
             yield Runner(client, show)
@@ -115,7 +109,7 @@ def cluster(
             threads_per_worker=1,
             processes=True,
             dashboard_address=None,
-            silence_logs=logging.WARNING,
+            silence_logs=logging.getLogger("distributed").getEffectiveLevel(),  # see engine_logs
             env={"POLARS_MAX_THREADS": str(threads), **(env or {})},
         ) as local,
         Client(local) as client,

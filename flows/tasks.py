@@ -44,3 +44,6 @@ def engine_logs(verbose: bool) -> None:
         logging.getLogger(name).setLevel(level)
     for name in ("prefect.flow_runs", "prefect.task_runs"):
         logging.getLogger(name).setLevel(logging.INFO)
+
+
+engine_logs(verbose=False)  # the CLI's --verbose turns them back on

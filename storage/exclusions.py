@@ -21,18 +21,24 @@ EXCLUSION_SCHEMA = {
 }
 
 
-def split_flagged(flagged: pl.LazyFrame, stage: str) -> tuple[pl.LazyFrame, pl.LazyFrame]:
-    """Kept rows (flag columns dropped) and exclusion rows (post_id, stage, reason, detail)."""
+def excluded_rows(flagged: pl.LazyFrame, stage: str, leading: tuple[str, ...] = ()) -> pl.LazyFrame:
+    """The exclusion rows (`leading` columns, then post_id, stage, reason, detail) of a
+    flagged table."""
     names = flagged.collect_schema().names()
     detail = pl.col(DETAIL).cast(pl.String) if DETAIL in names else pl.lit(None, pl.String)
-    kept = flagged.filter(pl.col(REASON).is_null()).drop(REASON, DETAIL, strict=False)
-    excluded = flagged.filter(pl.col(REASON).is_not_null()).select(
+    return flagged.filter(pl.col(REASON).is_not_null()).select(
+        *leading,
         pl.col("post_id").cast(pl.Int64),
         pl.lit(stage).alias("stage"),
         pl.col(REASON).alias("reason"),
         detail.alias("detail"),
     )
-    return kept, excluded
+
+
+def split_flagged(flagged: pl.LazyFrame, stage: str) -> tuple[pl.LazyFrame, pl.LazyFrame]:
+    """Kept rows (flag columns dropped) and exclusion rows (post_id, stage, reason, detail)."""
+    kept = flagged.filter(pl.col(REASON).is_null()).drop(REASON, DETAIL, strict=False)
+    return kept, excluded_rows(flagged, stage)
 
 
 @dataclass
@@ -44,6 +50,12 @@ class StageCount:
     kept: int
     excluded: int
     by_reason: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, stage: str, input_rows: int, kept: int, excluded: pl.DataFrame) -> StageCount:
+        """Counts from a stage's exclusion rows (with a `reason` column)."""
+        by_reason = dict(excluded.group_by("reason").len().sort("reason").iter_rows())
+        return cls(stage, input_rows, kept, excluded.height, by_reason)
 
     @property
     def balanced(self) -> bool:
@@ -93,8 +105,7 @@ class Funnel:
 
     def add(self, stage: str, input_rows: int, kept_rows: int, excluded: pl.DataFrame) -> None:
         """Record a stage from its own counts; `excluded` is (post_id, stage, reason, detail)."""
-        by_reason = dict(excluded.group_by("reason").len().sort("reason").iter_rows())
-        self.stages.append(StageCount(stage, input_rows, kept_rows, excluded.height, by_reason))
+        self.stages.append(StageCount.of(stage, input_rows, kept_rows, excluded))
         self.excluded[stage] = excluded
 
     def as_dict(self) -> dict[str, object]:
