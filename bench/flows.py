@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import shutil
+from pathlib import Path
 
 from bench.common import DATA, emit, measure, write_result
 from curation.config import CurateConfig, ReleaseConfig, SamplingConfig, ShortlistConfig
@@ -49,13 +50,13 @@ def step(name: str) -> None:
 
     curate_cfg, release_cfg = configs()
     if name == "synth":
-        synthesize_export(curate_cfg.export_dir, POSTS, seed=25)
+        synthesize_export(Path(curate_cfg.export_dir), POSTS, seed=25)
         return
     shutil.rmtree(release_cfg.store, ignore_errors=True)
     start = time.perf_counter()
     curated = curate(curate_cfg)
     curate_s = time.perf_counter() - start
-    _annotations(curate_cfg.output_dir, release_cfg.annotations_dir, seed=25)
+    _annotations(Path(curate_cfg.output_dir), release_cfg.annotations_dir, seed=25)
     assert release_cfg.key_file is not None
     create_key_file(release_cfg.key_file)
     start = time.perf_counter()
@@ -84,7 +85,7 @@ def main() -> None:
         return
     curate_cfg, _ = configs()
     steps = {}
-    if not (curate_cfg.export_dir / "opt_out_requests.csv").is_file():
+    if not (Path(curate_cfg.export_dir) / "opt_out_requests.csv").is_file():
         steps["synth"] = measure("bench.flows", "--step", "synth")
     run = measure("bench.flows", "--step", "pipeline")
     total = run["curate_s"] + run["release_s"]

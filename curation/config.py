@@ -8,12 +8,21 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from datetime import date
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 import yaml
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
 
 from privacy.config import AccessConfig, MaskingConfig
 
@@ -29,6 +38,21 @@ class Strict(BaseModel):  # as privacy.config.Strict; here too, so linters see a
 # The opt-out folder; configs and build records written before the field had its one spelling
 # name it `optout_dir`, which is still read.
 OPT_OUT_DIR = Field(Path("data/optout"), validation_alias=AliasChoices("opt_out_dir", "optout_dir"))
+
+
+S3_URL = re.compile(r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*)?$")
+
+
+def _folder_or_s3(value: Any) -> Any:
+    """A local folder as a Path; s3://bucket/prefix kept a string (a Path folds `//`)."""
+    if isinstance(value, str) and value.startswith("s3://"):
+        if not S3_URL.match(value):
+            raise ValueError("an S3 location is s3://bucket/prefix, bucket in lower case")
+        return value.rstrip("/")
+    return Path(value) if isinstance(value, str) else value
+
+
+FolderOrS3 = Annotated[Path | str, BeforeValidator(_folder_or_s3)]
 
 
 class WindowConfig(Strict):
@@ -159,8 +183,9 @@ class VideoConfig(Strict):
 
 
 class CurateConfig(Strict):
-    export_dir: Path = Path("data/export")
-    output_dir: Path = Path("data/curation")
+    # A folder or s3://bucket/prefix (endpoint and credentials from boto3's environment).
+    export_dir: FolderOrS3 = Path("data/export")
+    output_dir: FolderOrS3 = Path("data/curation")
     # The opt-out blocklist (and opted-out videos' frame hashes): posts on it never re-enter. It
     # holds keyed MACs, so a non-empty blocklist needs the pseudonym key.
     opt_out_dir: Path = OPT_OUT_DIR

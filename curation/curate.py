@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import functools
 import json
-import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -21,14 +19,15 @@ from curation import partitions
 from curation.annotations.taxonomy import languages
 from curation.config import CurateConfig, VideoConfig, config_hash
 from curation.partitions import Partition, Runner, Work
-from curation.release.bundle import sha256_file
 from curation.stages import ingest
 from curation.stages.engagement import score_engagement
 from curation.stages.sampling import strata_table
 from privacy.blocklist import Blocklist, load_blocklist
 from privacy.keys import PseudonymKey, load_key
+from storage import location
 from storage.exclusions import EXCLUSION_SCHEMA, REASON, StageCount, excluded_rows
-from storage.runs import CurationRun, PlatformExport
+from storage.location import Location
+from storage.runs import CurationRun
 
 
 def preflight(config: CurateConfig) -> None:
@@ -53,7 +52,7 @@ def video_config(config: CurateConfig) -> VideoConfig:
     video = config.video
     return video.model_copy(
         update={
-            "media_root": video.media_root or str(PlatformExport(config.export_dir).media),
+            "media_root": video.media_root or location.join(config.export_dir, "media"),
             "store": video.store or CurationRun.fingerprint_store(config.output_dir),
         }
     )
@@ -96,7 +95,7 @@ class Tabular:
         return self.runner.map(task, list(range(self.work.buckets)))
 
     def cleanup(self) -> None:
-        shutil.rmtree(self.work.root, ignore_errors=True)
+        location.remove_tree(self.work.root)
 
 
 def _bucket_task(fn: Callable[..., Any], args: tuple[Any, ...], work: Work, bucket: int) -> Any:
@@ -111,7 +110,7 @@ def ingest_export(tab: Tabular) -> StageCount:
         counts = tab.runner.map(split, tab.partitions)
         repeated = pl.concat(tab.each_bucket(partitions.find_duplicates)).sort("ordinal")
     dups = repeated.filter(~pl.col("first")).drop("first")
-    dups.write_parquet(tab.work.duplicates)
+    location.write_parquet(dups, tab.work.duplicates)
     quarantine, valid_repeats = _quarantine(tab, dups, repeated)
     write_exclusions(excluded_rows(quarantine.lazy(), "ingest"), "ingest", tab.run)
     quarantine.drop("ordinal").write_parquet(tab.run.quarantine)
@@ -124,7 +123,7 @@ def _quarantine(
 ) -> tuple[pl.DataFrame, int]:
     """Whole rows that break a rule, and later rows of a repeated post ID, in export order;
     and how many of the latter broke no rule (they left the ledger)."""
-    parts = sorted((tab.work.root / "quarantine").glob("p*.parquet"))
+    parts = location.list_files(location.join(tab.work.root, "quarantine"))
     broken = pl.read_parquet(parts) if parts else None
     fetched = dups.select("ordinal")
     if broken is not None:
@@ -134,7 +133,7 @@ def _quarantine(
         rows.append(fetch_repeated(tab, fetched["ordinal"], repeated))
     if not rows:
         empty = ingest.flag_broken_rows(
-            ingest.scan_file(Path(tab.partitions[0].file)).head(0), list(tab.work.languages)
+            ingest.scan_file(tab.partitions[0].file).head(0), list(tab.work.languages)
         )
         ordinal = pl.col("ordinal").cast(pl.Int64)
         return empty.with_row_index("ordinal").with_columns(ordinal).collect(), 0
@@ -210,7 +209,7 @@ def _count(stage: str, inputs: int, kept: int, run: CurationRun) -> StageCount:
     return StageCount(stage, inputs, kept, sum(by_reason.values()), by_reason)
 
 
-def fetch_posts(export_dir: Path, post_ids: pl.Series, engagement: Any) -> pl.DataFrame:
+def fetch_posts(export_dir: Location, post_ids: pl.Series, engagement: Any) -> pl.DataFrame:
     """The export rows of eligible posts (their first row: later ones were duplicates), with
     created_ts, age_days and engagement_score as the stages computed them; by post ID."""
     rows = (
@@ -238,11 +237,13 @@ def record_run(
         **extra,
     }
     run.funnel.write_text(json.dumps(doc, indent=2) + "\n")
-    export = PlatformExport(config.export_dir)
     marker = {
         "config": config.model_dump(mode="json"),
         "config_sha256": config_hash(config),
         "run": run.root.name,
-        "inputs": {f"posts/{p.name}": sha256_file(p) for p in export.posts},
+        "inputs": {
+            f"posts/{f.rsplit('/', 1)[-1]}": location.sha256(f)
+            for f in ingest.export_files(config.export_dir)
+        },
     }
     run.marker.write_text(json.dumps(marker, indent=2, sort_keys=True) + "\n")

@@ -22,7 +22,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 import polars as pl
@@ -34,6 +33,7 @@ from curation.stages.ingest import flag_broken_rows, scan_file
 from curation.stages.sampling import month_index, sampling_key
 from curation.stages.sensitive import SIGNAL, flag_signalled, sensitive_signal
 from storage.exclusions import DETAIL, EXCLUSION_SCHEMA, REASON, excluded_rows
+from storage.location import join, list_files, sink_parquet, write_parquet
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -64,7 +64,7 @@ class Partition:
     first: int  # ordinal of that row in the whole export
 
 
-def plan_partitions(files: list[Path], rows_per_partition: int) -> list[Partition]:
+def plan_partitions(files: list[str], rows_per_partition: int) -> list[Partition]:
     """Slices of at most `rows_per_partition` rows, from the files' footers."""
     parts: list[Partition] = []
     first = 0
@@ -90,7 +90,7 @@ def bucket_count(rows: int) -> int:
 class Work:
     """The run's working folder (deleted when the run ends) and what every pass needs."""
 
-    root: Path
+    root: str  # a folder every worker reaches: local (shared) or s3://
     buckets: int
     languages: tuple[str, ...]
     window: WindowConfig
@@ -99,28 +99,28 @@ class Work:
     seed: int
     power: float
 
-    def part(self, kind: str, bucket: int, partition: int) -> Path:
-        return self.root / kind / f"b{bucket:04d}" / f"p{partition:06d}.parquet"
+    def part(self, kind: str, bucket: int, partition: int) -> str:
+        return join(self.root, kind, f"b{bucket:04d}", f"p{partition:06d}.parquet")
 
-    def bucket_files(self, kind: str, bucket: int) -> list[Path]:
-        return sorted((self.root / kind / f"b{bucket:04d}").glob("p*.parquet"))
+    def bucket_files(self, kind: str, bucket: int) -> list[str]:
+        return list_files(join(self.root, kind, f"b{bucket:04d}"))
 
-    def quarantine(self, partition: int) -> Path:
-        return self.root / "quarantine" / f"p{partition:06d}.parquet"
+    def quarantine(self, partition: int) -> str:
+        return join(self.root, "quarantine", f"p{partition:06d}.parquet")
 
-    def excluded(self, stage: str, bucket: int) -> Path:
-        return self.root / "excluded" / stage / f"b{bucket:04d}.parquet"
+    def excluded(self, stage: str, bucket: int) -> str:
+        return join(self.root, "excluded", stage, f"b{bucket:04d}.parquet")
 
-    def eligible(self, bucket: int) -> Path:
-        return self.root / "eligible" / f"b{bucket:04d}.parquet"
-
-    @property
-    def duplicates(self) -> Path:
-        return self.root / "duplicates.parquet"
+    def eligible(self, bucket: int) -> str:
+        return join(self.root, "eligible", f"b{bucket:04d}.parquet")
 
     @property
-    def candidates(self) -> Path:
-        return self.root / "candidates.parquet"
+    def duplicates(self) -> str:
+        return join(self.root, "duplicates.parquet")
+
+    @property
+    def candidates(self) -> str:
+        return join(self.root, "candidates.parquet")
 
 
 def _bucket_of(column: str | pl.Expr, buckets: int) -> pl.Expr:
@@ -132,15 +132,13 @@ def _write_buckets(frame: pl.DataFrame, by: pl.Expr, work: Work, kind: str, part
     for (bucket,), rows in (
         frame.with_columns(by.alias("_bucket")).partition_by("_bucket", as_dict=True).items()
     ):
-        path = work.part(kind, int(bucket), part)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        rows.drop("_bucket").write_parquet(path)
+        write_parquet(rows.drop("_bucket"), work.part(kind, int(bucket), part))
 
 
 def split_partition(part: Partition, work: Work) -> dict[str, int]:
     """Pass 1 over one slice; returns its row counts (rows, broken, valid)."""
     raw = (
-        scan_file(Path(part.file))
+        scan_file(part.file)
         .slice(part.offset, part.length)
         .with_row_index("ordinal", offset=part.first)
         .with_columns(pl.col("ordinal").cast(pl.Int64))
@@ -165,9 +163,7 @@ def split_partition(part: Partition, work: Work) -> dict[str, int]:
     )
     quarantined, id_rows, ledger = pl.collect_all([broken, ids, narrow])
     if quarantined.height:
-        path = work.quarantine(part.index)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        quarantined.write_parquet(path)
+        write_parquet(quarantined, work.quarantine(part.index))
     _write_buckets(id_rows, _bucket_of("post_id", work.buckets), work, "ids", part.index)
     _write_buckets(ledger, _bucket_of(MEDIA_KEY[0], work.buckets), work, "ledger", part.index)
     return {"rows": part.length, "broken": quarantined.height, "valid": ledger.height}
@@ -198,11 +194,11 @@ def screen_bucket(bucket: int, work: Work) -> dict[str, Any]:
     stages = ("window", "sensitive", "dedup")
     if not files:
         for stage in stages:
-            _sink(
+            sink_parquet(
                 pl.LazyFrame(schema={"ordinal": pl.Int64, **EXCLUSION_SCHEMA}),
                 work.excluded(stage, bucket),
             )
-        _sink(pl.LazyFrame(schema=_eligible_schema()), work.eligible(bucket))
+        sink_parquet(pl.LazyFrame(schema=_eligible_schema()), work.eligible(bucket))
         return {"counts": dict.fromkeys(stages, 0), "strata": _no_strata()}
     ledger = pl.scan_parquet(files).join(
         pl.scan_parquet(work.duplicates).select("ordinal"), on="ordinal", how="anti"
@@ -257,15 +253,9 @@ def _no_strata() -> pl.DataFrame:
     )
 
 
-def _write(frame: pl.DataFrame, path: Path) -> None:
+def _write(frame: pl.DataFrame, location: str) -> None:
     """One chunk, so the file's row groups do not follow how many parts the rows came from."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    frame.rechunk().write_parquet(path)
-
-
-def _sink(frame: pl.LazyFrame, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    frame.sink_parquet(path)
+    write_parquet(frame.rechunk(), location)
 
 
 BY_KEY = (["sampling_key", "post_id"], [True, False])  # highest key first; ties: lower ID
@@ -373,7 +363,7 @@ def eligible_by_creator(bucket: int, creators: pl.DataFrame, work: Work) -> pl.D
 def write_not_sampled(bucket: int, work: Work) -> int:
     """The sampling exclusions of one bucket: its eligible posts that are not candidates."""
     path = work.excluded("sampling", bucket)
-    _sink(
+    sink_parquet(
         pl.scan_parquet(work.eligible(bucket))
         .join(pl.scan_parquet(work.candidates), on="ordinal", how="anti")
         .sort("ordinal")

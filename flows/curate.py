@@ -5,7 +5,8 @@ companions.
 The tabular stages run once over the whole export, partition-parallel on Dask; only the drawn
 candidates are fetched, checked against the blocklist and decoded (curation/pool.py). Each run
 writes its own folder (storage.runs.CurationRun names every file); when it succeeds,
-`output_dir` becomes a link to it in one atomic step. Every stage writes what it drops, with the
+`output_dir` becomes a link to it in one atomic step (on S3: the run is uploaded, its marker
+last, then `<output>/LATEST` names it). Every stage writes what it drops, with the
 reason, to the run's exclusions, and the funnel must balance.
 """
 
@@ -49,7 +50,7 @@ STAGES = (
 
 @dataclass
 class CurationResult:
-    output_dir: Path
+    output_dir: Path | str
     funnel: list[StageCount]
     pool: int
     shortlist: int

@@ -10,31 +10,12 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable
-from functools import cache
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import BinaryIO
+
+from storage.location import is_s3, list_files, s3_client, split_s3
 
 MediaOpener = Callable[[str], "Path | BinaryIO"]
-
-
-def is_s3(root: str) -> bool:
-    return root.startswith("s3://")
-
-
-def split_s3(root: str) -> tuple[str, str]:
-    bucket, _, prefix = root.removeprefix("s3://").partition("/")
-    return bucket, prefix.strip("/")
-
-
-@cache
-def s3_client() -> Any:
-    import boto3
-    from botocore.config import Config
-
-    return boto3.client(
-        "s3",
-        config=Config(retries={"mode": "standard", "max_attempts": 5}, signature_version="s3v4"),
-    )
 
 
 def media_opener(root: str) -> MediaOpener:
@@ -56,19 +37,4 @@ def media_opener(root: str) -> MediaOpener:
 
 def list_media(root: str, suffix: str = ".mp4") -> set[str]:
     """Names (relative to the root) of the media files present."""
-    if not is_s3(root):
-        folder = Path(root)
-        return {p.name for p in folder.glob(f"*{suffix}")} if folder.is_dir() else set()
-    bucket, prefix = split_s3(root)
-    names: set[str] = set()
-    pages = (
-        s3_client()
-        .get_paginator("list_objects_v2")
-        .paginate(Bucket=bucket, Prefix=f"{prefix}/" if prefix else "")
-    )
-    for page in pages:
-        for obj in page.get("Contents", []):
-            name = obj["Key"][len(prefix) + 1 :] if prefix else obj["Key"]
-            if name.endswith(suffix) and "/" not in name:
-                names.add(name)
-    return names
+    return {location.rsplit("/", 1)[-1] for location in list_files(root, suffix)}

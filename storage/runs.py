@@ -2,7 +2,7 @@
 
 - `PlatformExport`: what the platform hands over (posts/, creators/ as Parquet parts; media/).
 - `CurationRun`: one `curate` run (`<output_dir>.runs/<stamp>`; `output_dir` links to the newest
-  complete one).
+  complete one). On S3: `<output>/runs/<stamp>/`, and `<output>/LATEST` names the newest.
 - `AnnotationsFolder`: the labels a release reads (from the annotation tool, or `synth`).
 - `ReleaseBuild`: the private records of one version, beside the versions and never in them.
 - `OptOutFolder`: the permanent opt-out state (blocklist, frame hashes, evidence).
@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from storage import location
 from storage.files import fsync_dir, fsync_tree
+from storage.location import Location
 
 # The tables of a curation run, in the order the stages write them.
 CURATION_TABLES = (
@@ -48,8 +51,12 @@ class PlatformExport:
 @dataclass(frozen=True)
 class CurationRun:
     root: Path
+    # s3:// folder the run is published to; `root` is then a local staging folder, and the
+    # working tables live on S3 too, where every worker reaches them.
+    remote: str | None = None
 
     MARKER = "run.json"  # written last: a run folder with it is complete
+    LATEST = "LATEST"  # on S3: the newest complete run's stamp
 
     def table(self, name: str) -> Path:
         if name not in CURATION_TABLES:
@@ -61,9 +68,9 @@ class CurationRun:
         return self.root / "exclusions" / f"{stage}.parquet"
 
     @property
-    def work(self) -> Path:
+    def work(self) -> str:
         """Narrow working tables of the tabular stages; deleted when the run ends."""
-        return self.root / "work"
+        return location.join(self.remote or self.root, "work")
 
     @property
     def quarantine(self) -> Path:
@@ -96,15 +103,24 @@ class CurationRun:
         return output_dir.with_name(output_dir.name + ".runs")
 
     @staticmethod
-    def fingerprint_store(output_dir: Path) -> Path:
-        """The default fingerprint store of runs written to `output_dir` (kept across runs)."""
+    def fingerprint_store(output_dir: Location) -> Path:
+        """The default fingerprint store of runs written to `output_dir` (kept across runs);
+        for an S3 output, a local cache named after it."""
+        if location.is_s3(output_dir):
+            bucket, prefix = location.split_s3(output_dir)
+            return Path.home() / ".cache" / "massiv" / "fingerprints" / bucket / prefix
+        output_dir = Path(output_dir)
         return output_dir.with_name(output_dir.name + ".fingerprints")
 
     @classmethod
-    def new(cls, output_dir: Path) -> CurationRun:
+    def new(cls, output_dir: Location) -> CurationRun:
         """A private folder for one run; concurrent runs never share one."""
         stamp = f"{datetime.now(UTC):%Y%m%dT%H%M%S.%fZ}-{uuid.uuid4().hex[:8]}"
-        run = cls(cls.runs_dir(output_dir) / stamp)
+        if location.is_s3(output_dir):
+            staging = Path(tempfile.mkdtemp(prefix="massiv-run-")) / stamp
+            run = cls(staging, location.join(output_dir, "runs", stamp))
+        else:
+            run = cls(cls.runs_dir(Path(output_dir)) / stamp)
         (run.root / "exclusions").mkdir(parents=True)
         return run
 
@@ -114,11 +130,15 @@ class CurationRun:
         mix its files into what the caller reads."""
         return cls(output_dir.resolve())
 
-    def publish(self, output_dir: Path, keep: int = 3) -> None:
+    def publish(self, output_dir: Location, keep: int = 3) -> None:
         """Make `output_dir` a link to this finished run in one atomic rename, then prune.
 
         The `keep` newest complete runs stay, so a release still reading an older run is not
-        pulled from under it."""
+        pulled from under it. On S3 the run is uploaded, its marker last, then LATEST names it."""
+        if self.remote is not None:
+            self._publish_s3(str(output_dir), keep)
+            return
+        output_dir = Path(output_dir)
         fsync_tree(self.root)
         runs = self.runs_dir(output_dir)
         link = output_dir.with_name(f".{output_dir.name}.{uuid.uuid4().hex[:8]}.link")
@@ -131,6 +151,37 @@ class CurationRun:
         for old in done[:-keep]:
             if old.resolve() != self.root.resolve():
                 shutil.rmtree(old, ignore_errors=True)
+
+    def _publish_s3(self, output_dir: str, keep: int) -> None:
+        assert self.remote is not None
+        location.remove_tree(self.work)  # never published, whatever the caller did
+        location.upload_tree(self.root, self.remote, last=self.MARKER)
+        location.write_bytes(location.join(output_dir, self.LATEST), self.root.name.encode())
+        shutil.rmtree(self.root.parent, ignore_errors=True)  # the staging folder
+        runs = location.join(output_dir, "runs")
+        done = sorted(
+            f.rsplit("/", 2)[-2] for f in location.list_files(runs, "/" + self.MARKER, True)
+        )
+        for stamp in done[:-keep]:
+            if stamp != self.root.name:
+                location.remove_tree(location.join(runs, stamp))
+
+    @classmethod
+    def pull(cls, output_dir: str, local_output: Path) -> CurationRun:
+        """The newest complete run under an s3:// output, downloaded and published at
+        `local_output` (a release reads a local run)."""
+        stamp = location.read_bytes(location.join(output_dir, cls.LATEST)).decode().strip()
+        remote = location.join(output_dir, "runs", stamp)
+        run = cls(cls.runs_dir(local_output) / stamp)
+        if not run.complete:
+            staging = run.root.with_name(f".{stamp}.{uuid.uuid4().hex[:8]}")
+            written = location.download_tree(remote, staging)
+            if staging / cls.MARKER not in written:
+                shutil.rmtree(staging, ignore_errors=True)
+                raise FileNotFoundError(f"{remote}: no {cls.MARKER}, the run is not complete")
+            os.replace(staging, run.root)
+        run.publish(local_output)
+        return run
 
 
 @dataclass(frozen=True)

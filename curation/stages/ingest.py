@@ -6,12 +6,10 @@ row plus the reason, so nothing is lost), and the `ingest` exclusions.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import polars as pl
 
 from storage.exclusions import REASON
-from storage.runs import PlatformExport
+from storage.location import Location, join, list_files
 
 EXPORT_COLUMNS: dict[str, pl.DataType] = {
     "post_id": pl.Int64(),
@@ -57,7 +55,7 @@ def _contract_column(name: str, dtype: pl.DataType, found: pl.DataType) -> pl.Ex
     return pl.col(name).cast(dtype)
 
 
-def scan_file(file: Path) -> pl.LazyFrame:
+def scan_file(file: Location) -> pl.LazyFrame:
     """Lazily read one export file, checking every expected column's presence and type."""
     try:
         schema = pl.read_parquet_schema(file)
@@ -78,14 +76,21 @@ def scan_file(file: Path) -> pl.LazyFrame:
     )
 
 
-def export_files(export_dir: Path) -> list[Path]:
-    files = PlatformExport(export_dir).posts
+def export_files(export_dir: Location) -> list[str]:
+    """The export's post files: `<export>/posts/*.parquet`, in a folder or on S3."""
+    posts = join(export_dir, "posts")
+    try:
+        files = list_files(posts)
+    except Exception as exc:  # botocore's errors: no bucket, no access, no endpoint
+        raise ExportError(
+            f"{posts}: cannot list the export ({type(exc).__name__}: {exc})"
+        ) from None
     if not files:
-        raise ExportError(f"no posts in the export: {export_dir / 'posts'}/*.parquet not found")
+        raise ExportError(f"no posts in the export: {posts}/*.parquet not found")
     return files
 
 
-def scan_posts(export_dir: Path) -> pl.LazyFrame:
+def scan_posts(export_dir: Location) -> pl.LazyFrame:
     """Lazily read the export's posts, every file checked (see scan_file)."""
     return pl.concat([scan_file(f) for f in export_files(export_dir)], how="vertical")
 

@@ -27,6 +27,7 @@ def options(
 
 
 app.command()(curate.curate)
+app.command("curate-pull")(curate.curate_pull)
 app.command()(store.verify)
 app.command("opt-out")(opt_out.opt_out_command)
 app.command()(demo.demo)

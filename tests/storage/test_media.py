@@ -18,9 +18,7 @@ from tests.curation.video.test_fingerprint import write_clip
 def s3_env(s3_server: S3Server, monkeypatch: pytest.MonkeyPatch) -> Iterator[S3Server]:
     for name, value in s3_server.env(s3_server.reader).items():
         monkeypatch.setenv(name, value)
-    media.s3_client.cache_clear()
-    yield s3_server
-    media.s3_client.cache_clear()
+    yield s3_server  # storage.location keeps one client per environment: no cache to clear
 
 
 def upload(server: S3Server, bucket: str, files: dict[str, bytes]) -> None:
