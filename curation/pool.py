@@ -324,8 +324,11 @@ def pick_companions(
         recent = merge_recent(tab.each_bucket(creator_posts_in_bucket, wanted), wanted).join(
             shortlist.select("post_id"), on="post_id", how="anti"
         )
-        # Only the most recent `limit` can make the overall cut: fetch and screen those.
-        candidates = _by_recency(recent).head(limit).sort("post_id")
+        # Only the most recent can make the overall cut: fetch and screen those, up to `limit`
+        # that the per-creator cap leaves usable (a creator's posts past `per` only stand in
+        # for those the screening drops).
+        usable = (pl.int_range(pl.len()).over("creator_id") < per).cast(pl.Int64).cum_sum()
+        candidates = _by_recency(recent).filter(usable <= limit).sort("post_id")
         ids = pl.concat([pool_ids, candidates["post_id"]]).unique().sort()
         excluded, clusters, _ = screen(screen.rows(ids), first=pool_ids)
         excluded = excluded.join(candidates.select("post_id"), on="post_id", how="semi")
@@ -346,7 +349,7 @@ def pick_companions(
             maintain_order="left",
         )
         short = (got < per) & (m < plan["posts"]) & _ranks_before(oldest, last)
-        cut_short = recent.height > limit and not (
+        cut_short = recent.height > candidates.height and not (
             last is not None and _ranks_before(last, _by_recency(candidates).tail(1)).all()
         )
         if not short.any() and not cut_short:

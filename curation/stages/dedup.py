@@ -19,16 +19,18 @@ def flag_exact_duplicates(
     """Flag every post whose media (checksum, or the `media` columns that stand for it)
     repeats, except the group's representative."""
     by, descending = REPRESENTATIVE_ORDER
-    kept = pl.col("post_id").sort_by(by, descending=descending).first().over(list(media))
+    # The representative of each repeated media only: most media occur once.
+    kept = (
+        posts.filter(pl.len().over(list(media)) > 1)
+        .group_by(list(media))
+        .agg(pl.col("post_id").sort_by(by, descending=descending).first().alias("_kept"))
+    )
+    duplicate = pl.col("_kept").is_not_null() & (pl.col("post_id") != pl.col("_kept"))
     return (
-        posts.with_columns(kept.alias("_kept"))
+        posts.join(kept, on=list(media), how="left", maintain_order="left", nulls_equal=True)
         .with_columns(
-            pl.when(pl.col("post_id") != pl.col("_kept"))
-            .then(pl.lit("duplicate_media"))
-            .alias(REASON),
-            pl.when(pl.col("post_id") != pl.col("_kept"))
-            .then(pl.col("_kept").cast(pl.String))
-            .alias(DETAIL),
+            pl.when(duplicate).then(pl.lit("duplicate_media")).alias(REASON),
+            pl.when(duplicate).then(pl.col("_kept").cast(pl.String)).alias(DETAIL),
         )
         .drop("_kept")
     )

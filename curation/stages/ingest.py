@@ -128,12 +128,17 @@ def _rules(languages: list[str], created_ts: pl.Expr) -> list[tuple[str, pl.Expr
 
 
 def _joined(rules: list[tuple[str, pl.Expr]]) -> pl.Expr:
-    reason = pl.concat_str(
-        [pl.when(broken.fill_null(False)).then(pl.lit(name)) for name, broken in rules],
-        separator=";",
-        ignore_nulls=True,
+    """The `;`-joined names of the broken rules, or null. Built as a bit mask and looked up:
+    joining strings row by row took 2.5× as long as reading the export."""
+    mask = pl.sum_horizontal(
+        broken.fill_null(False).cast(pl.UInt16) * (1 << bit)
+        for bit, (_, broken) in enumerate(rules)
     )
-    return pl.when(reason != "").then(reason)
+    names = {
+        m: ";".join(name for bit, (name, _) in enumerate(rules) if m >> bit & 1)
+        for m in range(1, 1 << len(rules))
+    }
+    return mask.replace_strict(names, default=None, return_dtype=pl.String)
 
 
 def flag_broken_rows(raw: pl.LazyFrame, languages: list[str]) -> pl.LazyFrame:

@@ -18,6 +18,7 @@ from curation.config import CurateConfig, SamplingConfig, ShortlistConfig, Video
 from curation.stages import engagement, ingest, sensitive, window
 from curation.stages.dedup import flag_exact_duplicates
 from curation.stages.sampling import allocate_quotas, choose_sampled, sampling_keys, stratum_counts
+from curation.stages.shortlist import select_companions
 from flows.curate import curate
 from privacy.blocklist import Blocklist, add_entries, flag_blocked, macs, save_blocklist
 from privacy.keys import create_key_file, load_key
@@ -44,8 +45,21 @@ def drawn(harness: None, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path
     key = load_key(key_file, "k1")
     creators = pl.read_parquet(root / "export" / "posts")["creator_id"].unique().sort()
     blocked = creators.filter(creators % 5 == 0)
-    entries = pl.DataFrame(
-        {"kind": "creator", "mac": macs(blocked, key, "creator"), "reason": "opt_out_creator"}
+    posts = pl.read_parquet(root / "export" / "posts")["post_id"].unique().sort()
+    videos = posts.filter(posts % 9 == 0)  # so that some companion candidates are dropped too
+    entries = pl.concat(
+        [
+            pl.DataFrame(
+                {
+                    "kind": "creator",
+                    "mac": macs(blocked, key, "creator"),
+                    "reason": "opt_out_creator",
+                }
+            ),
+            pl.DataFrame(
+                {"kind": "video", "mac": macs(videos, key, "video"), "reason": "opt_out_video"}
+            ),
+        ]
     )
     save_blocklist(root / "optout", add_entries(Blocklist.empty(), entries, key)[0])
     config = CurateConfig(
@@ -136,3 +150,21 @@ def test_stratum_shares_and_engagement_match_a_reference_draw(
     # And far from an unweighted draw of the same size: the weighting is real.
     uniform = reference.sample(POOL, seed=1)["engagement_score"].median()
     assert pool["engagement_score"].median() > 1.5 * uniform  # type: ignore[operator]
+
+
+def test_the_companions_are_what_selecting_from_every_screened_post_gives(
+    drawn: tuple[Path, CurateConfig],
+) -> None:
+    """Only the most recent posts of the shortlisted creators were fetched and screened; the
+    companions are still exactly those a selection over every screened post picks."""
+    root, config = drawn
+    shortlist = pl.read_parquet(root / "curation" / "shortlist.parquet")
+    companions = pl.read_parquet(root / "curation" / "companion.parquet")
+    screening = json.loads((root / "curation" / "funnel.json").read_text())
+    expected = select_companions(
+        screened_everything(config).lazy(), shortlist.lazy(), config.shortlist
+    ).collect()
+    assert companions.height == expected.height > 0
+    assert sorted(companions["post_id"]) == sorted(expected["post_id"])
+    screened = screening["companion_screening"]
+    assert screened["excluded"] > 0  # the blocklist dropped some candidates: stand-ins were used
