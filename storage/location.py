@@ -158,11 +158,14 @@ def remove_tree(root: Location) -> None:
         s3_client().delete_objects(Bucket=bucket, Delete={"Objects": batch, "Quiet": True})
 
 
-def upload_tree(local: Path, root: str, last: str | None = None) -> None:
-    """Every file under `local` to the s3:// folder `root`, the file named `last` (relative to
-    `local`) after all the others: readers that wait for it see a whole folder."""
+def upload_tree(
+    local: Path, root: str, last: str | None = None, skip: tuple[str, ...] = ()
+) -> None:
+    """Every file under `local` (but those named in `skip`) to the s3:// folder `root`, the file
+    named `last` (relative to `local`) after all the others: readers that wait for it see a
+    whole folder."""
     bucket, prefix = split_s3(root)
-    files = sorted(p for p in local.rglob("*") if p.is_file())
+    files = sorted(p for p in local.rglob("*") if p.is_file() and p.name not in skip)
     files.sort(key=lambda p: p.relative_to(local).as_posix() == last)  # stable: `last` goes last
     for path in files:
         key = f"{prefix}/{path.relative_to(local).as_posix()}".lstrip("/")

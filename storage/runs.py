@@ -10,9 +10,11 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import tempfile
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -28,6 +30,38 @@ CURATION_TABLES = (
     "shortlist",  # for expert annotation
     "companion",  # unlabeled recent posts of the shortlisted creators
 )
+
+
+RUNNING = ".running"  # held (flock) by the process writing the run, until it publishes
+_held: dict[Path, int] = {}
+
+
+def _hold(lock: Path) -> None:
+    fd = os.open(lock, os.O_CREAT | os.O_RDWR, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    _held[lock] = fd
+
+
+def _release(lock: Path) -> None:
+    fd = _held.pop(lock, None)
+    lock.unlink(missing_ok=True)
+    if fd is not None:
+        os.close(fd)
+
+
+def _is_abandoned(lock: Path, grace_s: float = 3_600) -> bool:
+    """Whether no live process holds `lock`. A folder without one is abandoned once it is an
+    hour old (its writer died between making the folder and locking it, or predates locks)."""
+    if not lock.exists():
+        return time.time() - lock.parent.stat().st_mtime > grace_s
+    fd = os.open(lock, os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(fd)  # closing drops the lock this call may have taken
+    return True
 
 
 @dataclass(frozen=True)
@@ -114,15 +148,45 @@ class CurationRun:
 
     @classmethod
     def new(cls, output_dir: Location) -> CurationRun:
-        """A private folder for one run; concurrent runs never share one."""
+        """A private folder for one run; concurrent runs never share one. Runs that died before
+        they finished (killed, out of memory) are deleted here, with their working tables."""
         stamp = f"{datetime.now(UTC):%Y%m%dT%H%M%S.%fZ}-{uuid.uuid4().hex[:8]}"
-        if location.is_s3(output_dir):
-            staging = Path(tempfile.mkdtemp(prefix="massiv-run-")) / stamp
-            run = cls(staging, location.join(output_dir, "runs", stamp))
-        else:
-            run = cls(cls.runs_dir(Path(output_dir)) / stamp)
+        run = cls(cls.staging_dir(output_dir) / stamp, cls._remote(output_dir, stamp))
         (run.root / "exclusions").mkdir(parents=True)
+        _hold(run.root / RUNNING)
+        cls.sweep(output_dir)
         return run
+
+    @staticmethod
+    def staging_dir(output_dir: Location) -> Path:
+        """Where runs are written: beside `output_dir`, or for S3 in a local staging folder."""
+        if location.is_s3(output_dir):
+            bucket, prefix = location.split_s3(output_dir)
+            return Path(tempfile.gettempdir()) / "massiv-runs" / bucket / prefix
+        return CurationRun.runs_dir(Path(output_dir))
+
+    @staticmethod
+    def _remote(output_dir: Location, stamp: str) -> str | None:
+        return location.join(output_dir, "runs", stamp) if location.is_s3(output_dir) else None
+
+    @classmethod
+    def sweep(cls, output_dir: Location) -> list[str]:
+        """Delete the runs under `output_dir` that are not complete and whose process is gone
+        (its lock on RUNNING was released by the kernel when it died); their stamps."""
+        runs = cls.staging_dir(output_dir)
+        staged = location.is_s3(output_dir)  # a staged run is unpublished even with its marker
+        dead = []
+        for root in sorted(runs.iterdir()) if runs.is_dir() else []:
+            if not root.is_dir() or root.name.startswith("00000000-previous"):
+                continue
+            if (cls(root).complete and not staged) or not _is_abandoned(root / RUNNING):
+                continue
+            remote = cls._remote(output_dir, root.name)
+            if remote is not None:
+                location.remove_tree(remote)
+            shutil.rmtree(root, ignore_errors=True)
+            dead.append(root.name)
+        return dead
 
     @classmethod
     def latest(cls, output_dir: Path) -> CurationRun:
@@ -138,6 +202,7 @@ class CurationRun:
         if self.remote is not None:
             self._publish_s3(str(output_dir), keep)
             return
+        _release(self.root / RUNNING)
         output_dir = Path(output_dir)
         fsync_tree(self.root)
         runs = self.runs_dir(output_dir)
@@ -155,9 +220,10 @@ class CurationRun:
     def _publish_s3(self, output_dir: str, keep: int) -> None:
         assert self.remote is not None
         location.remove_tree(self.work)  # never published, whatever the caller did
-        location.upload_tree(self.root, self.remote, last=self.MARKER)
+        location.upload_tree(self.root, self.remote, last=self.MARKER, skip=(RUNNING,))
         location.write_bytes(location.join(output_dir, self.LATEST), self.root.name.encode())
-        shutil.rmtree(self.root.parent, ignore_errors=True)  # the staging folder
+        _release(self.root / RUNNING)
+        shutil.rmtree(self.root, ignore_errors=True)  # the staging folder
         runs = location.join(output_dir, "runs")
         done = sorted(
             f.rsplit("/", 2)[-2] for f in location.list_files(runs, "/" + self.MARKER, True)
