@@ -100,7 +100,9 @@ def tree_rss(pid: int) -> int:
     return total
 
 
-def run_curate(export: Path, workers: int, work: Path) -> dict[str, Any]:
+def run_curate(
+    export: Path, workers: int, work: Path, threads: int | None = None
+) -> dict[str, Any]:
     config = yaml.safe_load((ROOT / "docs" / "paper-scale.yaml").read_text())
     config["video"]["media_root"] = str(export / "media")
     config["workers"] = workers
@@ -113,7 +115,8 @@ def run_curate(export: Path, workers: int, work: Path) -> dict[str, Any]:
     ]  # fmt: skip
     log = (work / "curate.log").open("w")
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    env = {**os.environ, **({"POLARS_MAX_THREADS": str(threads)} if threads else {})}
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env)
     peak_tree = 0
     done = threading.Event()
 
@@ -164,13 +167,18 @@ def main() -> None:
     for posts in args.posts:
         export = export_dir(posts)
         scan = duckdb_scan(export)
-        workers = sorted(set(args.workers) | ({1} if posts == args.one_worker_at else set()))
-        for n in workers:
+        # At --one-worker-at, also one worker on all cores and one worker on one core: the
+        # first is what a user gets, the second what one more worker (a core) adds.
+        setups: list[tuple[int, int | None]] = [(n, None) for n in args.workers]
+        if posts == args.one_worker_at:
+            setups += [(1, None), (1, 1)]
+        for n, threads in sorted(set(setups), key=lambda s: (s[0], s[1] or 0)):
             work = CACHE / "runs" / f"{posts}-{n}"
             shutil.rmtree(work, ignore_errors=True)
-            found = run_curate(export, n, work)
+            found = run_curate(export, n, work, threads)
             export_bytes = sum(f.stat().st_size for f in (export / "posts").glob("*.parquet"))
-            run = {"posts": posts, "workers": n, **found, **scan}
+            cores = threads or max(1, (os.cpu_count() or 1) // n)
+            run = {"posts": posts, "workers": n, "threads_per_worker": cores, **found, **scan}
             run["vs_duckdb_scan"] = round(found["wall_s"] / scan["duckdb_scan_s"], 2)
             run["export_bytes"] = export_bytes
             print(json.dumps(run), flush=True)

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -241,9 +243,14 @@ def record_run(
         "config": config.model_dump(mode="json"),
         "config_sha256": config_hash(config),
         "run": run.root.name,
-        "inputs": {
-            f"posts/{f.rsplit('/', 1)[-1]}": location.sha256(f)
-            for f in ingest.export_files(config.export_dir)
-        },
+        "inputs": _checksums(ingest.export_files(config.export_dir)),
     }
     run.marker.write_text(json.dumps(marker, indent=2, sort_keys=True) + "\n")
+
+
+def _checksums(files: list[str]) -> dict[str, str]:
+    """sha256 of each export file, named `posts/<file>`; hashlib releases the GIL, so threads
+    hash files side by side."""
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        digests = list(pool.map(location.sha256, files))
+    return {f"posts/{f.rsplit('/', 1)[-1]}": d for f, d in zip(files, digests, strict=True)}

@@ -46,6 +46,7 @@ from curation.video.screen import VideoScreenStats, screen_videos
 from curation.video.settings import neardup_settings, settings_of
 from privacy.blocklist import flag_blocked, load_blocked_frames
 from storage.exclusions import EXCLUSION_SCHEMA, StageCount, excluded_rows
+from storage.location import write_parquet
 from storage.media import list_media
 
 # Fingerprints `items` (post_id, media_sha256, location) into the store (flows/fingerprint.py).
@@ -173,7 +174,7 @@ def top_candidates(tab: Tabular, wanted: pl.DataFrame) -> pl.DataFrame:
         top = merge_top(parts, wanted)
         unsure = unsure_strata(parts, top, limits)
         if unsure.is_empty():
-            return top.drop("bucket")
+            return top  # with the bucket each candidate came from
         redo = limits.join(
             unsure.with_columns(pl.lit(True).alias("redo")),
             on=STRATUM_KEY,
@@ -235,7 +236,10 @@ def draw_pool(tab: Tabular, screen: Screen) -> PoolDraw:
     keys = survivors.join(strata.select(*STRATUM_KEY, "stratum"), on=STRATUM_KEY)
     chosen = choose_sampled(keys.select("post_id", "stratum", "sampling_key"), quotas)
     pool = screen.rows(chosen)
-    candidates.select("ordinal").write_parquet(tab.work.candidates)
+    for b in range(tab.work.buckets):  # each bucket's own: its pass reads no other's
+        write_parquet(
+            candidates.filter(pl.col("bucket") == b).select("ordinal"), tab.work.candidates(b)
+        )
     n_not_sampled = sum(tab.each_bucket(write_not_sampled))
     eligible = int(available.sum())
     beyond = survivors.filter(~pl.col("post_id").is_in(chosen.implode())).select(

@@ -102,7 +102,8 @@ def cluster(
         with Client(address) as client:
             yield Runner(client, show)
         return
-    threads = max(1, (os.cpu_count() or 1) // workers)
+    # Each worker gets its share of the cores, unless POLARS_MAX_THREADS says otherwise.
+    threads = int(os.environ.get("POLARS_MAX_THREADS") or max(1, (os.cpu_count() or 1) // workers))
     with (
         LocalCluster(
             n_workers=workers,
