@@ -30,8 +30,9 @@ from privacy.audit import record_events
 from privacy.blocklist import blocklist_lock, load_blocklist
 from privacy.keys import load_key
 from privacy.opt_out import block_requests, intake, load_evidence, outcomes, with_same_media
-from storage.local import LocalStore
+from storage.local import LocalStore, newest_live, unchecked_batch
 from storage.runs import PlatformExport
+from storage.s3 import S3Store
 
 # The order of the stages; the README's "What runs" and the design notes follow it.
 STAGES = ("intake", "near_duplicates", "blocklist", "patch", "purge", "mirror")
@@ -60,6 +61,9 @@ def opt_out(config: OptOutConfig = OptOutConfig(), now: datetime | None = None) 
         record_events(config.access, store, config.dataset, config.opt_out_dir, late=True)
         blocklist = load_blocklist(config.opt_out_dir)
         blocklist.check_key(key)
+        if _interrupted(store, config.dataset):  # the desk serves nothing until this is done
+            print("opt-out: the last run stopped before its patch; finishing that first")
+            publish_patch(config, blocklist, now, key)
         evidence = load_evidence(config.opt_out_dir)
         requests = step("intake", intake, config.requests, export, config.platform_url, evidence)
         frames, near = step("near_duplicates", near_duplicates_of, config, requests.accepted, key)
@@ -75,6 +79,7 @@ def opt_out(config: OptOutConfig = OptOutConfig(), now: datetime | None = None) 
             key,
             evidence,
             now,
+            lambda batch: _require(config, store, batch),
         )
         record_events(config.access, store, config.dataset, config.opt_out_dir)
         try:
@@ -91,3 +96,16 @@ def opt_out(config: OptOutConfig = OptOutConfig(), now: datetime | None = None) 
         f"{withdrawn or 'none'}; purged {[p['version'] for p in purged] or 'none'}"
     )
     return OptOutResult(counts, added, near_duplicates, patch, withdrawn, purged)
+
+
+def _require(config: OptOutConfig, store: LocalStore, batch: int) -> None:
+    """Before a new blocklist batch is saved: no version unchecked against it is served."""
+    store.require_batch(config.dataset, batch)
+    if config.s3_url:
+        S3Store(config.s3_url).mirror_coverage(config.dataset, store.coverage(config.dataset))
+
+
+def _interrupted(store: LocalStore, dataset: str) -> bool:
+    """Whether a run saved a blocklist batch and stopped before checking the current version."""
+    current = newest_live(store.versions(dataset), store.withdrawn(dataset))
+    return current is not None and unchecked_batch(store, dataset, current) is not None

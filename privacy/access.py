@@ -18,22 +18,28 @@ import json
 import os
 import re
 import secrets
+import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlparse
 
-from privacy.access_log import AccessLog, hash_url
-from storage.local import newest_live
+from privacy.access_log import AccessLog, Position, hash_url
+from storage.local import newest_live, unchecked_batch
 
 DEFAULT_EXPIRY_S = 3600
 MAX_EXPIRY_S = 7 * 24 * 3600
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 TOKEN_SCHEME = "massiv"
+DECISIONS = {
+    "access_approved": "approved",
+    "access_rejected": "rejected",
+    "access_revoked": "revoked",
+}
 
 
 class AccessDenied(PermissionError):
@@ -88,6 +94,9 @@ class AccessDesk:
         self.store = store
         self.dataset = dataset
         self.token_secret = token_secret
+        self._position = Position()  # how far logged_states has read the log
+        self._logged: dict[str, dict[str, Any]] = {}
+        self._replay_lock = threading.Lock()
 
     # state ---------------------------------------------------------------------------------
 
@@ -114,10 +123,68 @@ class AccessDesk:
             )
             os.replace(tmp, self.grants_path)
 
-    def grants(self) -> dict[str, Grant]:
+    def stored_grants(self) -> dict[str, Grant]:
+        """grants.json as it is: contacts and purposes, and a copy of each grant's state."""
         if not self.grants_path.is_file():
             return {}
         return {k: Grant(**v) for k, v in json.loads(self.grants_path.read_text()).items()}
+
+    def logged_states(self) -> dict[str, dict[str, Any]]:
+        """Each grant's state (LOGGED fields) as the signed log tells it; only what was
+        appended since the last call is read. Raises LogTamperedError if the log was altered."""
+        with self._replay_lock:
+            entries, self._position = self.log.read_since(self._position)
+            for entry in entries:
+                event, details = entry["event"], entry["details"]
+                if event == "access_requested":
+                    self._logged[details["grant"]] = {
+                        "status": "requested",
+                        "requested_at": entry["at"],
+                        "decided_at": None,
+                        "decided_by": None,
+                        "expires_at": None,
+                        "note": None,
+                    }
+                elif event in DECISIONS and details.get("grant") in self._logged:
+                    self._logged[details["grant"]].update(
+                        status=DECISIONS[event],
+                        decided_at=entry["at"],
+                        decided_by=entry["actor"],
+                        expires_at=details.get("expires_at"),
+                        note=details.get("note"),
+                    )
+            return {k: dict(v) for k, v in self._logged.items()}
+
+    def grants(self) -> dict[str, Grant]:
+        """Every grant the log records, its state from the log (editing grants.json changes
+        no decision); the contact fields from grants.json."""
+        stored = self.stored_grants()
+        grants = {}
+        for grant_id, state in self.logged_states().items():
+            base = stored.get(grant_id) or Grant(
+                grant_id, "?", "?", "?", "?", state["requested_at"]
+            )
+            grants[grant_id] = replace(base, **state)
+        return grants
+
+    def disagreements(self) -> list[str]:
+        """Where grants.json and the signed log disagree (for `access verify`)."""
+        stored, logged = self.stored_grants(), self.logged_states()
+        problems = []
+        for grant_id in sorted(set(stored) | set(logged)):
+            if grant_id not in logged:
+                problems.append(f"{grant_id} is in grants.json, but the log never recorded it")
+                continue
+            if grant_id not in stored:
+                problems.append(f"{grant_id} is in the log, but missing from grants.json")
+                continue
+            for name, value in logged[grant_id].items():
+                if getattr(stored[grant_id], name) != value:
+                    problems.append(
+                        f"{grant_id}: grants.json says {name} = {getattr(stored[grant_id], name)!r}"
+                        f", the signed log {value!r} (the log decides)"
+                    )
+        return problems
 
     # requests and decisions ----------------------------------------------------------------
 
@@ -273,6 +340,8 @@ class AccessDesk:
                 f"{self.dataset} {version} is superseded: URLs are issued for the current "
                 f"version only ({current})"
             )
+        elif (batch := unchecked_batch(self.store, self.dataset, version)) is not None:
+            reason = self._unchecked(version, batch)
         elif not hasattr(self.store, "client") and self.token_secret is None:
             reason = "local downloads need the token secret"
         if reason:
@@ -296,6 +365,12 @@ class AccessDesk:
             t,
         )
         return urls
+
+    def _unchecked(self, version: str, batch: int) -> str:
+        return (
+            f"{self.dataset} {version} is not yet checked against opt-out batch {batch} (an "
+            "opt-out run is under way or was interrupted): nothing is served until it is"
+        )
 
     def _urls(self, grant_id: str, version: str, seconds: int, now: datetime) -> dict[str, str]:
         files = self.store.read_manifest(self.dataset, version)["files"]
@@ -371,6 +446,8 @@ class AccessDesk:
             reason = "the download token has expired"
         elif query["version"] in self.store.withdrawn(self.dataset):
             reason = f"{self.dataset} {query['version']} was withdrawn"
+        elif (batch := unchecked_batch(self.store, self.dataset, query["version"])) is not None:
+            reason = self._unchecked(query["version"], batch)
         if reason is None:
             try:
                 self._check(query["grant"], t)

@@ -101,12 +101,64 @@ def _signed(seq: int, head: str, role: str) -> bytes:
     return f"massiv-access-log:{role}:{seq}:{head}".encode()
 
 
+@dataclass(frozen=True)
+class Position:
+    """Where a reader of the log got to: bytes read, and the last entry's seq and hash."""
+
+    offset: int = 0
+    seq: int = 0
+    hash: str = GENESIS
+
+
 @dataclass
 class AccessLog:
     path: Path
     signing_key: Ed25519PrivateKey | None = None  # None: read and verify only
     checkpoint_every: int = 100
     anchors: HeadAnchors | None = None  # where checkpoints copy the signed head (anchors.py)
+
+    def read_since(self, at: Position | None = None) -> tuple[list[dict[str, Any]], Position]:
+        """The entries after `at` (default: all), each checked to follow the one before it
+        (hash, link, seq), and where they end. With the signing key, the end is also checked
+        against the signed head. Raises LogTamperedError on any mismatch: a reader that acts
+        on the log (the access desk) fails closed. Costs what is new, not the whole log."""
+        at = at or Position()
+        if not self.path.is_file():
+            if at.offset:
+                raise LogTamperedError(f"{self.path}: the log is gone")
+            return [], at
+        with self._locked(fcntl.LOCK_SH) as fh:
+            fh.seek(0, os.SEEK_END)
+            size = fh.tell()
+            if size < at.offset:
+                raise LogTamperedError(f"{self.path}: the log is shorter than when last read")
+            fh.seek(at.offset)
+            data = fh.read(size - at.offset)
+            head, pending = _read_json(self.head_path), _read_json(self.pending_path)
+        whole = data[: data.rfind(b"\n") + 1]  # a dead writer's unfinished line waits
+        entries, seq, last = [], at.seq, at.hash
+        for line in whole.splitlines():
+            if not line.strip():
+                continue
+            entry = _parse(line)
+            if (
+                entry.get("seq") != seq + 1
+                or entry.get("prev") != last
+                or entry_hash(entry) != entry.get("hash")
+            ):
+                raise LogTamperedError(
+                    f"{self.path}: seq {seq + 1} does not follow the entry before it "
+                    "(run `massiv access verify`)"
+                )
+            entries.append(entry)
+            seq, last = entry["seq"], entry["hash"]
+        key = self.signing_key.public_key() if self.signing_key is not None else None
+        if key is not None and (seq, last) not in vouched_ends(key, head, pending) | {(0, GENESIS)}:
+            raise LogTamperedError(
+                f"{self.path}: the log's last entry is not the one its signed head names "
+                "(run `massiv access verify`)"
+            )
+        return entries, Position(at.offset + len(whole), seq, last)
 
     @property
     def head_path(self) -> Path:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -382,14 +383,18 @@ def block_requests(
     key: PseudonymKey,
     evidence: pl.DataFrame,
     now: datetime,
+    before_save: Callable[[int], None] | None = None,
 ) -> tuple[Blocklist, int, pl.DataFrame]:
     """Put the matched videos, creators and copies on the blocklist (with the videos' frame
     hashes), then record the evidence; returns the blocklist, the entries added and the
     evidence. Blocklist first, evidence after: a crash in between re-processes the requests,
-    which adds nothing twice."""
+    which adds nothing twice. `before_save(batch)` runs before a new batch is saved (the flow
+    has the store require it, so no version unchecked against it is served)."""
     new = new_entries(requests.resolved, requests.matched, copies, key)
     blocklist, added = add_entries(blocklist, new, key)
     add_blocked_frames(folder, frames)
+    if added and before_save is not None:
+        before_save(blocklist.batch)
     save_blocklist(folder, blocklist)
     per_request = copies.group_by("request_id").agg(
         pl.col("post_id").n_unique().cast(pl.Int64).alias("near_duplicates")

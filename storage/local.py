@@ -6,6 +6,8 @@ Layout:
     <root>/<dataset>/.staging/         builds in progress
     <root>/<dataset>/withdrawn.json    withdrawn versions (when, why, purge due)
     <root>/<dataset>/store-log.jsonl   withdrawals and purges, one JSON line each
+    <root>/<dataset>/coverage.json     the opt-out batch every served version must be checked
+                                       against, and the batch each version was checked against
 A version's files are hard links to their objects, so every tool can read a version's folder as
 it is, while a file that did not change between versions (a shard no opt-out touched) is stored
 once: a patch release links it instead of writing it. A crash leaves at most a staging folder,
@@ -28,6 +30,22 @@ from storage.files import fsync_dir, fsync_tree
 from storage.runs import ReleaseBuild
 
 VERSION_RE = re.compile(r"^\d+\.\d+\.\d+$")
+
+
+def unchecked_batch(store: Any, dataset: str, version: str) -> int | None:
+    """The opt-out batch `version` has not been checked against yet, or None when it has.
+
+    The opt-out flow raises the store's required batch before it saves a new blocklist batch,
+    and marks each version it checked; a version is also checked against the batch its
+    manifest commits to. A run killed in between leaves versions unchecked, and the access desk
+    serves none of them until a run finishes the check (a patch, or a mark)."""
+    coverage = store.coverage(dataset)
+    required = int(coverage.get("required", 0))
+    if not required:
+        return None
+    committed = store.read_manifest(dataset, version).get("blocklist", {}).get("batch") or 0
+    checked = max(int(committed), int(coverage.get("checked", {}).get(version, 0)))
+    return required if checked < required else None
 
 
 def newest_live(versions: list[str], withdrawn: dict[str, Any]) -> str | None:
@@ -154,6 +172,25 @@ class LocalStore:
     def withdrawn(self, dataset: str) -> dict[str, dict[str, Any]]:
         path = self._withdrawn_path(dataset)
         return dict(json.loads(path.read_text(encoding="utf-8"))) if path.is_file() else {}
+
+    def coverage(self, dataset: str) -> dict[str, Any]:
+        """{"required": batch, "checked": {version: batch}} (see unchecked_batch)."""
+        path = self.root / dataset / "coverage.json"
+        return dict(json.loads(path.read_text(encoding="utf-8"))) if path.is_file() else {}
+
+    def require_batch(self, dataset: str, batch: int) -> None:
+        doc = self.coverage(dataset)
+        doc["required"] = max(int(doc.get("required", 0)), batch)
+        (self.root / dataset).mkdir(parents=True, exist_ok=True)
+        self._write_json(self.root / dataset / "coverage.json", doc)
+
+    def mark_checked(self, dataset: str, versions: list[str], batch: int) -> None:
+        doc = self.coverage(dataset)
+        checked = doc.setdefault("checked", {})
+        for version in versions:
+            checked[version] = max(int(checked.get(version, 0)), batch)
+        (self.root / dataset).mkdir(parents=True, exist_ok=True)
+        self._write_json(self.root / dataset / "coverage.json", doc)
 
     def _write_json(self, path: Path, doc: dict[str, Any]) -> None:
         tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")

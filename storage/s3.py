@@ -259,6 +259,24 @@ class S3Store:
             self.mark_withdrawn(dataset, version, marks[version])
         return changed
 
+    def coverage(self, dataset: str) -> dict[str, Any]:
+        """The local store's coverage.json as last mirrored (see storage.local.unchecked_batch)."""
+        try:
+            body = self.client.get_object(
+                Bucket=self.bucket, Key=self.key(dataset, "coverage.json")
+            )
+        except self.client.exceptions.NoSuchKey:
+            return {}
+        return dict(json.loads(body["Body"].read()))
+
+    def mirror_coverage(self, dataset: str, coverage: dict[str, Any]) -> None:
+        self.client.put_object(
+            Bucket=self.bucket,
+            Key=self.key(dataset, "coverage.json"),
+            Body=json.dumps(coverage, sort_keys=True).encode(),
+            ContentType="application/json",
+        )
+
     def mark_withdrawn(self, dataset: str, version: str, mark: dict[str, Any]) -> None:
         self.client.put_object(
             Bucket=self.bucket,

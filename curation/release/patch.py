@@ -204,7 +204,7 @@ def withdraw_blocked(
     now: datetime,
 ) -> list[str]:
     """Withdraw every live version that holds a blocked row."""
-    withdrawn = []
+    withdrawn, clean = [], []
     already = store.withdrawn(config.dataset)
     for version in store.versions(config.dataset):
         if version in already or version == successor:
@@ -213,9 +213,14 @@ def withdraw_blocked(
             reason = f"holds opted-out content; superseded by {successor or 'none yet'}"
             store.withdraw(config.dataset, version, reason, config.retention_days, now)
             withdrawn.append(version)
+        else:
+            clean.append(version)
+    store.mark_checked(config.dataset, clean, blocklist.batch)  # the desk may serve them again
     record_events(config.access, store, config.dataset)
-    if withdrawn and config.s3_url:  # stop serving them there too, before anything else fails
-        S3Store(config.s3_url).mirror_withdrawn(config.dataset, store.withdrawn(config.dataset))
+    if config.s3_url:  # stop serving withdrawn versions there too, before anything else fails
+        remote = S3Store(config.s3_url)
+        remote.mirror_withdrawn(config.dataset, store.withdrawn(config.dataset))
+        remote.mirror_coverage(config.dataset, store.coverage(config.dataset))
     return withdrawn
 
 
@@ -267,6 +272,7 @@ def mirror_to_s3(config: OptOutConfig, store: LocalStore, now: datetime) -> None
         return
     remote = S3Store(config.s3_url)
     remote.mirror_withdrawn(config.dataset, store.withdrawn(config.dataset))
+    remote.mirror_coverage(config.dataset, store.coverage(config.dataset))
     there = set(remote.versions(config.dataset))
     local_marks = store.withdrawn(config.dataset)
     for version in store.versions(config.dataset):

@@ -33,9 +33,10 @@ def access_report(config: AccessConfigOption = None) -> None:
 
 @log_app.command("verify")
 def access_verify(config: AccessConfigOption = None) -> None:
-    """Check the access log's chain, checkpoint signatures and signed head, and that every
-    anchored head is still in it (exit 1 if not)."""
+    """Check the access log's chain, checkpoint signatures and signed head, that every
+    anchored head is still in it, and that grants.json agrees with it (exit 1 if not)."""
     from curation.config import AccessConfig
+    from privacy.access import AccessDesk
     from privacy.access_log import load_public_key
     from privacy.audit import access_log
 
@@ -45,6 +46,8 @@ def access_verify(config: AccessConfigOption = None) -> None:
     anchors_at = log.anchors
     anchored = _run(anchors_at.heads) if anchors_at else None
     problems = log.verify(key, anchored)
+    if not problems:  # the grants' state as the log tells it, against the grants file
+        problems = AccessDesk(cfg.access_dir, log, None, cfg.dataset).disagreements()
     if problems:
         for problem in problems:
             console.print(f"[red]✗[/] {problem}", highlight=False)

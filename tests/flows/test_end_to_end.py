@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 from curation.config import (
     BundleConfig,
     CurateConfig,
+    OptOutConfig,
     ReleaseConfig,
     SamplingConfig,
     ShortlistConfig,
@@ -59,6 +60,18 @@ def curated(harness: None, workdir: Path) -> CurationResult:
     _annotations(workdir / "curation", workdir / "export" / "annotations", seed=11)
     create_key_file(workdir / "key")
     return result
+
+
+def opt_out_config(workdir: Path, requests: Path, folder: Path, store: Path) -> OptOutConfig:
+    """The opt-out flow over this module's export and curation run."""
+    return OptOutConfig(
+        requests=requests,
+        export_dir=workdir / "export",
+        curation_dir=workdir / "curation",
+        opt_out_dir=folder,
+        store=store,
+        key_file=workdir / "key",
+    )
 
 
 def release_config(workdir: Path, store: str, **changes: object) -> ReleaseConfig:
@@ -397,7 +410,6 @@ def test_the_leak_gate_stops_a_release_that_would_publish_a_raw_id(
 def test_opt_outs_patch_the_release_withdraw_the_old_one_and_stay_out(
     curated: CurationResult, workdir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from curation.config import OptOutConfig
     from flows.opt_out import opt_out
     from privacy.keys import load_key
     from privacy.opt_out import load_evidence
@@ -464,14 +476,7 @@ def test_opt_outs_patch_the_release_withdraw_the_old_one_and_stay_out(
             "target": [t for _, t, _ in requests],
         }
     ).write_csv(csv)
-    cfg = OptOutConfig(
-        requests=csv,
-        export_dir=workdir / "export",
-        curation_dir=workdir / "curation",
-        opt_out_dir=opt_out_folder,
-        store=store,
-        key_file=workdir / "key",
-    )
+    cfg = opt_out_config(workdir, csv, opt_out_folder, store)
     # A patch is leak-scanned like a release: a bug that pastes a raw ID stops it, after the
     # blocklist and the evidence were saved …
     from privacy.leak_gate import LeakError
@@ -674,3 +679,87 @@ def test_releases_and_patches_land_on_s3(
         app, ["verify", f"{url}/massiv/1.0.1", "--optout-dir", str(opt_out_folder)]
     )
     assert checked.exit_code == 0 and "commitment holds" in checked.output, checked.output
+
+
+class Killed(BaseException):
+    """Stands for SIGKILL: no handler of the flow's own runs (fault injection)."""
+
+
+def test_an_opt_out_killed_before_its_patch_serves_nothing_and_the_next_run_finishes_it(
+    curated: CurationResult, workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The red-team case of issue 15: the blocklist batch is saved, the process dies before
+    the patch. The desk must not serve the version that holds the opted-out rows, and the next
+    run must finish the patch before anything else."""
+    from flows.opt_out import opt_out
+    from privacy.access import AccessDenied, AccessDesk, create_token_secret
+    from privacy.access_log import AccessLog, create_signing_key, load_signing_key
+
+    opt_out_folder, store_dir = workdir / "optout_k", workdir / "store_k"
+    release(release_config(workdir, "store_k", opt_out_dir=opt_out_folder))
+    create_signing_key(workdir / "desk_k" / "log.key")
+    desk = AccessDesk(
+        workdir / "desk_k",
+        AccessLog(
+            workdir / "desk_k" / "log.jsonl", load_signing_key(workdir / "desk_k" / "log.key")
+        ),
+        LocalStore(store_dir),
+        "massiv",
+        create_token_secret(workdir / "desk_k" / "token.key"),
+    )
+    grant = desk.request("Asha", "IITD", "asha@iitd.example", "affect", True)
+    desk.approve(grant.id, "cur")
+    token = next(iter(desk.issue(grant.id).values()))  # before the opt-out
+
+    from privacy.keys import load_key
+    from privacy.pseudonyms import pseudonym
+
+    key = load_key(workdir / "key", "k1")
+    released = pl.read_parquet(store_dir / "massiv" / "1.0.0" / "labeled", columns=["video_id"])
+    shortlist = (
+        pl.read_parquet(workdir / "curation" / "shortlist.parquet")
+        .filter(
+            pl.col("post_id")
+            .map_elements(lambda i: pseudonym(key, "video", i, 16), pl.String)
+            .is_in(released["video_id"].implode())
+        )
+        .head(2)
+    )
+    assert shortlist.height == 2  # two videos that 1.0.0 holds
+    handles = dict(
+        pl.read_parquet(workdir / "export" / "creators").select("creator_id", "handle").iter_rows()
+    )
+    csv = workdir / "requests_k.csv"
+    pl.DataFrame(
+        {
+            "request_id": ["k1", "k2"],
+            "received_at": "2022-01-05T10:00:00Z",
+            "requester_email": "someone@mail.example",
+            "scope": "video",
+            "target": [
+                f"https://sharevideo.example/@{handles[c]}/video/{p}"
+                for c, p in zip(shortlist["creator_id"], shortlist["post_id"], strict=True)
+            ],
+        }
+    ).write_csv(csv)
+    cfg = opt_out_config(workdir, csv, opt_out_folder, store_dir)
+
+    def killed(*_: object) -> None:
+        raise Killed
+
+    monkeypatch.setattr("flows.opt_out.publish_patch", killed)
+    with pytest.raises(Killed):
+        opt_out(cfg)
+    monkeypatch.undo()
+    store = LocalStore(store_dir)
+    assert store.versions("massiv") == ["1.0.0"] and not store.withdrawn("massiv")  # the hole
+    with pytest.raises(AccessDenied, match="not yet checked against opt-out batch 1"):
+        desk.issue(grant.id)
+    with pytest.raises(AccessDenied, match="not yet checked against opt-out batch 1"):
+        desk.fetch(token, workdir / "desk_k" / "file")
+
+    result = opt_out(cfg)  # the next run: the patch first
+    assert store.versions("massiv") == ["1.0.0", "1.0.1"] and "1.0.0" in store.withdrawn("massiv")
+    assert result.requests == {} and result.new_entries == 0  # the requests were taken once
+    urls = desk.issue(grant.id)
+    assert urls and all("version=1.0.1" in u for u in urls.values())
