@@ -4,7 +4,7 @@ UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 RUN := $(UV) run --frozen
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 
-.PHONY: install demo test check fmt bench bench-flows bench-prefect bench-neardup bench-neardup-accuracy bench-dask bench-scale bench-annotations bench-patch bench-access clean
+.PHONY: install browser demo test check fmt bench bench-flows bench-prefect bench-neardup bench-neardup-accuracy bench-dask bench-scale bench-annotations bench-patch bench-access clean
 
 install: .venv/.installed
 
@@ -19,8 +19,15 @@ install: .venv/.installed
 demo: install  ## the main job end to end on the embedded default (small synthetic export)
 	$(RUN) massiv demo
 
-test: install  ## the whole suite (with the optional NudeNet extra, so its screening is tested)
+test: install browser  ## the whole suite (with the optional NudeNet extra, so its screening is tested)
 	$(RUN) --extra nudity pytest -n 2 --dist loadfile -q
+
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+browser:  ## Debian's Chromium for the browser tests (Playwright drives it; nothing downloads a browser)
+	@test -x /usr/bin/chromium || { \
+	  echo "installing Debian's chromium for the browser tests"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }
 
 check: install  ## lint, format check, types, the import layers (pyproject.toml)
 	$(RUN) ruff check .

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from flows.cli import access, access_log, curate, demo, opt_out, release, store, synth
+from flows.cli import access, access_log, curate, demo, opt_out, release, serve, store, synth
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -31,6 +31,7 @@ app.command("curate-pull")(curate.curate_pull)
 app.command()(store.verify)
 app.command("opt-out")(opt_out.opt_out_command)
 app.command()(demo.demo)
+app.command()(serve.serve)
 app.add_typer(synth.synth_app, name="synth")
 app.add_typer(release.release_app, name="release")
 app.add_typer(store.store_app, name="store")

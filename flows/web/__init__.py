@@ -1,0 +1,1 @@
+"""`massiv serve`: the dataset's site, server-rendered (FastAPI + Jinja2, no JavaScript)."""

@@ -1,0 +1,35 @@
+"""The site in a real browser: Debian's Chromium, driven by Playwright, against uvicorn."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+# Screenshots for docs/: MASSIV_SCREENSHOTS=docs/screenshots make test (kept in tmp otherwise).
+SHOTS = os.environ.get("MASSIV_SCREENSHOTS")
+
+
+def test_the_homepage_in_chromium(server: str, browser: Any, tmp_path: Path) -> None:
+    page = browser.new_page(viewport={"width": 1100, "height": 900})
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    response = page.goto(server + "/")
+    assert response is not None and response.status == 200
+    assert page.title() == "d"
+    rows = page.locator("section.versions tbody tr")
+    assert rows.count() == 2
+    assert rows.nth(0).inner_text().split("\t")[:2] == ["1.0.1", "current"]
+    assert "withdrawn: holds opted-out content" in rows.nth(1).inner_text()
+    # The stylesheet loaded under the site's own CSP (no console error, styled header).
+    colour = page.locator("header").evaluate("e => getComputedStyle(e).backgroundColor")
+    assert colour == "rgb(31, 58, 95)" and errors == []
+    with page.expect_response(lambda r: r.url.endswith("croissant.json")) as caught:
+        page.click("text=Croissant >> nth=0")
+    assert caught.value.status == 200
+    shots = Path(SHOTS) if SHOTS else tmp_path
+    shots.mkdir(parents=True, exist_ok=True)
+    page.goto(server + "/")
+    page.screenshot(path=str(shots / "home.png"), full_page=True)
+    assert (shots / "home.png").stat().st_size > 10_000
+    page.close()
