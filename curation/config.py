@@ -206,6 +206,21 @@ class CurateConfig(Strict):
     buckets: int | None = Field(None, gt=0)  # hash buckets by key; default: ~4M rows each
 
 
+class SiteConfig(Strict):
+    """`massiv serve`: where the site is reached, how it sends e-mail, and its own state."""
+
+    access: AccessConfig = AccessConfig()  # the desk and store the site sits on
+    base_url: str = Field("http://127.0.0.1:8000", pattern=r"^https?://[^/\s]+$")  # for e-mails
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = Field(25, ge=1, le=65535)
+    mail_from: str = Field("massiv@localhost", pattern=r"^[^@\s]+@[^@\s]+$")
+    # Web-only state (pending confirmations, rate limits): SQLite in WAL mode.
+    state: Path = Path("data/site/site.sqlite3")
+    # Signs the forms' CSRF tokens; made on first use (a file only the site's account reads).
+    secret_file: Path = Path.home() / ".config" / "massiv" / "site.key"
+    form_posts_per_hour: int = Field(20, ge=1)  # per client address, every form together
+
+
 class BundleConfig(Strict):
     shard_rows: int = Field(50_000, gt=0)
     row_group_rows: int = Field(10_000, gt=0)

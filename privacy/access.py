@@ -73,6 +73,24 @@ def _iso(t: datetime) -> str:
     return t.isoformat(timespec="seconds")
 
 
+def check_request(
+    name: str, institution: str, email: str, purpose: str, accepted_terms: bool
+) -> None:
+    """Raise AccessRequestError naming the first field that is wrong."""
+    fields = {"name": name, "institution": institution, "purpose": purpose}
+    for field, value in fields.items():
+        if not value.strip():
+            raise AccessRequestError(f"access request: {field} is empty")
+        if len(value) > 2_000:
+            raise AccessRequestError(f"access request: {field} is longer than 2,000 characters")
+    if not EMAIL.match(email) or len(email) > 254:
+        raise AccessRequestError("access request: email is not an e-mail address")
+    if not accepted_terms:
+        raise AccessRequestError(
+            "access request: the research-only terms must be accepted (accepted_terms)"
+        )
+
+
 def cap_expiry(seconds: int | None) -> int:
     """The URL lifetime actually granted: default 1 h, at least 1 s, at most 7 days."""
     return max(1, min(seconds or DEFAULT_EXPIRY_S, MAX_EXPIRY_S))
@@ -197,16 +215,7 @@ class AccessDesk:
         accepted_terms: bool,
         now: datetime | None = None,
     ) -> Grant:
-        fields = {"name": name, "institution": institution, "purpose": purpose}
-        for field, value in fields.items():
-            if not value.strip():
-                raise AccessRequestError(f"access request: {field} is empty")
-        if not EMAIL.match(email):
-            raise AccessRequestError("access request: email is not an e-mail address")
-        if not accepted_terms:
-            raise AccessRequestError(
-                "access request: the research-only terms must be accepted (accepted_terms)"
-            )
+        check_request(name, institution, email, purpose, accepted_terms)
         grant = Grant(
             id=f"g-{uuid.uuid4().hex[:12]}",
             name=name.strip(),

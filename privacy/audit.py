@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from privacy.access import AccessDesk
 from privacy.access_log import AccessLog, load_signing_key
 from privacy.anchors import HeadAnchors
 from privacy.blocklist import load_blocklist
@@ -23,6 +24,23 @@ def access_log(access: AccessConfig, write: bool = True) -> AccessLog:
         load_signing_key(access.signing_key) if write else None,
         access.checkpoint_every,
         HeadAnchors(access.anchors) if access.anchors else None,
+    )
+
+
+def open_desk(access: AccessConfig, write: bool = True) -> AccessDesk:
+    """The access desk of a config, on its store (S3 when `s3_url` is set), as the CLI and the
+    site both use it. `write`: with the log's signing key and the token secret."""
+    from privacy.access import AccessDesk, create_token_secret
+    from storage.s3 import S3Store
+
+    store = S3Store(access.s3_url) if access.s3_url else LocalStore(access.store)
+    return AccessDesk(
+        access.access_dir,
+        access_log(access, write),
+        store,
+        access.dataset,
+        create_token_secret(access.token_secret) if write else None,
+        access.default_expiry_s,
     )
 
 

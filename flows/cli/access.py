@@ -22,11 +22,8 @@ AccessConfigOption = Annotated[
 
 def _desk(config: Path | None, write: bool = True) -> AccessDesk:
     from curation.config import AccessConfig
-    from privacy.access import AccessDesk, create_token_secret
     from privacy.access_log import create_signing_key
-    from privacy.audit import access_log
-    from storage.local import LocalStore
-    from storage.s3 import S3Store
+    from privacy.audit import open_desk
 
     cfg = _run(lambda: load_config(AccessConfig, config))
     if write and not cfg.signing_key.exists():
@@ -35,16 +32,7 @@ def _desk(config: Path | None, write: bool = True) -> AccessDesk:
             f"created an access-log signing key at {cfg.signing_key} (keep it apart; its public "
             f"key, for `access verify`, is {public})"
         )
-    log = _run(lambda: access_log(cfg, write))
-    store = S3Store(cfg.s3_url) if cfg.s3_url else LocalStore(cfg.store)
-    return AccessDesk(
-        cfg.access_dir,
-        log,
-        store,
-        cfg.dataset,
-        create_token_secret(cfg.token_secret) if write else None,
-        cfg.default_expiry_s,
-    )
+    return _run(lambda: open_desk(cfg, write))
 
 
 @grants_app.command("request")

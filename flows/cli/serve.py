@@ -12,7 +12,7 @@ from flows.cli.common import _run, console
 
 def serve(
     config: Annotated[
-        Path | None, typer.Option(help="The access config (store, dataset), as `massiv access`.")
+        Path | None, typer.Option(help="The site config (SiteConfig: access, SMTP, base URL).")
     ] = None,
     demo: Annotated[
         bool, typer.Option(help="Serve the demo's release (after `make demo`).")
@@ -23,11 +23,13 @@ def serve(
     """Serve the dataset's homepage: its card, versions, changelog, figures and Croissant file."""
     import uvicorn
 
-    from curation.config import AccessConfig, load_config
+    from curation.config import AccessConfig, SiteConfig, load_config
     from flows.web.app import create_app
 
-    if demo:
-        config = Path("data/demo/access.yaml")
-    cfg = _run(lambda: load_config(AccessConfig, config))
-    console.print(f"{cfg.dataset}: http://{host}:{port}/  (Ctrl-C stops it)")
-    uvicorn.run(create_app(cfg), host=host, port=port, log_level="warning")
+    if demo:  # the demo's desk and store; mail goes to a local SMTP server, if one listens
+        access = _run(lambda: load_config(AccessConfig, Path("data/demo/access.yaml")))
+        cfg = SiteConfig(access=access, state=Path("data/demo/site.sqlite3"))
+    else:
+        cfg = _run(lambda: load_config(SiteConfig, config))
+    console.print(f"{cfg.access.dataset}: http://{host}:{port}/  (Ctrl-C stops it)")
+    uvicorn.run(_run(lambda: create_app(cfg)), host=host, port=port, log_level="warning")

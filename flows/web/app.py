@@ -21,7 +21,11 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from markdown_it import MarkdownIt
 
-from privacy.config import AccessConfig
+from curation.config import SiteConfig
+from flows.web.forms import access_router
+from flows.web.state import SiteState
+from privacy.access_log import create_signing_key
+from privacy.audit import open_desk
 from storage.local import LocalStore, newest_live, unchecked_batch
 
 HERE = Path(__file__).parent
@@ -98,11 +102,16 @@ class Site:
         return sorted(p.name for p in folder.glob("*.png")) if folder.is_dir() else []
 
 
-def create_app(access: AccessConfig) -> FastAPI:
+def create_app(config: SiteConfig) -> FastAPI:
+    access = config.access
     site = Site(LocalStore(access.store), access.dataset)
     templates = Jinja2Templates(directory=HERE / "templates")
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    if not access.signing_key.exists():
+        create_signing_key(access.signing_key)
+    desk = open_desk(access)
+    app.include_router(access_router(config, desk, SiteState(config.state), templates))
 
     @app.middleware("http")
     async def security_headers(

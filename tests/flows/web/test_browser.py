@@ -33,3 +33,26 @@ def test_the_homepage_in_chromium(server: str, browser: Any, tmp_path: Path) -> 
     page.screenshot(path=str(shots / "home.png"), full_page=True)
     assert (shots / "home.png").stat().st_size > 10_000
     page.close()
+
+
+def test_a_researcher_requests_access_in_chromium(
+    server: str, browser: Any, mailbox: Any, tmp_path: Path
+) -> None:
+    shots = Path(SHOTS) if SHOTS else tmp_path
+    shots.mkdir(parents=True, exist_ok=True)
+    page = browser.new_page(viewport={"width": 1100, "height": 900})
+    page.goto(server + "/access")
+    page.fill("input[name=name]", "Ravi Menon")
+    page.fill("input[name=institution]", "IISc Bangalore")
+    page.fill("input[name=email]", "ravi@iisc.example")
+    page.fill("textarea[name=purpose]", "Multilingual video understanding")
+    page.check("input[name=terms]")
+    page.screenshot(path=str(shots / "access-form.png"), full_page=True)
+    page.click("button[type=submit]")
+    assert "waiting for you to confirm your address" in page.inner_text("main")
+    page.goto(server + mailbox.link("ravi@iisc.example"))
+    page.click("button[type=submit]")
+    assert "/access/status/" in page.url
+    assert "requested" in page.inner_text("dl.status")
+    page.screenshot(path=str(shots / "access-status.png"), full_page=True)
+    page.close()

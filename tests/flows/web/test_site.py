@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
+from curation.config import SiteConfig
 from flows.web.app import create_app
 from privacy.config import AccessConfig
 from storage.local import LocalStore
 
 
-def test_the_homepage_lists_every_version_with_its_status(access: AccessConfig) -> None:
-    page = TestClient(create_app(access)).get("/")
+def test_the_homepage_lists_every_version_with_its_status(
+    site: SiteConfig, access: AccessConfig
+) -> None:
+    page = TestClient(create_app(site)).get("/")
     assert page.status_code == 200
     html = page.text
     assert "1.0.1</td>" in html and "<td>current</td>" in html
@@ -20,23 +23,25 @@ def test_the_homepage_lists_every_version_with_its_status(access: AccessConfig) 
 
 
 def test_store_text_is_escaped_and_every_response_has_the_security_headers(
-    access: AccessConfig,
+    site: SiteConfig,
 ) -> None:
-    page = TestClient(create_app(access)).get("/")
+    page = TestClient(create_app(site)).get("/")
     assert "<script>alert" not in page.text  # the withdrawal reason, as the curator typed it
     assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in page.text
     policy = page.headers["content-security-policy"]
     assert "default-src 'none'" in policy and "frame-ancestors 'none'" in policy
     assert page.headers["x-content-type-options"] == "nosniff"
-    missing = TestClient(create_app(access)).get("/versions/9.9.9/croissant.json")
+    missing = TestClient(create_app(site)).get("/versions/9.9.9/croissant.json")
     assert (
         missing.status_code == 404
         and "frame-ancestors" in missing.headers["content-security-policy"]
     )
 
 
-def test_files_are_served_only_from_a_version_and_never_outside_it(access: AccessConfig) -> None:
-    client = TestClient(create_app(access))
+def test_files_are_served_only_from_a_version_and_never_outside_it(
+    site: SiteConfig, access: AccessConfig
+) -> None:
+    client = TestClient(create_app(site))
     croissant = client.get("/versions/1.0.1/croissant.json")
     store = LocalStore(access.store)
     expected = (store.version_dir("d", "1.0.1") / "croissant.json").read_bytes()
@@ -51,9 +56,9 @@ def test_files_are_served_only_from_a_version_and_never_outside_it(access: Acces
 
 
 def test_a_purged_version_shows_and_serves_nothing_but_its_status(
-    access: AccessConfig, tmp_path_factory: object
+    site: SiteConfig, access: AccessConfig
 ) -> None:
-    client = TestClient(create_app(access))
+    client = TestClient(create_app(site))
     store = LocalStore(access.store)
     marks = store.withdrawn("d")
     assert client.get("/versions/1.0.0/croissant.json").status_code == 200  # withdrawn, kept

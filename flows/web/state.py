@@ -1,0 +1,110 @@
+"""The site's own state, in SQLite (WAL): requests waiting for their e-mail confirmation, and
+form posts per client for the rate limit. Everything that grants or records access stays in
+the desk and its signed log; nothing here decides who may download."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS pending (
+    status_id TEXT PRIMARY KEY,      -- in the requester's status page URL
+    token_sha256 TEXT UNIQUE,        -- of the token in the confirmation e-mail
+    kind TEXT NOT NULL,              -- access
+    payload TEXT NOT NULL,           -- the form, as JSON
+    created_at REAL NOT NULL,
+    confirmed_at REAL,
+    grant_id TEXT
+);
+CREATE TABLE IF NOT EXISTS posts (client TEXT NOT NULL, at REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS posts_by_client ON posts (client, at);
+"""
+CONFIRM_WITHIN_S = 48 * 3600
+
+
+def digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Pending:
+    status_id: str
+    kind: str
+    payload: dict[str, Any]
+    created_at: float
+    confirmed_at: float | None
+    grant_id: str | None
+
+
+class SiteState:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA busy_timeout=5000")
+        self._db.executescript(SCHEMA)
+        self._lock = threading.Lock()
+
+    def allow_post(self, client: str, per_hour: int, now: float | None = None) -> bool:
+        """Count a form post; False when the client already made `per_hour` in the last hour."""
+        now = time.time() if now is None else now
+        with self._lock:
+            self._db.execute("DELETE FROM posts WHERE at < ?", (now - 3600,))
+            (made,) = self._db.execute(
+                "SELECT count(*) FROM posts WHERE client = ?", (client,)
+            ).fetchone()
+            if made >= per_hour:
+                return False
+            self._db.execute("INSERT INTO posts VALUES (?, ?)", (client, now))
+            return True
+
+    def add(self, kind: str, payload: dict[str, Any]) -> tuple[str, str]:
+        """A request waiting for its e-mail confirmation: (status ID, confirmation token)."""
+        status_id, token = secrets.token_urlsafe(16), secrets.token_urlsafe(32)
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO pending VALUES (?, ?, ?, ?, ?, NULL, NULL)",
+                (status_id, digest(token), kind, json.dumps(payload), time.time()),
+            )
+        return status_id, token
+
+    def _row(self, where: str, value: str) -> Pending | None:
+        row = self._db.execute(
+            "SELECT status_id, kind, payload, created_at, confirmed_at, grant_id FROM pending "
+            f"WHERE {where} = ?",
+            (value,),
+        ).fetchone()
+        if row is None:
+            return None
+        return Pending(row[0], row[1], json.loads(row[2]), row[3], row[4], row[5])
+
+    def by_status(self, status_id: str) -> Pending | None:
+        return self._row("status_id", status_id)
+
+    def by_token(self, token: str) -> Pending | None:
+        return self._row("token_sha256", digest(token))
+
+    def claim(self, token: str) -> Pending | None:
+        """Mark a request confirmed, once: the request, or None when the token is unknown,
+        expired or was used before (two clicks file one request)."""
+        with self._lock:
+            row = self._db.execute(
+                "UPDATE pending SET confirmed_at = ? WHERE token_sha256 = ? "
+                "AND confirmed_at IS NULL AND created_at > ? RETURNING status_id",
+                (time.time(), digest(token), time.time() - CONFIRM_WITHIN_S),
+            ).fetchone()
+        return None if row is None else self.by_status(row[0])
+
+    def attach(self, status_id: str, grant_id: str) -> None:
+        with self._lock:
+            self._db.execute(
+                "UPDATE pending SET grant_id = ? WHERE status_id = ?", (grant_id, status_id)
+            )
