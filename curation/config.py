@@ -219,6 +219,11 @@ class SiteConfig(Strict):
     # Signs the forms' CSRF tokens; made on first use (a file only the site's account reads).
     secret_file: Path = Path.home() / ".config" / "massiv" / "site.key"
     form_posts_per_hour: int = Field(20, ge=1)  # per client address, every form together
+    # The creators' opt-out form adds confirmed requests to the file the daily `opt-out` flow
+    # reads, and shows their outcome from its evidence (as OptOutConfig names them).
+    opt_out_requests: Path = Path("data/export/opt_out_requests.csv")
+    opt_out_dir: Path = OPT_OUT_DIR
+    platform_url: str = "https://sharevideo.example"
 
 
 class BundleConfig(Strict):

@@ -14,8 +14,13 @@ A request ID seen before is skipped: processing the same export twice changes no
 
 from __future__ import annotations
 
+import csv
+import fcntl
+import io
 import json
+import os
 import re
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -54,6 +59,26 @@ EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 class RequestFileError(ValueError):
     """The intake file itself cannot be read (not one bad request: those are rejected)."""
+
+
+def append_requests(path: Path, rows: list[dict[str, str]]) -> None:
+    """Add requests to the form's export (CSV) that the daily flow reads, whole or not at all:
+    writers take turns under a lock and replace the file in one rename, so the flow never
+    reads half a row."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.with_name(path.name + ".lock").open("a") as lock:
+        fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+        old = path.read_text(encoding="utf-8") if path.is_file() else ""
+        out = io.StringIO()
+        writer = csv.DictWriter(out, REQUEST_FIELDS, lineterminator="\n")
+        if not old:
+            writer.writeheader()
+        elif not old.endswith("\n"):
+            out.write("\n")
+        writer.writerows({f: row[f] for f in REQUEST_FIELDS} for row in rows)
+        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+        tmp.write_text(old + out.getvalue(), encoding="utf-8")
+        os.replace(tmp, path)
 
 
 def read_requests(path: Path) -> pl.DataFrame:

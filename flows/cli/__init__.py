@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from flows.cli import access, access_log, curate, demo, opt_out, release, serve, store, synth
+from flows.cli import access, access_log, curate, demo, opt_out, release, serve, site, store, synth
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -35,6 +35,7 @@ app.command()(serve.serve)
 app.add_typer(synth.synth_app, name="synth")
 app.add_typer(release.release_app, name="release")
 app.add_typer(store.store_app, name="store")
+app.add_typer(site.site_app, name="site")
 access_app = typer.Typer(
     no_args_is_help=True, help="Access requests, grants, URLs, the access log."
 )

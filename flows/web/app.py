@@ -22,7 +22,8 @@ from fastapi.templating import Jinja2Templates
 from markdown_it import MarkdownIt
 
 from curation.config import SiteConfig
-from flows.web.forms import access_router
+from flows.web.forms import FormKit, access_router
+from flows.web.opt_out_form import opt_out_router
 from flows.web.state import SiteState
 from privacy.access_log import create_signing_key
 from privacy.audit import open_desk
@@ -111,7 +112,9 @@ def create_app(config: SiteConfig) -> FastAPI:
     if not access.signing_key.exists():
         create_signing_key(access.signing_key)
     desk = open_desk(access)
-    app.include_router(access_router(config, desk, SiteState(config.state), templates))
+    kit = FormKit(config, SiteState(config.state), templates)
+    app.include_router(access_router(kit, desk))
+    app.include_router(opt_out_router(kit))
 
     @app.middleware("http")
     async def security_headers(

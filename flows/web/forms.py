@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -72,23 +73,76 @@ def set_cookie(response: Response, nonce: str, secure: bool) -> Response:
     return response
 
 
-def access_router(
-    config: SiteConfig, desk: AccessDesk, state: SiteState, templates: Jinja2Templates
-) -> APIRouter:
-    router = APIRouter()
-    csrf = Csrf(site_secret(config.secret_file))
-    secure = config.base_url.startswith("https://")
+class FormKit:
+    """What every form page needs: the config, its templates and state, CSRF, the rate limit."""
 
-    def page(request: Request, name: str, status: int = 200, **context: Any) -> Response:
-        nonce, token = csrf.issue(request)
-        context = {"dataset": config.access.dataset, "csrf": token, **context}
-        response = templates.TemplateResponse(request, name, context, status_code=status)
-        return set_cookie(response, nonce, secure)
+    def __init__(self, config: SiteConfig, state: SiteState, templates: Jinja2Templates) -> None:
+        self.config, self.state, self.templates = config, state, templates
+        self.csrf = Csrf(site_secret(config.secret_file))
+        self.secure = config.base_url.startswith("https://")
 
-    def limit(request: Request) -> None:
+    def page(self, request: Request, name: str, status: int = 200, **context: Any) -> Response:
+        nonce, token = self.csrf.issue(request)
+        context = {"dataset": self.config.access.dataset, "csrf": token, **context}
+        response = self.templates.TemplateResponse(request, name, context, status_code=status)
+        return set_cookie(response, nonce, self.secure)
+
+    def admit(self, request: Request, csrf_token: str) -> None:
+        """A form post from this site (CSRF) and within its address's hourly allowance."""
+        self.csrf.check(request, csrf_token)
+        self.limit(request)
+
+    def limit(self, request: Request) -> None:
         client = request.client.host if request.client else "?"
-        if not state.allow_post(client, config.form_posts_per_hour):
+        if not self.state.allow_post(client, self.config.form_posts_per_hour):
             raise HTTPException(429, "too many forms from this address; try again in an hour")
+
+    def pending(self, token: str) -> Pending:
+        pending = self.state.by_token(token)
+        if pending is None:
+            raise HTTPException(404, "this confirmation link is not valid")
+        return pending
+
+    def ask_confirmation(
+        self, kind: str, prefix: str, payload: dict[str, Any], to: str, subject: str, body: str
+    ) -> Response:
+        """Keep a request until its address is confirmed; mail the link (`body` is formatted
+        with dataset, confirm and status); send the browser to the status page."""
+        status_id, token = self.state.add(kind, payload)
+        c = self.config
+        text = body.format(
+            dataset=c.access.dataset,
+            confirm=f"{c.base_url}/{prefix}/confirm/{token}",
+            status=f"{c.base_url}/{prefix}/status/{status_id}",
+        )
+        mail.send(c.smtp_host, c.smtp_port, c.mail_from, to, subject, text)
+        return RedirectResponse(f"/{prefix}/status/{status_id}", status_code=303)
+
+    def confirmation_routes(
+        self, router: APIRouter, prefix: str, what: str, on_claim: Callable[[Pending], None]
+    ) -> None:
+        """GET shows one button; POST claims the request once and runs `on_claim` on it."""
+
+        @router.get(f"/{prefix}/confirm/{{token}}", response_class=HTMLResponse)
+        def confirm_page(request: Request, token: str) -> Response:
+            done = self.pending(token).confirmed_at
+            return self.page(
+                request, "confirm.html", token=token, done=done, prefix=prefix, what=what
+            )
+
+        @router.post(f"/{prefix}/confirm/{{token}}")
+        def confirm(request: Request, token: str, csrf_token: str = Form("")) -> Response:
+            self.csrf.check(request, csrf_token)
+            pending = self.pending(token)
+            claimed = self.state.claim(token)
+            if claimed is not None:
+                on_claim(claimed)
+            return RedirectResponse(f"/{prefix}/status/{pending.status_id}", status_code=303)
+
+
+def access_router(kit: FormKit, desk: AccessDesk) -> APIRouter:
+    router = APIRouter()
+    config, state, page = kit.config, kit.state, kit.page
 
     @router.get("/access", response_class=HTMLResponse)
     def access_form(request: Request) -> Response:
@@ -104,57 +158,35 @@ def access_router(
         purpose: str = Form(""),
         terms: str = Form(""),
     ) -> Response:
-        csrf.check(request, csrf_token)
-        limit(request)
+        kit.admit(request, csrf_token)
         form = {"name": name, "institution": institution, "email": email, "purpose": purpose}
         try:
             check_request(name, institution, email, purpose, terms == "yes")
         except AccessRequestError as exc:
             message = str(exc).removeprefix("access request: ")
             return page(request, "access_form.html", 400, form=form, error=message)
-        status_id, token = state.add("access", form)
-        mail.send(
-            config.smtp_host,
-            config.smtp_port,
-            config.mail_from,
+        return kit.ask_confirmation(
+            "access",
+            "access",
+            form,
             email,
             f"Confirm your request for access to {config.access.dataset}",
-            CONFIRM_MAIL.format(
-                dataset=config.access.dataset,
-                confirm=f"{config.base_url}/access/confirm/{token}",
-                status=f"{config.base_url}/access/status/{status_id}",
-            ),
+            CONFIRM_MAIL,
         )
-        return RedirectResponse(f"/access/status/{status_id}", status_code=303)
 
-    def pending_of(token: str) -> Pending:
-        pending = state.by_token(token)
-        if pending is None:
-            raise HTTPException(404, "this confirmation link is not valid")
-        return pending
+    def file_request(claimed: Pending) -> None:
+        f = claimed.payload
+        grant = desk.request(f["name"], f["institution"], f["email"], f["purpose"], True)
+        state.attach(claimed.status_id, grant.id)
 
-    @router.get("/access/confirm/{token}", response_class=HTMLResponse)
-    def confirm_page(request: Request, token: str) -> Response:
-        done = pending_of(token).confirmed_at
-        return page(request, "access_confirm.html", token=token, done=done)
-
-    @router.post("/access/confirm/{token}")
-    def confirm(request: Request, token: str, csrf_token: str = Form("")) -> Response:
-        csrf.check(request, csrf_token)
-        pending = pending_of(token)
-        claimed = state.claim(token)
-        if claimed is not None:
-            f = claimed.payload
-            grant = desk.request(f["name"], f["institution"], f["email"], f["purpose"], True)
-            state.attach(claimed.status_id, grant.id)
-        return RedirectResponse(f"/access/status/{pending.status_id}", status_code=303)
+    kit.confirmation_routes(router, "access", "file the request", file_request)
 
     @router.get("/access/status/{status_id}", response_class=HTMLResponse)
     def status(request: Request, status_id: str) -> Response:
         pending = state.by_status(status_id)
         if pending is None:
             raise HTTPException(404, "no such request")
-        grant = desk.grants().get(pending.grant_id) if pending.grant_id else None
+        grant = desk.grants().get(pending.ref) if pending.ref else None
         return page(request, "access_status.html", pending=pending, grant=grant)
 
     return router

@@ -18,11 +18,11 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS pending (
     status_id TEXT PRIMARY KEY,      -- in the requester's status page URL
     token_sha256 TEXT UNIQUE,        -- of the token in the confirmation e-mail
-    kind TEXT NOT NULL,              -- access
+    kind TEXT NOT NULL,              -- access | opt_out
     payload TEXT NOT NULL,           -- the form, as JSON
     created_at REAL NOT NULL,
     confirmed_at REAL,
-    grant_id TEXT
+    ref TEXT                         -- what it became: a grant ID, or opt-out request IDs
 );
 CREATE TABLE IF NOT EXISTS posts (client TEXT NOT NULL, at REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS posts_by_client ON posts (client, at);
@@ -41,7 +41,7 @@ class Pending:
     payload: dict[str, Any]
     created_at: float
     confirmed_at: float | None
-    grant_id: str | None
+    ref: str | None
 
 
 class SiteState:
@@ -78,7 +78,7 @@ class SiteState:
 
     def _row(self, where: str, value: str) -> Pending | None:
         row = self._db.execute(
-            "SELECT status_id, kind, payload, created_at, confirmed_at, grant_id FROM pending "
+            "SELECT status_id, kind, payload, created_at, confirmed_at, ref FROM pending "
             f"WHERE {where} = ?",
             (value,),
         ).fetchone()
@@ -103,8 +103,16 @@ class SiteState:
             ).fetchone()
         return None if row is None else self.by_status(row[0])
 
-    def attach(self, status_id: str, grant_id: str) -> None:
+    def attach(self, status_id: str, ref: str) -> None:
         with self._lock:
-            self._db.execute(
-                "UPDATE pending SET grant_id = ? WHERE status_id = ?", (grant_id, status_id)
-            )
+            self._db.execute("UPDATE pending SET ref = ? WHERE status_id = ?", (ref, status_id))
+
+    def waiting(self, kind: str) -> list[Pending]:
+        """Confirmed requests of `kind` that are not filed yet (whole-account opt-outs wait for
+        the curator), oldest first."""
+        rows = self._db.execute(
+            "SELECT status_id FROM pending WHERE kind = ? AND confirmed_at IS NOT NULL "
+            "AND ref IS NULL ORDER BY created_at",
+            (kind,),
+        ).fetchall()
+        return [p for (status_id,) in rows if (p := self.by_status(status_id)) is not None]

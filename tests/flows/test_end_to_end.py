@@ -681,6 +681,32 @@ def test_releases_and_patches_land_on_s3(
     assert checked.exit_code == 0 and "commitment holds" in checked.output, checked.output
 
 
+def released_links(workdir: Path, store_dir: Path, n: int) -> list[str]:
+    """Platform links of `n` shortlisted videos that version 1.0.0 in `store_dir` holds."""
+    from privacy.keys import load_key
+    from privacy.pseudonyms import pseudonym
+
+    key = load_key(workdir / "key", "k1")
+    released = pl.read_parquet(store_dir / "massiv" / "1.0.0" / "labeled", columns=["video_id"])
+    shortlist = (
+        pl.read_parquet(workdir / "curation" / "shortlist.parquet")
+        .filter(
+            pl.col("post_id")
+            .map_elements(lambda i: pseudonym(key, "video", i, 16), pl.String)
+            .is_in(released["video_id"].implode())
+        )
+        .head(n)
+    )
+    assert shortlist.height == n  # videos that 1.0.0 holds
+    handles = dict(
+        pl.read_parquet(workdir / "export" / "creators").select("creator_id", "handle").iter_rows()
+    )
+    return [
+        f"https://sharevideo.example/@{handles[c]}/video/{p}"
+        for c, p in zip(shortlist["creator_id"], shortlist["post_id"], strict=True)
+    ]
+
+
 class Killed(BaseException):
     """Stands for SIGKILL: no handler of the flow's own runs (fault injection)."""
 
@@ -711,24 +737,6 @@ def test_an_opt_out_killed_before_its_patch_serves_nothing_and_the_next_run_fini
     desk.approve(grant.id, "cur")
     token = next(iter(desk.issue(grant.id).values()))  # before the opt-out
 
-    from privacy.keys import load_key
-    from privacy.pseudonyms import pseudonym
-
-    key = load_key(workdir / "key", "k1")
-    released = pl.read_parquet(store_dir / "massiv" / "1.0.0" / "labeled", columns=["video_id"])
-    shortlist = (
-        pl.read_parquet(workdir / "curation" / "shortlist.parquet")
-        .filter(
-            pl.col("post_id")
-            .map_elements(lambda i: pseudonym(key, "video", i, 16), pl.String)
-            .is_in(released["video_id"].implode())
-        )
-        .head(2)
-    )
-    assert shortlist.height == 2  # two videos that 1.0.0 holds
-    handles = dict(
-        pl.read_parquet(workdir / "export" / "creators").select("creator_id", "handle").iter_rows()
-    )
     csv = workdir / "requests_k.csv"
     pl.DataFrame(
         {
@@ -736,10 +744,7 @@ def test_an_opt_out_killed_before_its_patch_serves_nothing_and_the_next_run_fini
             "received_at": "2022-01-05T10:00:00Z",
             "requester_email": "someone@mail.example",
             "scope": "video",
-            "target": [
-                f"https://sharevideo.example/@{handles[c]}/video/{p}"
-                for c, p in zip(shortlist["creator_id"], shortlist["post_id"], strict=True)
-            ],
+            "target": released_links(workdir, store_dir, 2),
         }
     ).write_csv(csv)
     cfg = opt_out_config(workdir, csv, opt_out_folder, store_dir)
@@ -763,3 +768,55 @@ def test_an_opt_out_killed_before_its_patch_serves_nothing_and_the_next_run_fini
     assert result.requests == {} and result.new_entries == 0  # the requests were taken once
     urls = desk.issue(grant.id)
     assert urls and all("version=1.0.1" in u for u in urls.values())
+
+
+def test_a_creator_opts_out_on_the_site_and_sees_it_applied_in_the_patch(
+    curated: CurationResult, workdir: Path
+) -> None:
+    """The form's confirmed request goes through the daily flow unchanged; the status page then
+    says which version removed the video."""
+    from aiosmtpd.controller import Controller
+    from fastapi.testclient import TestClient
+
+    from curation.config import AccessConfig, SiteConfig
+    from flows.opt_out import opt_out
+    from flows.web.app import create_app
+    from tests.flows.web.conftest import Mailbox, _free_port
+    from tests.flows.web.test_access_form import csrf
+
+    folder, store_dir, requests = workdir / "optout_w", workdir / "store_w", workdir / "web.csv"
+    release(release_config(workdir, "store_w", opt_out_dir=folder))
+    (link,) = released_links(workdir, store_dir, 1)
+    box = Mailbox(_free_port())
+    smtp = Controller(box, hostname="127.0.0.1", port=box.port)
+    smtp.start()
+    try:
+        site = SiteConfig(
+            access=AccessConfig(
+                access_dir=workdir / "site_w",
+                store=store_dir,
+                signing_key=workdir / "site_w" / "log.key",
+                token_secret=workdir / "site_w" / "token.key",
+            ),
+            smtp_port=box.port,
+            state=workdir / "site_w" / "site.sqlite3",
+            secret_file=workdir / "site_w" / "site.key",
+            opt_out_requests=requests,
+            opt_out_dir=folder,
+        )
+        client = TestClient(create_app(site))
+        form = {
+            "links": link,
+            "email": "creator@mail.example",
+            "csrf_token": csrf(client, "/opt-out"),
+        }
+        status = client.post("/opt-out", data=form, follow_redirects=False).headers["location"]
+        confirm = box.link("creator@mail.example")
+        client.post(confirm, data={"csrf_token": csrf(client, confirm)})
+    finally:
+        smtp.stop()
+    assert "the next daily opt-out run processes it" in client.get(status).text
+    result = opt_out(opt_out_config(workdir, requests, folder, store_dir))  # the daily run
+    assert result.patch == "1.0.1" and result.requests == {"matched": 1}
+    page = client.get(status).text
+    assert "applied: the video is removed in version 1.0.1" in page

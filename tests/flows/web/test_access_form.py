@@ -46,7 +46,10 @@ def test_a_request_is_filed_once_its_address_is_confirmed(
     assert status in mailbox.messages[-1].get_body().get_content()  # type: ignore[union-attr]
 
     confirm_page = client.get(link)
-    assert confirm_page.status_code == 200 and "Confirm my address" in confirm_page.text
+    assert (
+        confirm_page.status_code == 200
+        and "Confirm my address and file the request" in confirm_page.text
+    )
     token = csrf(client, link)
     for _ in range(2):  # a second click files nothing more
         done = client.post(link, data={"csrf_token": token}, follow_redirects=False)

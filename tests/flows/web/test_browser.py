@@ -10,6 +10,13 @@ from typing import Any
 SHOTS = os.environ.get("MASSIV_SCREENSHOTS")
 
 
+def new_page(browser: Any, tmp_path: Path) -> tuple[Any, Path]:
+    """A page the size of the README's screenshots, and where to put them."""
+    shots = Path(SHOTS) if SHOTS else tmp_path
+    shots.mkdir(parents=True, exist_ok=True)
+    return browser.new_page(viewport={"width": 1100, "height": 900}), shots
+
+
 def test_the_homepage_in_chromium(server: str, browser: Any, tmp_path: Path) -> None:
     page = browser.new_page(viewport={"width": 1100, "height": 900})
     errors: list[str] = []
@@ -38,9 +45,7 @@ def test_the_homepage_in_chromium(server: str, browser: Any, tmp_path: Path) -> 
 def test_a_researcher_requests_access_in_chromium(
     server: str, browser: Any, mailbox: Any, tmp_path: Path
 ) -> None:
-    shots = Path(SHOTS) if SHOTS else tmp_path
-    shots.mkdir(parents=True, exist_ok=True)
-    page = browser.new_page(viewport={"width": 1100, "height": 900})
+    page, shots = new_page(browser, tmp_path)
     page.goto(server + "/access")
     page.fill("input[name=name]", "Ravi Menon")
     page.fill("input[name=institution]", "IISc Bangalore")
@@ -55,4 +60,25 @@ def test_a_researcher_requests_access_in_chromium(
     assert "/access/status/" in page.url
     assert "requested" in page.inner_text("dl.status")
     page.screenshot(path=str(shots / "access-status.png"), full_page=True)
+    page.close()
+
+
+def test_a_creator_opts_out_in_chromium(
+    server: str, browser: Any, mailbox: Any, tmp_path: Path
+) -> None:
+    page, shots = new_page(browser, tmp_path)
+    page.goto(server + "/")
+    page.click("text=Leave the dataset")
+    page.fill("textarea[name=links]", "not a link")
+    page.fill("input[name=email]", "maya@mail.example")
+    page.click("button[type=submit]")
+    assert "not a link to a video on sharevideo.example" in page.inner_text("p.error")
+    page.fill("textarea[name=links]", "https://sharevideo.example/@maya/video/4242")
+    page.screenshot(path=str(shots / "opt-out-form.png"), full_page=True)
+    page.click("button[type=submit]")
+    assert "confirm your address" in page.inner_text("main")
+    page.goto(server + mailbox.link("maya@mail.example"))
+    page.click("button[type=submit]")
+    assert "the next daily opt-out run processes it" in page.inner_text("table.outcomes")
+    page.screenshot(path=str(shots / "opt-out-status.png"), full_page=True)
     page.close()

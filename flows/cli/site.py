@@ -1,0 +1,47 @@
+"""`massiv site …`: the curator's side of the site's queues, from the command line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from flows.cli.common import _run, console
+
+site_app = typer.Typer(help="The site's queues: whole-account opt-outs waiting for the curator.")
+ConfigOption = Annotated[Path | None, typer.Option("--config", help="The site config.")]
+
+
+@site_app.command("waiting")
+def waiting(config: ConfigOption = None) -> None:
+    """Confirmed whole-account opt-outs that wait for the curator."""
+    from curation.config import SiteConfig, load_config
+    from flows.web.state import SiteState
+
+    cfg = _run(lambda: load_config(SiteConfig, config))
+    for p in SiteState(cfg.state).waiting("opt_out"):
+        console.print(f"{p.status_id}\t{p.payload['targets'][0]}\t{p.payload['email']}")
+
+
+@site_app.command("confirm-opt-out")
+def confirm_opt_out(
+    status_id: Annotated[
+        str, typer.Argument(help="The request, as `massiv site waiting` lists it.")
+    ],
+    config: ConfigOption = None,
+) -> None:
+    """File a whole-account opt-out with the daily flow's requests."""
+    from curation.config import SiteConfig, load_config
+    from flows.web.opt_out_form import file_requests
+    from flows.web.state import SiteState
+
+    cfg = _run(lambda: load_config(SiteConfig, config))
+    state = SiteState(cfg.state)
+    pending = next((p for p in state.waiting("opt_out") if p.status_id == status_id), None)
+    if pending is None:
+        console.print(f"[bold red]error:[/] no confirmed opt-out {status_id} waits for the curator")
+        raise typer.Exit(2)
+    ids = file_requests(state, cfg.opt_out_requests, pending)
+    console.print(f"filed {json.dumps(ids)} → {cfg.opt_out_requests}")
