@@ -130,3 +130,7 @@ def demo(
         f"[green]latest:[/] {latest}  (verified: files, blocklist commitment, no opted-out row)"
     )
     console.print(f"funnel: {CurationRun(curation).funnel} · opt-out evidence: {opt_out_folder}")
+    console.print(
+        "the site on this release: [bold]uv run massiv serve --demo[/], then open "
+        "http://127.0.0.1:8000/"
+    )

@@ -26,9 +26,19 @@ def serve(
     from curation.config import AccessConfig, SiteConfig, load_config
     from flows.web.app import create_app
 
-    if demo:  # the demo's desk and store; mail goes to a local SMTP server, if one listens
-        access = _run(lambda: load_config(AccessConfig, Path("data/demo/access.yaml")))
-        cfg = SiteConfig(access=access, state=Path("data/demo/site.sqlite3"))
+    if demo:  # the demo's desk, store and opt-out folder; mail goes to 127.0.0.1:25
+        demo_dir = Path("data/demo")
+        access = (
+            _run(lambda: load_config(AccessConfig, demo_dir / "access.yaml"))
+            if (demo_dir / "access.yaml").is_file()  # the demo's S3 part wrote one
+            else AccessConfig(access_dir=demo_dir / "access", store=demo_dir / "releases")
+        )
+        cfg = SiteConfig(
+            access=access,
+            state=demo_dir / "site.sqlite3",
+            opt_out_requests=demo_dir / "site_opt_out_requests.csv",
+            opt_out_dir=demo_dir / "optout",
+        )
     else:
         cfg = _run(lambda: load_config(SiteConfig, config))
     console.print(f"{cfg.access.dataset}: http://{host}:{port}/  (Ctrl-C stops it)")
