@@ -224,6 +224,10 @@ class SiteConfig(Strict):
     opt_out_requests: Path = Path("data/export/opt_out_requests.csv")
     opt_out_dir: Path = OPT_OUT_DIR
     platform_url: str = "https://sharevideo.example"
+    # The curator's dashboard: an argon2 hash of the password (`massiv site set-password`).
+    curator_password_file: Path = Path.home() / ".config" / "massiv" / "curator.argon2"
+    session_idle_s: int = Field(8 * 3600, ge=60)
+    logins_per_hour: int = Field(10, ge=1)  # per client address
 
 
 class BundleConfig(Strict):

@@ -45,3 +45,27 @@ def confirm_opt_out(
         raise typer.Exit(2)
     ids = file_requests(state, cfg.opt_out_requests, pending)
     console.print(f"filed {json.dumps(ids)} → {cfg.opt_out_requests}")
+
+
+@site_app.command("set-password")
+def set_password(config: ConfigOption = None) -> None:
+    """Set the curator's dashboard password (read from the terminal, or stdin)."""
+    import sys
+
+    from curation.config import SiteConfig, load_config
+    from flows.web.curator import hash_password
+
+    cfg = _run(lambda: load_config(SiteConfig, config))
+    password = (
+        typer.prompt("password", hide_input=True, confirmation_prompt=True)
+        if sys.stdin.isatty()
+        else sys.stdin.readline().rstrip("\n")
+    )
+    if len(password) < 12:
+        console.print("[bold red]error:[/] the password needs at least 12 characters")
+        raise typer.Exit(2)
+    path = cfg.curator_password_file
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(hash_password(password) + "\n")
+    path.chmod(0o600)
+    console.print(f"curator password set ({path})")

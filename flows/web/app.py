@@ -22,6 +22,7 @@ from fastapi.templating import Jinja2Templates
 from markdown_it import MarkdownIt
 
 from curation.config import SiteConfig
+from flows.web.curator import curator_router
 from flows.web.forms import FormKit, access_router
 from flows.web.opt_out_form import opt_out_router
 from flows.web.state import SiteState
@@ -115,6 +116,7 @@ def create_app(config: SiteConfig) -> FastAPI:
     kit = FormKit(config, SiteState(config.state), templates)
     app.include_router(access_router(kit, desk))
     app.include_router(opt_out_router(kit))
+    app.include_router(curator_router(kit, desk))
 
     @app.middleware("http")
     async def security_headers(

@@ -25,6 +25,11 @@ CREATE TABLE IF NOT EXISTS pending (
     ref TEXT                         -- what it became: a grant ID, or opt-out request IDs
 );
 CREATE TABLE IF NOT EXISTS posts (client TEXT NOT NULL, at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS sessions (
+    id_sha256 TEXT PRIMARY KEY,      -- of the cookie's value
+    who TEXT NOT NULL,
+    last_seen REAL NOT NULL
+);
 CREATE INDEX IF NOT EXISTS posts_by_client ON posts (client, at);
 """
 CONFIRM_WITHIN_S = 48 * 3600
@@ -116,3 +121,30 @@ class SiteState:
             (kind,),
         ).fetchall()
         return [p for (status_id,) in rows if (p := self.by_status(status_id)) is not None]
+
+    def open_session(self, who: str) -> str:
+        """A new session (always new: a login never adopts an ID the browser brought)."""
+        session = secrets.token_urlsafe(32)
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO sessions VALUES (?, ?, ?)", (digest(session), who, time.time())
+            )
+        return session
+
+    def session(self, session: str | None, idle_s: float) -> str | None:
+        """Who holds this live session (and it is touched), or None."""
+        if not session:
+            return None
+        now = time.time()
+        with self._lock:
+            self._db.execute("DELETE FROM sessions WHERE last_seen < ?", (now - idle_s,))
+            row = self._db.execute(
+                "UPDATE sessions SET last_seen = ? WHERE id_sha256 = ? RETURNING who",
+                (now, digest(session)),
+            ).fetchone()
+        return None if row is None else str(row[0])
+
+    def close_session(self, session: str | None) -> None:
+        if session:
+            with self._lock:
+                self._db.execute("DELETE FROM sessions WHERE id_sha256 = ?", (digest(session),))

@@ -86,6 +86,7 @@ def site(tmp_path_factory: pytest.TempPathFactory, mailbox: Mailbox) -> SiteConf
         smtp_port=mailbox.port,
         state=root / "site.sqlite3",
         secret_file=root / "keys" / "site.key",
+        curator_password_file=root / "keys" / "curator.argon2",
         form_posts_per_hour=50,
     )
 

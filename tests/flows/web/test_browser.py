@@ -82,3 +82,26 @@ def test_a_creator_opts_out_in_chromium(
     assert "the next daily opt-out run processes it" in page.inner_text("table.outcomes")
     page.screenshot(path=str(shots / "opt-out-status.png"), full_page=True)
     page.close()
+
+
+def test_the_curator_approves_a_request_in_chromium(
+    server: str, browser: Any, site: Any, tmp_path: Path
+) -> None:
+    from flows.web.curator import hash_password
+    from privacy.audit import open_desk
+
+    site.curator_password_file.write_text(hash_password("a long enough password") + "\n")
+    grant = open_desk(site.access).request("Lena Roy", "IIIT Hyderabad", "lena@iiit.example",
+                                           "short-video affect", True)  # fmt: skip
+    page, shots = new_page(browser, tmp_path)
+    page.goto(server + "/curator")
+    assert "/curator/login" in page.url
+    page.fill("input[name=password]", "a long enough password")
+    page.click("button[type=submit]")
+    row = page.locator("table.queue tr", has_text=grant.id)
+    assert "Lena Roy" in row.inner_text()
+    page.screenshot(path=str(shots / "curator.png"), full_page=True)
+    row.locator("button", has_text="Approve").click()
+    assert open_desk(site.access).grants()[grant.id].status == "approved"
+    assert grant.id in page.locator("section", has_text="Approved").inner_text()
+    page.close()
