@@ -34,6 +34,9 @@ from storage.local import newest_live, unchecked_batch
 DEFAULT_EXPIRY_S = 3600
 MAX_EXPIRY_S = 7 * 24 * 3600
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# What a form may give as an address: one mailbox, nothing a mail library would read as a
+# display name, a group or a second recipient (`a@x.example,b`, `<a@x>.uni.edu`).
+FORM_EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+$")
 TOKEN_SCHEME = "massiv"
 DECISIONS = {
     "access_approved": "approved",
@@ -83,7 +86,7 @@ def check_request(
             raise AccessRequestError(f"access request: {field} is empty")
         if len(value) > 2_000:
             raise AccessRequestError(f"access request: {field} is longer than 2,000 characters")
-    if not EMAIL.match(email) or len(email) > 254:
+    if not FORM_EMAIL.fullmatch(email) or len(email) > 254:
         raise AccessRequestError("access request: email is not an e-mail address")
     if not accepted_terms:
         raise AccessRequestError(

@@ -54,6 +54,7 @@ def set_password(config: ConfigOption = None) -> None:
 
     from curation.config import SiteConfig, load_config
     from flows.web.curator import hash_password
+    from flows.web.state import SiteState
 
     cfg = _run(lambda: load_config(SiteConfig, config))
     password = (
@@ -68,4 +69,5 @@ def set_password(config: ConfigOption = None) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(hash_password(password) + "\n")
     path.chmod(0o600)
-    console.print(f"curator password set ({path})")
+    SiteState(cfg.state).close_all_sessions()  # whoever signed in with the old one is out
+    console.print(f"curator password set ({path}); every session signed out")

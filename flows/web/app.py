@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request, Response
-from fastapi.responses import FileResponse, HTMLResponse
+from fastapi.responses import FileResponse, HTMLResponse, PlainTextResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from markdown_it import MarkdownIt
@@ -117,6 +117,11 @@ def create_app(config: SiteConfig) -> FastAPI:
     app.include_router(access_router(kit, desk))
     app.include_router(opt_out_router(kit))
     app.include_router(curator_router(kit, desk))
+
+    @app.exception_handler(Exception)
+    async def server_error(request: Request, exc: Exception) -> Response:
+        # Starlette answers an unhandled error outside the middleware below: the headers here.
+        return PlainTextResponse("Internal Server Error", 500, headers=SECURITY_HEADERS)
 
     @app.middleware("http")
     async def security_headers(

@@ -115,7 +115,10 @@ def curator_router(kit: FormKit, desk: AccessDesk) -> APIRouter:
 
     @router.post("/curator/access/{grant_id}/approve")
     def approve(
-        request: Request, grant_id: str, csrf_token: str = Form(""), days: int = Form(365)
+        request: Request,
+        grant_id: str,
+        csrf_token: str = Form(""),
+        days: int = Form(365, ge=1, le=3650),
     ) -> Response:
         return act(request, csrf_token, lambda who: desk.approve(grant_id, who, days))
 

@@ -97,9 +97,9 @@ class FormKit:
         if not self.state.allow_post(client, self.config.form_posts_per_hour):
             raise HTTPException(429, "too many forms from this address; try again in an hour")
 
-    def pending(self, token: str) -> Pending:
+    def pending(self, token: str, kind: str) -> Pending:
         pending = self.state.by_token(token)
-        if pending is None:
+        if pending is None or pending.kind != kind:
             raise HTTPException(404, "this confirmation link is not valid")
         return pending
 
@@ -119,13 +119,19 @@ class FormKit:
         return RedirectResponse(f"/{prefix}/status/{status_id}", status_code=303)
 
     def confirmation_routes(
-        self, router: APIRouter, prefix: str, what: str, on_claim: Callable[[Pending], None]
+        self,
+        router: APIRouter,
+        kind: str,
+        prefix: str,
+        what: str,
+        on_claim: Callable[[Pending], None],
     ) -> None:
-        """GET shows one button; POST claims the request once and runs `on_claim` on it."""
+        """GET shows one button; POST claims the request once and runs `on_claim` on it (a
+        failure gives the claim back, so the link still works)."""
 
         @router.get(f"/{prefix}/confirm/{{token}}", response_class=HTMLResponse)
         def confirm_page(request: Request, token: str) -> Response:
-            done = self.pending(token).confirmed_at
+            done = self.pending(token, kind).confirmed_at
             return self.page(
                 request, "confirm.html", token=token, done=done, prefix=prefix, what=what
             )
@@ -133,10 +139,14 @@ class FormKit:
         @router.post(f"/{prefix}/confirm/{{token}}")
         def confirm(request: Request, token: str, csrf_token: str = Form("")) -> Response:
             self.csrf.check(request, csrf_token)
-            pending = self.pending(token)
+            pending = self.pending(token, kind)
             claimed = self.state.claim(token)
             if claimed is not None:
-                on_claim(claimed)
+                try:
+                    on_claim(claimed)
+                except BaseException:
+                    self.state.unclaim(claimed.status_id)
+                    raise
             return RedirectResponse(f"/{prefix}/status/{pending.status_id}", status_code=303)
 
 
@@ -179,7 +189,7 @@ def access_router(kit: FormKit, desk: AccessDesk) -> APIRouter:
         grant = desk.request(f["name"], f["institution"], f["email"], f["purpose"], True)
         state.attach(claimed.status_id, grant.id)
 
-    kit.confirmation_routes(router, "access", "file the request", file_request)
+    kit.confirmation_routes(router, "access", "access", "file the request", file_request)
 
     @router.get("/access/status/{status_id}", response_class=HTMLResponse)
     def status(request: Request, status_id: str) -> Response:

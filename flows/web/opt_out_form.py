@@ -20,7 +20,8 @@ from fastapi.responses import HTMLResponse
 
 from flows.web.forms import FormKit
 from flows.web.state import Pending, SiteState
-from privacy.opt_out import EMAIL, append_requests, load_evidence, parse_requests
+from privacy.access import FORM_EMAIL
+from privacy.opt_out import append_requests, load_evidence, parse_requests
 
 MAX_LINKS = 50
 PROBLEMS = {
@@ -87,7 +88,7 @@ def opt_out_router(kit: FormKit) -> APIRouter:
             return "give at least one video link, or your account's handle"
         if len(targets) > MAX_LINKS:
             return f"at most {MAX_LINKS} links a request; send another for the rest"
-        if not EMAIL.match(email):
+        if not FORM_EMAIL.fullmatch(email):
             return "the contact address is not an e-mail address"
         frame = pl.DataFrame(
             {
@@ -149,7 +150,7 @@ def opt_out_router(kit: FormKit) -> APIRouter:
         if claimed.payload["scope"] == "video":  # a whole account waits for the curator
             file_requests(kit.state, config.opt_out_requests, claimed)
 
-    kit.confirmation_routes(router, "opt-out", "send the request", file_videos)
+    kit.confirmation_routes(router, "opt_out", "opt-out", "send the request", file_videos)
 
     @router.get("/opt-out/status/{status_id}", response_class=HTMLResponse)
     def status(request: Request, status_id: str) -> Response:

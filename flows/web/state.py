@@ -108,6 +108,18 @@ class SiteState:
             ).fetchone()
         return None if row is None else self.by_status(row[0])
 
+    def unclaim(self, status_id: str) -> None:
+        """Give a claim back when filing failed (the link then works again)."""
+        with self._lock:
+            self._db.execute(
+                "UPDATE pending SET confirmed_at = NULL WHERE status_id = ? AND ref IS NULL",
+                (status_id,),
+            )
+
+    def close_all_sessions(self) -> None:
+        with self._lock:
+            self._db.execute("DELETE FROM sessions")
+
     def attach(self, status_id: str, ref: str) -> None:
         with self._lock:
             self._db.execute("UPDATE pending SET ref = ? WHERE status_id = ?", (ref, status_id))
