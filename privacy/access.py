@@ -482,6 +482,46 @@ class AccessDesk:
         self.log.append("download", query["grant"], details, t)
         return source, {**details, "grant": query["grant"]}
 
+    def admit(self, token: str, now: datetime | None = None) -> Path:
+        """Check a local download token and log the download; the file to send (the site
+        streams it; `fetch` copies it)."""
+        with self._grants_lock():
+            source, _ = self._admit_download(token, _now(now))
+        return source
+
+    def token_grant(self, token: str) -> str | None:
+        """The grant a download token names (unchecked: `admit` checks it)."""
+        return parse_qs(urlparse(token).query).get("grant", [None])[0]
+
+    def confirm_deletion(self, grant_id: str, version: str, now: datetime | None = None) -> None:
+        """The holder's word, in the signed log, that they deleted a withdrawn version."""
+        if version not in self.store.withdrawn(self.dataset):
+            raise AccessRequestError(f"{self.dataset} {version} is not withdrawn")
+        self.log.append("deletion_confirmed", grant_id, {"version": version}, _now(now))
+
+    def notices(self, grant_id: str) -> list[dict[str, Any]]:
+        """Withdrawn versions this grant was issued, with the reason and whether the holder
+        confirmed deleting them."""
+        withdrawn = self.store.withdrawn(self.dataset)
+        current = newest_live(self.store.versions(self.dataset), withdrawn)
+        issued, confirmed = set(), set()
+        for entry in self.log.entries():
+            if entry["actor"] != grant_id:
+                continue
+            if entry["event"] in ("urls_issued", "download"):
+                issued.add(entry["details"]["version"])
+            elif entry["event"] == "deletion_confirmed":
+                confirmed.add(entry["details"]["version"])
+        return [
+            {
+                "version": v,
+                "reason": withdrawn[v].get("reason"),
+                "current": current,
+                "confirmed": v in confirmed,
+            }
+            for v in sorted(issued & set(withdrawn))
+        ]
+
     def report(self) -> list[dict[str, Any]]:
         """Who was issued which version's files (for opt-out notices): one row per grant and
         version, with the grant's contact and the last issuance."""

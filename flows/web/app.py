@@ -25,6 +25,7 @@ from curation.config import SiteConfig
 from flows.web.curator import curator_router
 from flows.web.forms import FormKit, access_router
 from flows.web.opt_out_form import opt_out_router
+from flows.web.researcher import researcher_router
 from flows.web.state import SiteState
 from privacy.access_log import create_signing_key
 from privacy.audit import open_desk
@@ -117,6 +118,7 @@ def create_app(config: SiteConfig) -> FastAPI:
     app.include_router(access_router(kit, desk))
     app.include_router(opt_out_router(kit))
     app.include_router(curator_router(kit, desk))
+    app.include_router(researcher_router(kit, desk))
 
     @app.exception_handler(Exception)
     async def server_error(request: Request, exc: Exception) -> Response:

@@ -44,7 +44,9 @@ class Mailbox:
         for message in reversed(self.messages):
             if message["To"] == to:
                 body = message.get_body().get_content()
-                found = re.search(rf"http://[^/\s]+(/(?:access|opt-out)/{kind}/\S+)", body)
+                found = re.search(
+                    rf"http://[^/\s]+(/(?:access|opt-out|researcher)/{kind}/\S+)", body
+                )
                 if found:
                     return found.group(1)
         raise AssertionError(f"no {kind} link mailed to {to}")

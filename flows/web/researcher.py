@@ -1,0 +1,133 @@
+"""The researcher's page: signed in by an e-mailed one-time link, the current version's files as
+downloads (each one logged by the desk), and notices of withdrawn versions with a button that
+records the holder's deletion confirmation in the signed log."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Form, HTTPException, Request, Response
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
+
+from flows.web.curator import SESSION_COOKIE
+from flows.web.forms import FormKit
+from flows.web.state import Pending
+from privacy.access import AccessDenied, AccessDesk, AccessRequestError
+
+SIGNIN_MAIL = """A sign-in to {dataset} was asked for this address.
+
+Sign in (the link works once, within two days):
+{confirm}
+
+If it was not you, ignore this message.
+"""
+PREFIX = "researcher:"
+
+
+def researcher_router(kit: FormKit, desk: AccessDesk) -> APIRouter:
+    router = APIRouter()
+    config, state = kit.config, kit.state
+
+    def grant_of(request: Request) -> str:
+        who = state.session(request.cookies.get(SESSION_COOKIE), config.session_idle_s)
+        if who is None or not who.startswith(PREFIX):
+            raise HTTPException(401, "sign in first")
+        return who.removeprefix(PREFIX)
+
+    @router.get("/researcher/login", response_class=HTMLResponse)
+    def login_form(request: Request) -> Response:
+        return kit.page(request, "researcher_login.html", sent=False)
+
+    @router.post("/researcher/login", response_class=HTMLResponse)
+    def login(request: Request, csrf_token: str = Form(""), email: str = Form("")) -> Response:
+        kit.admit(request, csrf_token)
+        holders = [g for g in desk.grants().values() if g.email == email.strip()]
+        approved = [g for g in holders if g.status == "approved"]
+        if approved:  # the same answer either way: the page says nothing of who holds access
+            kit.ask_confirmation(
+                "signin",
+                "researcher",
+                {"grant": approved[-1].id},
+                approved[-1].email,
+                f"Sign in to {config.access.dataset}",
+                SIGNIN_MAIL,
+            )
+        return kit.page(request, "researcher_login.html", sent=True)
+
+    def sign_in(claimed: Pending) -> None:
+        state.attach(claimed.status_id, claimed.payload["grant"])
+
+    kit.confirmation_routes(router, "signin", "researcher", "sign in", sign_in)
+
+    @router.get("/researcher/status/{status_id}")
+    def signed_in_via(status_id: str) -> Response:
+        """Where a used sign-in link lands: a new session for its grant, once."""
+        pending = state.by_status(status_id)
+        if pending is None or pending.kind != "signin" or not pending.ref:
+            raise HTTPException(404, "no such sign-in")
+        state.attach(status_id, "used")  # a link signs in once
+        if pending.ref == "used":
+            raise HTTPException(404, "this sign-in link was used already")
+        response = RedirectResponse("/researcher", status_code=303)
+        response.set_cookie(
+            SESSION_COOKIE,
+            state.open_session(PREFIX + pending.ref),
+            httponly=True,
+            samesite="strict",
+            secure=kit.secure,
+            max_age=config.session_idle_s,
+        )
+        return response
+
+    @router.get("/researcher", response_class=HTMLResponse)
+    def page(request: Request) -> Response:
+        try:
+            grant_id = grant_of(request)
+        except HTTPException:
+            return RedirectResponse("/researcher/login", status_code=303)
+        grant = desk.grants()[grant_id]
+        files: dict[str, str] = {}
+        refused = None
+        try:
+            files = desk.issue(grant_id)
+        except AccessDenied as exc:
+            refused = str(exc)
+        context: dict[str, Any] = {
+            "grant": grant,
+            "files": {p: _link(u) for p, u in files.items()},
+            "refused": refused,
+            "notices": desk.notices(grant_id),
+        }
+        return kit.page(request, "researcher.html", **context)
+
+    @router.get("/researcher/download")
+    def download(request: Request, token: str) -> Response:
+        grant_id = grant_of(request)
+        if desk.token_grant(token) != grant_id:  # another holder's token: not yours to use
+            raise HTTPException(404, "no such download")
+        try:
+            source = desk.admit(token)
+        except AccessDenied as exc:
+            raise HTTPException(403, str(exc)) from None
+        return FileResponse(source, filename=source.name)
+
+    @router.post("/researcher/deletion/{version}")
+    def deletion(request: Request, version: str, csrf_token: str = Form("")) -> Response:
+        grant_id = grant_of(request)
+        kit.csrf.check(request, csrf_token)
+        if version not in {n["version"] for n in desk.notices(grant_id)}:
+            raise HTTPException(404, "you hold no such withdrawn version")
+        try:
+            desk.confirm_deletion(grant_id, version)
+        except AccessRequestError as exc:
+            raise HTTPException(400, str(exc)) from None
+        return RedirectResponse("/researcher", status_code=303)
+
+    return router
+
+
+def _link(url: str) -> str:
+    """A presigned S3 URL as it is; a local token through the site's download route."""
+    from urllib.parse import quote
+
+    return url if url.startswith("http") else f"/researcher/download?token={quote(url, safe='')}"
