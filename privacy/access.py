@@ -526,8 +526,12 @@ class AccessDesk:
         """Who was issued which version's files (for opt-out notices): one row per grant and
         version, with the grant's contact and the last issuance."""
         grants = self.grants()
+        withdrawn = self.store.withdrawn(self.dataset)
         rows: dict[tuple[str, str], dict[str, Any]] = {}
+        deleted: set[tuple[str, str]] = set()
         for entry in self.log.entries():
+            if entry["event"] == "deletion_confirmed":
+                deleted.add((entry["actor"], entry["details"]["version"]))
             if entry["event"] != "urls_issued":
                 continue
             grant = grants.get(entry["actor"])
@@ -544,6 +548,9 @@ class AccessDesk:
             )
             row["issuances"] += 1
             row["last_issued"] = entry["at"]
+        for (grant_id, version), row in rows.items():
+            # A withdrawn version's holder owes a deletion confirmation: None while not owed.
+            row["deleted"] = (grant_id, version) in deleted if version in withdrawn else None
         return sorted(rows.values(), key=lambda r: (r["version"], r["grant"]))
 
 
