@@ -522,11 +522,12 @@ class AccessDesk:
             for v in sorted(issued & set(withdrawn))
         ]
 
-    def report(self) -> list[dict[str, Any]]:
+    def report(self, deletions: bool = False) -> list[dict[str, Any]]:
         """Who was issued which version's files (for opt-out notices): one row per grant and
-        version, with the grant's contact and the last issuance."""
+        version, with the grant's contact and the last issuance; with `deletions`, whether the
+        holder of a withdrawn version confirmed deleting it (this reads the store)."""
         grants = self.grants()
-        withdrawn = self.store.withdrawn(self.dataset)
+        withdrawn = self.store.withdrawn(self.dataset) if deletions else {}
         rows: dict[tuple[str, str], dict[str, Any]] = {}
         deleted: set[tuple[str, str]] = set()
         for entry in self.log.entries():
@@ -548,7 +549,7 @@ class AccessDesk:
             )
             row["issuances"] += 1
             row["last_issued"] = entry["at"]
-        for (grant_id, version), row in rows.items():
+        for (grant_id, version), row in rows.items() if deletions else ():
             # A withdrawn version's holder owes a deletion confirmation: None while not owed.
             row["deleted"] = (grant_id, version) in deleted if version in withdrawn else None
         return sorted(rows.values(), key=lambda r: (r["version"], r["grant"]))

@@ -108,7 +108,7 @@ def curator_router(kit: FormKit, desk: AccessDesk) -> APIRouter:
             requested=[g for g in grants if g.status == "requested"],
             approved=[g for g in grants if g.status == "approved"],
             waiting=state.waiting("opt_out"),
-            holders=desk.report(),
+            holders=desk.report(deletions=True),
             problems=problems,
             entries=len(desk.log.entries()),
         )

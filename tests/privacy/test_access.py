@@ -112,7 +112,6 @@ def test_a_grant_downloads_the_current_version_and_every_step_is_logged(tmp_path
             "version": "1.0.0",
             "issuances": 1,
             "last_issued": NOW.isoformat(timespec="seconds"),
-            "deleted": None,  # not withdrawn: no deletion is owed
         }
     ]
 
