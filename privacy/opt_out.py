@@ -25,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -79,6 +80,38 @@ def append_requests(path: Path, rows: list[dict[str, str]]) -> None:
         tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
         tmp.write_text(old + out.getvalue(), encoding="utf-8")
         os.replace(tmp, path)
+
+
+def site_request_rows(
+    status_id: str, payload: dict[str, Any], now: datetime | None = None
+) -> list[dict[str, str]]:
+    """A request confirmed on the site as the rows this flow reads (REQUEST_FIELDS), one per
+    target; `payload`: scope, targets, email."""
+    received = (now or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return [
+        {
+            "request_id": f"web-{status_id}-{i}",
+            "received_at": received,
+            "requester_email": payload["email"],
+            "scope": payload["scope"],
+            "target": target,
+        }
+        for i, target in enumerate(payload["targets"], start=1)
+    ]
+
+
+def request_outcome(evidence: pl.DataFrame, request_id: str) -> str:
+    """What a request came to, in a sentence for its requester (the site's status page)."""
+    row = evidence.filter(pl.col("request_id") == request_id)
+    if row.is_empty():
+        return "received; the next daily opt-out run processes it"
+    r = row.row(0, named=True)
+    if r["status"] == "matched":
+        where = f" in version {r['first_version']}" if r["first_version"] else " (the next version)"
+        return f"applied: the video is removed{where}; it will not come back"
+    if r["status"] == "no_match":
+        return "no video of the dataset matched this link"
+    return f"could not be processed ({r['reason']})"
 
 
 def read_requests(path: Path) -> pl.DataFrame:

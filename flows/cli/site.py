@@ -18,7 +18,7 @@ ConfigOption = Annotated[Path | None, typer.Option("--config", help="The site co
 def waiting(config: ConfigOption = None) -> None:
     """Confirmed whole-account opt-outs that wait for the curator."""
     from curation.config import SiteConfig, load_config
-    from flows.web.state import SiteState
+    from storage.site_state import SiteState
 
     cfg = _run(lambda: load_config(SiteConfig, config))
     for p in SiteState(cfg.state).waiting("opt_out"):
@@ -35,7 +35,7 @@ def confirm_opt_out(
     """File a whole-account opt-out with the daily flow's requests."""
     from curation.config import SiteConfig, load_config
     from flows.web.opt_out_form import file_requests
-    from flows.web.state import SiteState
+    from storage.site_state import SiteState
 
     cfg = _run(lambda: load_config(SiteConfig, config))
     state = SiteState(cfg.state)
@@ -53,8 +53,8 @@ def set_password(config: ConfigOption = None) -> None:
     import sys
 
     from curation.config import SiteConfig, load_config
-    from flows.web.curator import hash_password
-    from flows.web.state import SiteState
+    from privacy.web_auth import hash_password
+    from storage.site_state import SiteState
 
     cfg = _run(lambda: load_config(SiteConfig, config))
     password = (

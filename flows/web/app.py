@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,21 +18,21 @@ from fastapi import FastAPI, HTTPException, Request, Response
 from fastapi.responses import FileResponse, HTMLResponse, PlainTextResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
-from markdown_it import MarkdownIt
 
 from curation.config import SiteConfig
+from curation.release.site import NotShown, Site
+from flows.web.access_form import access_router
 from flows.web.curator import curator_router
-from flows.web.forms import FormKit, access_router
+from flows.web.forms import FormKit
 from flows.web.opt_out_form import opt_out_router
 from flows.web.researcher import researcher_router
-from flows.web.state import SiteState
 from privacy.access_log import create_signing_key
 from privacy.audit import open_desk
-from storage.local import LocalStore, newest_live, unchecked_batch
+from storage.local import LocalStore
+from storage.site_state import SiteState
 
 HERE = Path(__file__).parent
 FIGURE = re.compile(r"^[a-z0-9_]+\.png$")
-FRONT_MATTER = re.compile(r"\A---\n.*?\n---\n", re.DOTALL)
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'none'; img-src 'self'; style-src 'self'; form-action 'self'; "
@@ -43,66 +42,6 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "X-Frame-Options": "DENY",
 }
-_markdown = MarkdownIt("commonmark", {"html": False}).enable("table")
-
-
-@dataclass(frozen=True)
-class VersionRow:
-    version: str
-    status: str  # current | superseded | withdrawn | purged | held back
-    reason: str | None
-    labeled: int | None
-    unlabeled: int | None
-
-
-class Site:
-    """What the pages show, read from the store on every request (a publish or a withdrawal
-    shows at once)."""
-
-    def __init__(self, store: LocalStore, dataset: str) -> None:
-        self.store, self.dataset = store, dataset
-
-    def versions(self) -> list[VersionRow]:
-        published = self.store.versions(self.dataset)
-        withdrawn = self.store.withdrawn(self.dataset)
-        current = newest_live(published, withdrawn)
-        rows = []
-        for version in reversed(published):
-            mark = withdrawn.get(version)
-            counts = self.store.read_manifest(self.dataset, version).get("counts", {})
-            if mark is not None:
-                status = "purged" if mark.get("purged_at") else "withdrawn"
-                reason = mark.get("reason")
-            elif unchecked_batch(self.store, self.dataset, version) is not None:
-                status, reason = "held back", "an opt-out is being applied to it"
-            else:
-                status, reason = ("current" if version == current else "superseded"), None
-            rows.append(
-                VersionRow(version, status, reason, counts.get("labeled"), counts.get("unlabeled"))
-            )
-        return rows
-
-    def current(self) -> str | None:
-        return newest_live(self.store.versions(self.dataset), self.store.withdrawn(self.dataset))
-
-    def readable(self, version: str) -> Path:
-        """A published version's folder whose files are still there (404 otherwise)."""
-        mark = self.store.withdrawn(self.dataset).get(version)
-        if version not in self.store.versions(self.dataset) or (mark and mark.get("purged_at")):
-            raise HTTPException(404, f"{self.dataset} has no version {version} to show")
-        return self.store.version_dir(self.dataset, version)
-
-    def document(self, version: str, name: str) -> str:
-        """A Markdown file of the version as HTML (its YAML front matter, the card's metadata
-        for the Hugging Face hub, left out)."""
-        path = self.readable(version) / name
-        if not path.is_file():
-            return ""
-        return _markdown.render(FRONT_MATTER.sub("", path.read_text(encoding="utf-8"), count=1))
-
-    def figures(self, version: str) -> list[str]:
-        folder = self.readable(version) / "figures"
-        return sorted(p.name for p in folder.glob("*.png")) if folder.is_dir() else []
 
 
 def create_app(config: SiteConfig) -> FastAPI:
@@ -124,6 +63,10 @@ def create_app(config: SiteConfig) -> FastAPI:
     async def server_error(request: Request, exc: Exception) -> Response:
         # Starlette answers an unhandled error outside the middleware below: the headers here.
         return PlainTextResponse("Internal Server Error", 500, headers=SECURITY_HEADERS)
+
+    @app.exception_handler(NotShown)
+    async def not_shown(request: Request, exc: NotShown) -> Response:
+        return PlainTextResponse(str(exc), 404, headers=SECURITY_HEADERS)
 
     @app.middleware("http")
     async def security_headers(

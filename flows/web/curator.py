@@ -12,8 +12,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 from fastapi import APIRouter, Form, HTTPException, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 
@@ -21,21 +19,10 @@ from flows.web.forms import FormKit
 from flows.web.opt_out_form import file_requests
 from privacy.access import AccessDesk, AccessRequestError
 from privacy.access_log import load_public_key
+from privacy.web_auth import password_ok
 
 SESSION_COOKIE = "massiv_session"
 CURATOR = "curator"
-_hasher = PasswordHasher()
-
-
-def hash_password(password: str) -> str:
-    return _hasher.hash(password)
-
-
-def password_ok(stored_hash: str, password: str) -> bool:
-    try:
-        return _hasher.verify(stored_hash, password)
-    except (VerificationError, InvalidHashError):
-        return False
 
 
 def curator_router(kit: FormKit, desk: AccessDesk) -> APIRouter:

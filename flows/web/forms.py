@@ -1,19 +1,13 @@
-"""The access request form: filed with the desk only once its address is confirmed by e-mail.
-
-POST /access checks the fields, keeps the request in the site's state, mails a confirmation
-link and sends the requester to a status page. The link opens a page with one button (a POST:
-mail scanners that follow links confirm nothing); confirming files the request with the desk,
-once, however often it is clicked. Every form carries a CSRF token tied to a cookie of the
-browser's own, and every client may post `form_posts_per_hour` forms an hour.
+"""What every form of the site shares: pages with a CSRF token tied to a cookie of the
+browser's own, the per-address rate limit (`form_posts_per_hour`), and confirmation by e-mail
+(a page with one button behind the mailed link: mail scanners that follow links confirm
+nothing; the POST claims the request once, however often it is clicked).
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import secrets
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Form, HTTPException, Request, Response
@@ -22,47 +16,25 @@ from fastapi.templating import Jinja2Templates
 
 from curation.config import SiteConfig
 from flows.web import mail
-from flows.web.state import Pending, SiteState
-from privacy.access import AccessDesk, AccessRequestError, check_request
+from privacy.web_auth import csrf_ok, csrf_token, site_secret
+from storage.site_state import Pending, SiteState
 
 CSRF_COOKIE = "massiv_csrf"
-CONFIRM_MAIL = """Someone, probably you, asked for access to {dataset} for research.
-
-Confirm this address to file the request:
-{confirm}
-
-Its status: {status}
-
-If it was not you, ignore this message: nothing is filed without the confirmation.
-"""
-
-
-def site_secret(path: Path) -> bytes:
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("x") as fh:
-            fh.write(secrets.token_hex(32) + "\n")
-        path.chmod(0o600)
-    return bytes.fromhex(path.read_text().strip())
 
 
 class Csrf:
-    """Double submit, signed: the form's token is an HMAC of the browser's own cookie."""
+    """The forms' CSRF check on a request (privacy.web_auth makes and checks the tokens)."""
 
     def __init__(self, secret: bytes) -> None:
         self.secret = secret
 
-    def token(self, nonce: str) -> str:
-        return hmac.new(self.secret, nonce.encode(), hashlib.sha256).hexdigest()
-
     def issue(self, request: Request) -> tuple[str, str]:
         """(cookie nonce, form token) for a page that shows a form."""
         nonce = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(16)
-        return nonce, self.token(nonce)
+        return nonce, csrf_token(self.secret, nonce)
 
     def check(self, request: Request, token: str) -> None:
-        nonce = request.cookies.get(CSRF_COOKIE)
-        if not nonce or not hmac.compare_digest(self.token(nonce), token):
+        if not csrf_ok(self.secret, request.cookies.get(CSRF_COOKIE), token):
             raise HTTPException(403, "this form has expired or did not come from this site")
 
 
@@ -148,55 +120,3 @@ class FormKit:
                     self.state.unclaim(claimed.status_id)
                     raise
             return RedirectResponse(f"/{prefix}/status/{pending.status_id}", status_code=303)
-
-
-def access_router(kit: FormKit, desk: AccessDesk) -> APIRouter:
-    router = APIRouter()
-    config, state, page = kit.config, kit.state, kit.page
-
-    @router.get("/access", response_class=HTMLResponse)
-    def access_form(request: Request) -> Response:
-        return page(request, "access_form.html", form={})
-
-    @router.post("/access", response_class=HTMLResponse)
-    def access_post(
-        request: Request,
-        csrf_token: str = Form(""),
-        name: str = Form(""),
-        institution: str = Form(""),
-        email: str = Form(""),
-        purpose: str = Form(""),
-        terms: str = Form(""),
-    ) -> Response:
-        kit.admit(request, csrf_token)
-        form = {"name": name, "institution": institution, "email": email, "purpose": purpose}
-        try:
-            check_request(name, institution, email, purpose, terms == "yes")
-        except AccessRequestError as exc:
-            message = str(exc).removeprefix("access request: ")
-            return page(request, "access_form.html", 400, form=form, error=message)
-        return kit.ask_confirmation(
-            "access",
-            "access",
-            form,
-            email,
-            f"Confirm your request for access to {config.access.dataset}",
-            CONFIRM_MAIL,
-        )
-
-    def file_request(claimed: Pending) -> None:
-        f = claimed.payload
-        grant = desk.request(f["name"], f["institution"], f["email"], f["purpose"], True)
-        state.attach(claimed.status_id, grant.id)
-
-    kit.confirmation_routes(router, "access", "access", "file the request", file_request)
-
-    @router.get("/access/status/{status_id}", response_class=HTMLResponse)
-    def status(request: Request, status_id: str) -> Response:
-        pending = state.by_status(status_id)
-        if pending is None:
-            raise HTTPException(404, "no such request")
-        grant = desk.grants().get(pending.ref) if pending.ref else None
-        return page(request, "access_status.html", pending=pending, grant=grant)
-
-    return router

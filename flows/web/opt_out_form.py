@@ -10,18 +10,22 @@ evidence: applied, and in which version it took effect.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import polars as pl
 from fastapi import APIRouter, Form, HTTPException, Request, Response
 from fastapi.responses import HTMLResponse
 
 from flows.web.forms import FormKit
-from flows.web.state import Pending, SiteState
 from privacy.access import FORM_EMAIL
-from privacy.opt_out import append_requests, load_evidence, parse_requests
+from privacy.opt_out import (
+    append_requests,
+    load_evidence,
+    parse_requests,
+    request_outcome,
+    site_request_rows,
+)
+from storage.site_state import Pending, SiteState
 
 MAX_LINKS = 50
 PROBLEMS = {
@@ -39,43 +43,13 @@ If it was not you, ignore this message: nothing is sent without the confirmation
 """
 
 
-def request_rows(
-    status_id: str, payload: dict[str, Any], now: datetime | None = None
-) -> list[dict[str, str]]:
-    """The rows the daily flow reads (privacy.opt_out.REQUEST_FIELDS), one per target."""
-    received = (now or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return [
-        {
-            "request_id": f"web-{status_id}-{i}",
-            "received_at": received,
-            "requester_email": payload["email"],
-            "scope": payload["scope"],
-            "target": target,
-        }
-        for i, target in enumerate(payload["targets"], start=1)
-    ]
-
-
 def file_requests(state: SiteState, requests: Path, pending: Pending) -> list[str]:
     """Add a confirmed request's rows to the flow's request file; their request IDs."""
-    rows = request_rows(pending.status_id, pending.payload)
+    rows = site_request_rows(pending.status_id, pending.payload)
     append_requests(requests, rows)
     ids = [r["request_id"] for r in rows]
     state.attach(pending.status_id, json.dumps(ids))
     return ids
-
-
-def outcome(evidence: pl.DataFrame, request_id: str) -> str:
-    row = evidence.filter(pl.col("request_id") == request_id)
-    if row.is_empty():
-        return "received; the next daily opt-out run processes it"
-    r = row.row(0, named=True)
-    if r["status"] == "matched":
-        where = f" in version {r['first_version']}" if r["first_version"] else " (the next version)"
-        return f"applied: the video is removed{where}; it will not come back"
-    if r["status"] == "no_match":
-        return "no video of the dataset matched this link"
-    return f"could not be processed ({r['reason']})"
 
 
 def opt_out_router(kit: FormKit) -> APIRouter:
@@ -161,7 +135,7 @@ def opt_out_router(kit: FormKit) -> APIRouter:
         filed = json.loads(pending.ref) if pending.ref else []
         targets = pending.payload["targets"] if filed else []  # an account not filed yet
         rows = [
-            (target, outcome(evidence, request_id))
+            (target, request_outcome(evidence, request_id))
             for target, request_id in zip(targets, filed, strict=True)
         ]
         return kit.page(request, "opt_out_status.html", pending=pending, rows=rows)

@@ -11,8 +11,8 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 
 from flows.web.curator import SESSION_COOKIE
 from flows.web.forms import FormKit
-from flows.web.state import Pending
 from privacy.access import AccessDenied, AccessDesk, AccessRequestError
+from storage.site_state import Pending
 
 SIGNIN_MAIL = """A sign-in to {dataset} was asked for this address.
 

@@ -87,8 +87,8 @@ def test_a_creator_opts_out_in_chromium(
 def test_the_curator_approves_a_request_in_chromium(
     server: str, browser: Any, site: Any, tmp_path: Path
 ) -> None:
-    from flows.web.curator import hash_password
     from privacy.audit import open_desk
+    from privacy.web_auth import hash_password
 
     site.curator_password_file.write_text(hash_password("a long enough password") + "\n")
     grant = open_desk(site.access).request("Lena Roy", "IIIT Hyderabad", "lena@iiit.example",
