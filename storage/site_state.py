@@ -124,6 +124,10 @@ class SiteState:
         with self._lock:
             self._db.execute("UPDATE pending SET ref = ? WHERE status_id = ?", (ref, status_id))
 
+    def waiting_for(self, kind: str, status_id: str) -> Pending | None:
+        """One confirmed request of `kind` that is not filed yet, or None."""
+        return next((p for p in self.waiting(kind) if p.status_id == status_id), None)
+
     def waiting(self, kind: str) -> list[Pending]:
         """Confirmed requests of `kind` that are not filed yet (whole-account opt-outs wait for
         the curator), oldest first."""

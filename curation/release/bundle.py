@@ -21,6 +21,8 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from storage import location
+
 MANIFEST = "manifest.json"
 MANIFEST_FORMAT = "massiv-release/1"
 DATA_FOLDERS = ("labeled", "unlabeled")  # the row shards; everything else is derived from them
@@ -80,11 +82,7 @@ SCHEMAS = {
 
 
 def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return location.sha256(path)
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,7 @@ def confirm_opt_out(
 
     cfg = _run(lambda: load_config(SiteConfig, config))
     state = SiteState(cfg.state)
-    pending = next((p for p in state.waiting("opt_out") if p.status_id == status_id), None)
+    pending = state.waiting_for("opt_out", status_id)
     if pending is None:
         console.print(f"[bold red]error:[/] no confirmed opt-out {status_id} waits for the curator")
         raise typer.Exit(2)

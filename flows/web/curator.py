@@ -127,7 +127,7 @@ def curator_router(kit: FormKit, desk: AccessDesk) -> APIRouter:
     @router.post("/curator/opt-out/{status_id}/confirm")
     def confirm_account(request: Request, status_id: str, csrf_token: str = Form("")) -> Response:
         def file(_: str) -> None:
-            pending = next((p for p in state.waiting("opt_out") if p.status_id == status_id), None)
+            pending = state.waiting_for("opt_out", status_id)
             if pending is None:
                 raise AccessRequestError(f"no whole-account opt-out {status_id} waits")
             file_requests(state, config.opt_out_requests, pending)
