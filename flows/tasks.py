@@ -4,6 +4,8 @@ console shows the flows' own lines, not the engine's routine ones."""
 from __future__ import annotations
 
 import logging
+import os
+import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -40,6 +42,13 @@ def engine_logs(verbose: bool) -> None:
     """Prefect's and Dask's own INFO lines (server start-up, cluster connections) only when
     asked for; the flows' lines and every warning still show."""
     level = logging.INFO if verbose else logging.WARNING
+    # distributed sets its own level from dask's config when it is first imported (after this
+    # runs: the cluster imports it lazily), and so do the worker processes: say it there too.
+    os.environ["DASK_LOGGING__DISTRIBUTED"] = logging.getLevelName(level).lower()
+    if "dask" in sys.modules:
+        import dask
+
+        dask.config.set({"logging.distributed": logging.getLevelName(level).lower()})
     for name in ("prefect", "distributed", "prefect.task_runner.dask"):
         logging.getLogger(name).setLevel(level)
     for name in ("prefect.flow_runs", "prefect.task_runs"):

@@ -40,6 +40,16 @@ def test_a_run_shows_progress_and_no_engine_info(export: Path) -> None:
     assert "Starting temporary server" not in out and "Connecting to" not in out
 
 
+def test_a_cluster_run_shows_no_dask_info(export: Path) -> None:
+    config = export / "two-workers.yaml"
+    config.write_text("workers: 2\n")
+    done = massiv(export, *curate_args(export, "cluster"), "--config", str(config))
+    assert done.returncode == 0, done.stderr
+    out = done.stdout + done.stderr
+    assert "curation funnel" in out
+    assert "distributed." not in out, out[:2000]  # scheduler, nanny and worker lines
+
+
 def test_a_server_that_does_not_start_is_one_line(export: Path) -> None:
     done = massiv(
         export, *curate_args(export, "late"), PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="0"
