@@ -200,7 +200,15 @@ class AccessLog:
     def append(
         self, event: str, actor: str, details: dict[str, Any], now: datetime | None = None
     ) -> dict[str, Any]:
-        """Add one entry (and a signed checkpoint when one is due); returns the entry.
+        """Add one entry (and a signed checkpoint when one is due); returns the entry."""
+        return self.append_many([(event, actor, details)], now)[0]
+
+    def append_many(
+        self, items: list[tuple[str, str, dict[str, Any]]], now: datetime | None = None
+    ) -> list[dict[str, Any]]:
+        """Add entries (event, actor, details) in order, with one set of fsyncs for all of
+        them (group commit: privacy/log_commit.py gathers concurrent callers' entries); a
+        signed checkpoint follows each entry whose seq is due one. Returns the entries.
 
         Crash-safe in steps: a pending record goes to `<log>.pending` (signed: the head the
         append extends, and the (seq, hash) of each line it is about to write), then the
@@ -209,6 +217,8 @@ class AccessLog:
         for it) before its own; a tail nobody signed is refused."""
         if self.signing_key is None:
             raise PermissionError("this access log was opened without its signing key")
+        if not items:
+            return []
         with self._locked() as fh:
             stamp = (now or datetime.now(UTC)).astimezone(UTC).isoformat(timespec="seconds")
             head = _read_json(self.head_path)
@@ -222,15 +232,18 @@ class AccessLog:
                 # so that record is no longer needed when this append writes its own.
                 _write_durably(self.head_path, json.dumps(self._signed_head(prev)) + "\n")
             fh.truncate(keep)
-            lines = []
+            lines: list[dict[str, Any]] = []
             if dropped:  # bytes of a line a dying writer left unfinished: say so in the log
                 lines.append(
                     self._entry(prev, stamp, "log_repaired", "massiv", {"dropped_bytes": dropped})
                 )
-            entry = self._entry(lines[-1] if lines else prev, stamp, event, actor, details)
-            lines.append(entry)
-            if entry["seq"] % self.checkpoint_every == 0:
-                lines.append(self._checkpoint(entry, stamp))
+            entries = []
+            for event, actor, details in items:
+                entry = self._entry(lines[-1] if lines else prev, stamp, event, actor, details)
+                lines.append(entry)
+                entries.append(entry)
+                if entry["seq"] % self.checkpoint_every == 0:
+                    lines.append(self._checkpoint(entry, stamp))
             _write_durably(self.pending_path, json.dumps(self._pending_record(prev, lines)))
             fh.seek(0, os.SEEK_END)
             fh.write(
@@ -242,9 +255,9 @@ class AccessLog:
             os.fsync(fh.fileno())
             _write_durably(self.head_path, json.dumps(self._signed_head(lines[-1])) + "\n")
             self.pending_path.unlink(missing_ok=True)
-        if lines[-1]["event"] == "checkpoint":
+        if any(e["event"] == "checkpoint" for e in lines):
             self.try_anchor()
-        return entry
+        return entries
 
     def try_anchor(self) -> None:
         """Anchor the head when anchors are configured. An unreachable anchor store is only
