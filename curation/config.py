@@ -228,6 +228,11 @@ class SiteConfig(Strict):
     curator_password_file: Path = Path.home() / ".config" / "massiv" / "curator.argon2"
     session_idle_s: int = Field(8 * 3600, ge=60)
     logins_per_hour: int = Field(10, ge=1)  # per client address
+    # The media gateway (/media/{video_id}) redirects to the platform's media store, a folder
+    # (served by the site under /platform-media with signed, short-lived links) or s3://.
+    media_root: str = "data/export/media"
+    takedowns: Path | None = Path("data/export/takedowns.csv")  # the platform's takedown list
+    media_url_s: int = Field(60, ge=1, le=3600)  # lifetime of the URL the gateway gives
 
 
 class BundleConfig(Strict):

@@ -126,11 +126,21 @@ class AccessDesk:
         return self.folder / "grants.json"
 
     @contextmanager
-    def _grants_lock(self) -> Iterator[None]:
+    def _grants_lock(self, shared: bool = False) -> Iterator[None]:
+        """Exclusive for decisions and issuances; shared for the media gateway's many
+        concurrent checks, each held until its access is logged (a revocation waits for them,
+        so it lands wholly before or after each one)."""
         self.folder.mkdir(parents=True, exist_ok=True)
         with (self.folder / ".grants.lock").open("a") as lock:
-            fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+            fcntl.flock(lock.fileno(), fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
             yield
+
+    @contextmanager
+    def live_grant(self, grant_id: str, now: datetime | None = None) -> Iterator[Grant]:
+        """The grant, if approved and not expired (else AccessDenied, logged), held so that
+        no decision lands before the caller has logged what it did with it."""
+        with self._grants_lock(shared=True):
+            yield self._check(grant_id, _now(now))
 
     @contextmanager
     def _grants(self) -> Iterator[dict[str, Grant]]:
@@ -353,7 +363,7 @@ class AccessDesk:
                 f"version only ({current})"
             )
         elif (batch := unchecked_batch(self.store, self.dataset, version)) is not None:
-            reason = self._unchecked(version, batch)
+            reason = self.unchecked_reason(version, batch)
         elif not hasattr(self.store, "client") and self.token_secret is None:
             reason = "local downloads need the token secret"
         if reason:
@@ -378,7 +388,7 @@ class AccessDesk:
         )
         return urls
 
-    def _unchecked(self, version: str, batch: int) -> str:
+    def unchecked_reason(self, version: str, batch: int) -> str:
         return (
             f"{self.dataset} {version} is not yet checked against opt-out batch {batch} (an "
             "opt-out run is under way or was interrupted): nothing is served until it is"
@@ -459,7 +469,7 @@ class AccessDesk:
         elif query["version"] in self.store.withdrawn(self.dataset):
             reason = f"{self.dataset} {query['version']} was withdrawn"
         elif (batch := unchecked_batch(self.store, self.dataset, query["version"])) is not None:
-            reason = self._unchecked(query["version"], batch)
+            reason = self.unchecked_reason(query["version"], batch)
         if reason is None:
             try:
                 self._check(query["grant"], t)

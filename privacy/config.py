@@ -21,7 +21,8 @@ class MaskingConfig(Strict):
     pseudonym_chars: int = Field(16, ge=12, le=64)  # hex characters kept of the HMAC
     # Where approved researchers fetch a video: the platform's URLs carry the uploader's handle,
     # so released URLs are rebuilt from this template, which may hold only {video_id}.
-    media_url_template: str = "https://media.massiv.example/v/{video_id}.mp4"
+    # The default is the media gateway of `massiv serve` (its base_url, then /media/…).
+    media_url_template: str = "http://127.0.0.1:8000/media/{video_id}"
     # k-anonymity over language × published × duration × creator video count: the release takes
     # the finest step of privacy/kanon.py's ladder (not finer than date_granularity) at which at
     # most max_suppressed_share of the rows sit in classes below k; those rows are left out.

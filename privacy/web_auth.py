@@ -41,3 +41,13 @@ def password_ok(stored_hash: str, password: str) -> bool:
         return _hasher.verify(stored_hash, password)
     except (VerificationError, InvalidHashError):
         return False
+
+
+def media_signature(secret: bytes, name: str, expires: int) -> str:
+    """Signs a link to a file of a local media store (the demo's stand-in for the platform's
+    presigned URLs)."""
+    return hmac.new(secret, f"media:{name}:{expires}".encode(), hashlib.sha256).hexdigest()
+
+
+def media_signature_ok(secret: bytes, name: str, expires: int, signature: str) -> bool:
+    return hmac.compare_digest(media_signature(secret, name, expires), signature)

@@ -298,6 +298,12 @@ class ReleaseBuild:
     def funnel(self) -> Path:
         return self.root / f"{self.version}.funnel.json"
 
+    @property
+    def media(self) -> Path:
+        """(video_id, media_sha256) of every released video: where the media gateway finds
+        a video in the platform's media store (the release holds only the pseudonym)."""
+        return self.root / f"{self.version}.media.parquet"
+
 
 @dataclass(frozen=True)
 class OptOutFolder:

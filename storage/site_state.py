@@ -31,6 +31,11 @@ CREATE TABLE IF NOT EXISTS sessions (
     last_seen REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS posts_by_client ON posts (client, at);
+CREATE TABLE IF NOT EXISTS api_tokens (
+    token_sha256 TEXT PRIMARY KEY,   -- of the token, which is shown once and kept nowhere
+    grant_id TEXT NOT NULL,
+    created_at REAL NOT NULL
+);
 """
 CONFIRM_WITHIN_S = 48 * 3600
 
@@ -55,6 +60,9 @@ class SiteState:
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA busy_timeout=5000")
+        # Durable at each checkpoint, not each commit: sessions and rate limits are not the
+        # record of access (the signed log is), and a commit per page view must not fsync.
+        self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(SCHEMA)
         self._lock = threading.Lock()
 
@@ -164,3 +172,33 @@ class SiteState:
         if session:
             with self._lock:
                 self._db.execute("DELETE FROM sessions WHERE id_sha256 = ?", (digest(session),))
+
+    def new_api_token(self, grant_id: str) -> str:
+        """A token for scripts (`Authorization: Bearer …`), for this grant; shown once."""
+        token = "mv_" + secrets.token_urlsafe(32)
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO api_tokens VALUES (?, ?, ?)", (digest(token), grant_id, time.time())
+            )
+        return token
+
+    def api_grant(self, token: str | None) -> str | None:
+        """The grant an API token was made for, or None."""
+        if not token:
+            return None
+        row = self._db.execute(
+            "SELECT grant_id FROM api_tokens WHERE token_sha256 = ?", (digest(token),)
+        ).fetchone()
+        return None if row is None else str(row[0])
+
+    def api_tokens(self, grant_id: str) -> list[float]:
+        """When each of a grant's API tokens was made."""
+        rows = self._db.execute(
+            "SELECT created_at FROM api_tokens WHERE grant_id = ? ORDER BY created_at",
+            (grant_id,),
+        ).fetchall()
+        return [float(r[0]) for r in rows]
+
+    def drop_api_tokens(self, grant_id: str) -> None:
+        with self._lock:
+            self._db.execute("DELETE FROM api_tokens WHERE grant_id = ?", (grant_id,))

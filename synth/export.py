@@ -4,6 +4,8 @@ Writes (under `out_dir`):
     posts/part-NNNNN.parquet      one file per chunk of posts, streamed so 50M posts fit in memory
     creators/part-NNNNN.parquet   the chunk's creators (platform ID, handle, followers)
     opt_out_requests.csv          creators' removal requests, some malformed, repeated or unknown
+    takedowns.csv                 videos the platform took down since (post_id, media_sha256,
+                                  taken_down_at): their links must stop working
 The annotation side (annotations, gold set, expert resolutions) is made later by
 `synth.annotations`, because annotators only see the shortlist that curation picks.
 
@@ -403,15 +405,16 @@ def _media_corpus(out_dir: Path, sources: int, seed: int) -> pl.DataFrame:
         rows.append((digest, round(float(duration), 2), clip_id))
     shutil.rmtree(scratch)
     media = pl.DataFrame(rows, schema=["media_sha256", "duration_s", "clip_id"], orient="row")
-    clips.select("clip_id", "source_id", "edit").join(media, on="clip_id").write_parquet(
-        out_dir / "media_truth.parquet"
-    )
-    return media
+    truth = clips.select("clip_id", "source_id", "edit").join(media, on="clip_id")
+    truth.write_parquet(out_dir / "media_truth.parquet")
+    return media.join(truth.select("clip_id", "source_id"), on="clip_id", maintain_order="left")
 
 
 def _attach_media(posts: pl.DataFrame, media: pl.DataFrame, seed: int) -> pl.DataFrame:
     """Give the media files to clean posts (valid, in the paper's window, no sensitive signal)
-    so that they reach the video stage; their duration becomes the clip's."""
+    so that they reach the video stage; their duration becomes the clip's. They are made the
+    most watched posts, so the engagement draws pick them and the demo's release holds
+    videos that play."""
     clean = posts.with_row_index("_row").filter(
         pl.col("language").is_in(list(LANGUAGE_SHARES))
         & pl.col("creator_id").is_not_null()
@@ -424,10 +427,34 @@ def _attach_media(posts: pl.DataFrame, media: pl.DataFrame, seed: int) -> pl.Dat
         & pl.col("media_sha256").is_unique()
     )
     rows = clean.sample(media.height, seed=seed)["_row"].to_numpy()
+    viral = {c: posts[c].scatter(rows, posts[c].max() * 4) for c in VIRAL_COUNTS}  # type: ignore[operator]
     return posts.with_columns(
         posts["media_sha256"].scatter(rows, media["media_sha256"]),
         posts["duration_s"].scatter(rows, media["duration_s"]),
+        *viral.values(),
     )
+
+
+VIRAL_COUNTS = ("view_count", "like_count", "share_count", "comment_count")
+
+
+TAKEDOWN_SHARE = 0.001  # of the posts: deleted by their creators on the platform since the export
+TAKEDOWN_AT = "2022-01-15T00:00:00Z"
+
+
+def _taken_down(
+    posts: pl.DataFrame, media: pl.DataFrame | None, seed: int
+) -> list[tuple[int, str]]:
+    """A few posts the platform has taken down since; with real clips, every copy of the first
+    source too (so the demo shows a link that stopped working, whichever copy is released)."""
+    sample = posts.filter(pl.col("post_id").is_not_null()).sample(
+        fraction=TAKEDOWN_SHARE, seed=seed
+    )
+    if media is not None and media.height:
+        first = media.filter(pl.col("source_id") == media["source_id"].drop_nulls().min())
+        copies = posts.filter(pl.col("media_sha256").is_in(first["media_sha256"].implode()))
+        sample = pl.concat([sample, copies])
+    return sample.select("post_id", "media_sha256").unique(maintain_order=True).rows()
 
 
 def synthesize_export(
@@ -453,6 +480,7 @@ def synthesize_export(
     # rows: a polars slice of a chunk would keep that chunk's string buffers alive.
     opt_sample: list[tuple[int, str]] = []
     first_creators: list[tuple[int, str]] = []
+    takedowns: list[tuple[int, str]] = []
     for chunk in range(n_chunks):
         n = min(CHUNK_ROWS, posts - chunk * CHUNK_ROWS)
         chunk_posts, creators = _posts_chunk(seed, chunk, n)
@@ -472,8 +500,12 @@ def synthesize_export(
             .select("post_id", "handle")
             .rows()
         )
+        takedowns += _taken_down(chunk_posts, media, seed + chunk)
         if progress:
             progress(n)
+    pl.DataFrame(
+        takedowns, schema={"post_id": pl.Int64, "media_sha256": pl.String}, orient="row"
+    ).with_columns(taken_down_at=pl.lit(TAKEDOWN_AT)).write_csv(out_dir / "takedowns.csv")
     n_requests = max(10, min(5_000, posts // 2_000))
     requests = _opt_out_requests(seed, opt_sample, first_creators, n_requests)
     with (out_dir / "opt_out_requests.csv").open("w", newline="", encoding="utf-8") as fh:

@@ -34,6 +34,7 @@ from privacy.blocklist import Blocklist
 from privacy.kanon import KAnonReport
 from privacy.keys import KeyMismatchError, PseudonymKey
 from privacy.leak_gate import KeyedNeedles, Needles, check_bundle, needles_from_source
+from privacy.pseudonyms import pseudonymize
 from storage.exclusions import Funnel
 from storage.local import LocalStore
 from storage.tables import write_funnel
@@ -172,6 +173,7 @@ def publish_release(
     record: dict[str, Any] | None = None,
     key: PseudonymKey | None = None,
     accounts: Funnel | None = None,
+    media: pl.DataFrame | None = None,
 ) -> tuple[Path, str, dict[str, int]]:
     """Write a whole version (masked tables in, header with dataset, version, key,
     date_granularity and annotations.annotators_passed) into staging, attest that no row is on
@@ -217,7 +219,7 @@ def publish_release(
         if needles is not None:
             check_bundle(staging, needles)
         keyed = needles.keyed(key) if needles and key else None
-        keep_build(store, dataset, version, record, keyed, accounts)
+        keep_build(store, dataset, version, record, keyed, accounts, media)
         path = store.publish(staging, dataset, version)
     except BaseException:
         store.discard(staging)
@@ -232,10 +234,15 @@ def keep_build(
     record: dict[str, Any] | None,
     needles: KeyedNeedles | None,
     accounts: Funnel | None = None,
+    media: pl.DataFrame | None = None,
 ) -> None:
     """The private records of a version, kept before it is published: the build record, the
-    keyed needles, and the rows each stage left out (checked to balance first)."""
+    keyed needles, the rows each stage left out (checked to balance first), and where each
+    released video's media is (for the media gateway)."""
     build = store.build(dataset, version)
+    if media is not None:
+        build.media.parent.mkdir(parents=True, exist_ok=True)
+        media.select("video_id", "media_sha256").sort("video_id").write_parquet(build.media)
     if accounts is not None:
         write_funnel(accounts, build.exclusions, build.funnel)
     if record is not None:
@@ -352,5 +359,21 @@ def build_bundle(
         },
         key,
         tables.accounts,
+        released_media(source, tables, key, config.masking.pseudonym_chars),
     )
     return ReleaseResult(path, digest, counts)
+
+
+def released_media(
+    source: pl.DataFrame, tables: MaskedTables, key: PseudonymKey, chars: int
+) -> pl.DataFrame:
+    """(video_id, media_sha256) of the released videos."""
+    released = pl.concat([tables.labeled.select("video_id"), tables.unlabeled.select("video_id")])
+    return (
+        source.select(
+            pseudonymize(source["post_id"], key, "video", chars).alias("video_id"),
+            "media_sha256",
+        )
+        .unique("video_id")
+        .join(released, on="video_id", how="semi")
+    )

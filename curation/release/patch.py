@@ -174,7 +174,13 @@ def patch_release(
                 rel for rel in files_by_path if rel.split("/", 1)[0] in bundle.DATA_FOLDERS
             ) | {"taxonomy.parquet", "agreement.parquet"}
             check_bundle(staging, needles, inherited)
-        keep_build(store, dataset, version, record, needles, accounts)
+        parent_media = store.build(dataset, parent).media
+        media = (
+            pl.read_parquet(parent_media).join(keep.select("video_id"), on="video_id", how="semi")
+            if parent_media.is_file()
+            else None
+        )
+        keep_build(store, dataset, version, record, needles, accounts, media)
         path = store.publish(staging, dataset, version)
     except BaseException:
         store.discard(staging)

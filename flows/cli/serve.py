@@ -38,6 +38,8 @@ def serve(
             state=demo_dir / "site.sqlite3",
             opt_out_requests=demo_dir / "site_opt_out_requests.csv",
             opt_out_dir=demo_dir / "optout",
+            media_root=str(demo_dir / "export" / "media"),
+            takedowns=demo_dir / "export" / "takedowns.csv",
         )
     else:
         cfg = _run(lambda: load_config(SiteConfig, config))

@@ -24,10 +24,13 @@ from curation.release.site import NotShown, Site
 from flows.web.access_form import access_router
 from flows.web.curator import curator_router
 from flows.web.forms import FormKit
+from flows.web.media import media_router, presigner
 from flows.web.opt_out_form import opt_out_router
 from flows.web.researcher import researcher_router
 from privacy.access_log import create_signing_key
 from privacy.audit import open_desk
+from privacy.log_commit import GroupCommit
+from privacy.media_gateway import MediaGateway
 from storage.local import LocalStore
 from storage.site_state import SiteState
 
@@ -42,6 +45,9 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "X-Frame-Options": "DENY",
 }
+PLAYER_CSP = (
+    "default-src 'none'; media-src 'self'; style-src 'unsafe-inline'; frame-ancestors 'none'"
+)
 
 
 def create_app(config: SiteConfig) -> FastAPI:
@@ -57,7 +63,16 @@ def create_app(config: SiteConfig) -> FastAPI:
     app.include_router(access_router(kit, desk))
     app.include_router(opt_out_router(kit))
     app.include_router(curator_router(kit, desk))
-    app.include_router(researcher_router(kit, desk))
+    gateway = MediaGateway(
+        desk,
+        LocalStore(access.store),
+        GroupCommit(desk.log),
+        presigner(kit),
+        config.takedowns,
+        config.media_url_s,
+    )
+    app.include_router(researcher_router(kit, desk, gateway))
+    app.include_router(media_router(kit, gateway))
 
     @app.exception_handler(Exception)
     async def server_error(request: Request, exc: Exception) -> Response:
@@ -74,6 +89,8 @@ def create_app(config: SiteConfig) -> FastAPI:
     ) -> Response:
         response = await call_next(request)
         response.headers.update(SECURITY_HEADERS)
+        if request.url.path.startswith("/platform-media/"):  # the browser's own player
+            response.headers["Content-Security-Policy"] = PLAYER_CSP
         return response
 
     @app.get("/", response_class=HTMLResponse)

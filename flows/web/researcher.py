@@ -12,6 +12,7 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 from flows.web.curator import SESSION_COOKIE
 from flows.web.forms import FormKit
 from privacy.access import AccessDenied, AccessDesk, AccessRequestError
+from privacy.media_gateway import MediaGateway
 from storage.site_state import Pending
 
 SIGNIN_MAIL = """A sign-in to {dataset} was asked for this address.
@@ -22,9 +23,10 @@ Sign in (the link works once, within two days):
 If it was not you, ignore this message.
 """
 PREFIX = "researcher:"
+SAMPLE_VIDEOS = 5  # links shown on the page; the release's media_url column has them all
 
 
-def researcher_router(kit: FormKit, desk: AccessDesk) -> APIRouter:
+def researcher_router(kit: FormKit, desk: AccessDesk, gateway: MediaGateway) -> APIRouter:
     router = APIRouter()
     config, state = kit.config, kit.state
 
@@ -81,6 +83,15 @@ def researcher_router(kit: FormKit, desk: AccessDesk) -> APIRouter:
 
     @router.get("/researcher", response_class=HTMLResponse)
     def page(request: Request) -> Response:
+        return show(request)
+
+    @router.post("/researcher/api-token", response_class=HTMLResponse)
+    def api_token(request: Request, csrf_token: str = Form("")) -> Response:
+        grant_id = grant_of(request)
+        kit.csrf.check(request, csrf_token)
+        return show(request, state.new_api_token(grant_id))
+
+    def show(request: Request, new_token: str | None = None) -> Response:
         try:
             grant_id = grant_of(request)
         except HTTPException:
@@ -97,6 +108,10 @@ def researcher_router(kit: FormKit, desk: AccessDesk) -> APIRouter:
             "files": {p: _link(u) for p, u in files.items()},
             "refused": refused,
             "notices": desk.notices(grant_id),
+            "videos": sorted(gateway.view().current)[:SAMPLE_VIDEOS],
+            "tokens": len(state.api_tokens(grant_id)),
+            "new_token": new_token,
+            "base_url": config.base_url,
         }
         return kit.page(request, "researcher.html", **context)
 

@@ -82,7 +82,7 @@ def test_masked_posts_carry_only_allowed_columns_and_coarse_dates() -> None:
         assert raw not in text
     # The platform URL (with the handle) is replaced by the template and the pseudonym only.
     assert out["media_url"].to_list() == [
-        f"https://media.massiv.example/v/{v}.mp4" for v in out["video_id"]
+        f"http://127.0.0.1:8000/media/{v}" for v in out["video_id"]
     ]
     assert not {"1", "2", "100", "200"} & (set(out["video_id"]) | set(out["creator_id"]))
     month = mask_posts(frame, KEY, MaskingConfig(date_granularity="month"))

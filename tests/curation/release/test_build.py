@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from datetime import UTC, datetime, timedelta
@@ -39,8 +40,19 @@ def publish(store: LocalStore, version: str, blocklist: Blocklist, shard_rows: i
         None,
         shard_rows,
         2,
+        media=media_index(labeled, unlabeled),
     )
     return path
+
+
+def media_index(*tables: pl.DataFrame) -> pl.DataFrame:
+    """A made-up platform media object (sha256 of the video ID) for each released video."""
+    ids = pl.concat([t.select("video_id") for t in tables])
+    return ids.with_columns(
+        media_sha256=pl.col("video_id").map_elements(
+            lambda v: hashlib.sha256(v.encode()).hexdigest(), return_dtype=pl.String
+        )
+    )
 
 
 def block(blocklist: Blocklist, videos: list[int] = [], creators: list[int] = []) -> Blocklist:  # noqa: B006

@@ -76,6 +76,11 @@ def site(tmp_path_factory: pytest.TempPathFactory, mailbox: Mailbox) -> SiteConf
     publish(store, "1.0.0", Blocklist.empty())
     publish(store, "1.0.1", Blocklist.empty())
     store.withdraw("d", "1.0.0", WITHDRAWAL, 30, datetime(2026, 3, 1, tzinfo=UTC))
+    return site_config(root, mailbox, form_posts_per_hour=50)
+
+
+def site_config(root: Path, mailbox: Mailbox, **settings: Any) -> SiteConfig:
+    """A site on the store at `root / "store"`, its keys and state under `root`."""
     access = AccessConfig(
         access_dir=root / "access",
         store=root / "store",
@@ -89,7 +94,7 @@ def site(tmp_path_factory: pytest.TempPathFactory, mailbox: Mailbox) -> SiteConf
         state=root / "site.sqlite3",
         secret_file=root / "keys" / "site.key",
         curator_password_file=root / "keys" / "curator.argon2",
-        form_posts_per_hour=50,
+        **settings,
     )
 
 
