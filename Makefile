@@ -4,7 +4,7 @@ UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 RUN := $(UV) run --frozen
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 
-.PHONY: install browser demo test check fmt bench bench-flows bench-prefect bench-neardup bench-neardup-accuracy bench-dask bench-scale bench-annotations bench-patch bench-access clean
+.PHONY: install browser demo test check fmt bench bench-flows bench-prefect bench-neardup bench-neardup-accuracy bench-dask bench-scale bench-annotations bench-patch bench-access bench-serve clean
 
 install: .venv/.installed
 
@@ -39,7 +39,7 @@ fmt: install
 	$(RUN) ruff format .
 	$(RUN) ruff check --fix .
 
-bench: bench-scale bench-flows bench-prefect bench-neardup bench-neardup-accuracy bench-dask bench-annotations bench-patch bench-access  ## all benchmarks; results in bench/results/
+bench: bench-scale bench-flows bench-prefect bench-neardup bench-neardup-accuracy bench-dask bench-annotations bench-patch bench-access bench-serve  ## all benchmarks; results in bench/results/
 
 bench-flows: install  ## curate + release on a 1.5M pool
 	$(RUN) python -m bench.flows
@@ -70,3 +70,6 @@ bench-patch: install  ## patch release: 1,000 opt-outs out of a 155K-row release
 
 bench-access: install  ## access desk: 200 concurrent URL issuances + downloads on SeaweedFS (and local)
 	$(RUN) python -m bench.access_load
+
+bench-serve: install  ## the site: 500 concurrent media redirects + 50 concurrent forms on uvicorn
+	$(RUN) python -m bench.serve

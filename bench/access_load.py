@@ -65,19 +65,26 @@ CONFIGS = [f"{s}-{p}" for s in ("s3", "local") for p in ("serial", "threads", "p
 # Release ------------------------------------------------------------------------------------
 
 
-def build_release(root: Path, labeled: int, unlabeled: int, shard_rows: int) -> Path:
-    """A published local version (synth/release_rows.py's row shapes, bigger), its folder."""
+def build_release(
+    root: Path, labeled: int, unlabeled: int, shard_rows: int, media: bool = False
+) -> Path:
+    """A published local version (synth/release_rows.py's row shapes, bigger), its folder;
+    with `media`, its index of platform media objects too (for the media gateway)."""
     from curation.release.build import changelog_entry, publish_release
     from privacy.blocklist import Blocklist
     from storage.local import LocalStore
-    from synth.release_rows import AGREEMENT, release_header, rows
+    from synth.release_rows import AGREEMENT, media_index, release_header, rows
 
     header = release_header(VERSION)
+    labeled_rows = rows(range(0, labeled), max(1, labeled // 5), "labeled")
+    unlabeled_rows = rows(
+        range(1_000_000, 1_000_000 + unlabeled), max(1, unlabeled // 8), "unlabeled"
+    )
     path, _, _ = publish_release(
         LocalStore(root),
         header,
-        rows(range(0, labeled), max(1, labeled // 5), "labeled"),
-        rows(range(1_000_000, 1_000_000 + unlabeled), max(1, unlabeled // 8), "unlabeled"),
+        labeled_rows,
+        unlabeled_rows,
         AGREEMENT,
         [],
         lambda counts: changelog_entry(VERSION, None, counts, []),
@@ -85,6 +92,7 @@ def build_release(root: Path, labeled: int, unlabeled: int, shard_rows: int) -> 
         None,
         shard_rows,
         5_000,
+        media=media_index(labeled_rows, unlabeled_rows) if media else None,
     )
     return path
 

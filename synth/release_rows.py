@@ -3,6 +3,7 @@ manifest header of a small dataset "d" pseudonymised with a fixed key."""
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import polars as pl
@@ -59,3 +60,13 @@ def release_header(version: str, granularity: str = "month") -> dict[str, Any]:
         "k_anonymity": {"k": 1},
         "annotations": {"annotators_passed": 3},
     }
+
+
+def media_index(*tables: pl.DataFrame) -> pl.DataFrame:
+    """A made-up platform media object (sha256 of the video ID) for each released video."""
+    ids = pl.concat([t.select("video_id") for t in tables])
+    return ids.with_columns(
+        media_sha256=pl.col("video_id").map_elements(
+            lambda v: hashlib.sha256(v.encode()).hexdigest(), return_dtype=pl.String
+        )
+    )

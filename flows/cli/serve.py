@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -19,12 +20,15 @@ def serve(
     ] = False,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port.")] = 8000,
+    workers: Annotated[
+        int, typer.Option(min=1, help="Server processes (one per core; they share the state).")
+    ] = 1,
 ) -> None:
     """Serve the dataset's homepage: its card, versions, changelog, figures and Croissant file."""
     import uvicorn
 
     from curation.config import AccessConfig, SiteConfig, load_config
-    from flows.web.app import create_app
+    from flows.web.app import CONFIG_ENV, create_app
 
     if demo:  # the demo's desk, store and opt-out folder; mail goes to 127.0.0.1:25
         demo_dir = Path("data/demo")
@@ -43,5 +47,19 @@ def serve(
         )
     else:
         cfg = _run(lambda: load_config(SiteConfig, config))
+    app = _run(lambda: create_app(cfg))  # checks the config and makes its keys, once
     console.print(f"{cfg.access.dataset}: http://{host}:{port}/  (Ctrl-C stops it)")
-    uvicorn.run(_run(lambda: create_app(cfg)), host=host, port=port, log_level="warning")
+    if workers == 1:
+        uvicorn.run(app, host=host, port=port, log_level="warning")
+        return
+    # Each worker process builds its own app from the same config; the signed log, the grants
+    # and the site's SQLite state are shared through their files and locks.
+    os.environ[CONFIG_ENV] = cfg.model_dump_json()
+    uvicorn.run(
+        "flows.web.app:app_from_env",
+        factory=True,
+        workers=workers,
+        host=host,
+        port=port,
+        log_level="warning",
+    )

@@ -9,8 +9,9 @@ that allows nothing from elsewhere and no framing.
 
 from __future__ import annotations
 
+import os
 import re
-from collections.abc import Awaitable, Callable
+import time
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,8 @@ from fastapi import FastAPI, HTTPException, Request, Response
 from fastapi.responses import FileResponse, HTMLResponse, PlainTextResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from curation.config import SiteConfig
 from curation.release.site import NotShown, Site
@@ -35,6 +38,7 @@ from storage.local import LocalStore
 from storage.site_state import SiteState
 
 HERE = Path(__file__).parent
+CONFIG_ENV = "MASSIV_SITE_CONFIG"  # the SiteConfig as JSON, for `massiv serve --workers N`
 FIGURE = re.compile(r"^[a-z0-9_]+\.png$")
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -48,6 +52,40 @@ SECURITY_HEADERS = {
 PLAYER_CSP = (
     "default-src 'none'; media-src 'self'; style-src 'unsafe-inline'; frame-ancestors 'none'"
 )
+
+
+class SecurityHeaders:
+    """The security headers on every answer, and `Server-Timing: app;dur=` (ms from the
+    request reaching the app to its answer, the wait for a worker thread included;
+    bench/serve.py reads it). Plain ASGI: Starlette's BaseHTTPMiddleware cost a task and a
+    stream per request."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        start = time.perf_counter()
+        player = scope["path"].startswith("/platform-media/")  # the browser's own player
+
+        async def send_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers.update(SECURITY_HEADERS)
+                if player:
+                    headers["Content-Security-Policy"] = PLAYER_CSP
+                app_ms = f"app;dur={(time.perf_counter() - start) * 1e3:.2f}"
+                inner = headers.get("server-timing")  # a route's own, e.g. the gateway's
+                headers["Server-Timing"] = f"{inner}, {app_ms}" if inner else app_ms
+            await send(message)
+
+        await self.app(scope, receive, send_headers)
+
+
+def app_from_env() -> FastAPI:
+    """The app of one of `massiv serve --workers N`'s processes."""
+    return create_app(SiteConfig.model_validate_json(os.environ[CONFIG_ENV]))
 
 
 def create_app(config: SiteConfig) -> FastAPI:
@@ -71,27 +109,20 @@ def create_app(config: SiteConfig) -> FastAPI:
         config.takedowns,
         config.media_url_s,
     )
+    app.state.gateway = gateway  # its group commit's counters, for the load bench
     app.include_router(researcher_router(kit, desk, gateway))
     app.include_router(media_router(kit, gateway))
 
     @app.exception_handler(Exception)
     async def server_error(request: Request, exc: Exception) -> Response:
-        # Starlette answers an unhandled error outside the middleware below: the headers here.
+        # Starlette answers an unhandled error outside SecurityHeaders: the headers here.
         return PlainTextResponse("Internal Server Error", 500, headers=SECURITY_HEADERS)
 
     @app.exception_handler(NotShown)
     async def not_shown(request: Request, exc: NotShown) -> Response:
         return PlainTextResponse(str(exc), 404, headers=SECURITY_HEADERS)
 
-    @app.middleware("http")
-    async def security_headers(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        response = await call_next(request)
-        response.headers.update(SECURITY_HEADERS)
-        if request.url.path.startswith("/platform-media/"):  # the browser's own player
-            response.headers["Content-Security-Policy"] = PLAYER_CSP
-        return response
+    app.add_middleware(SecurityHeaders)
 
     @app.get("/", response_class=HTMLResponse)
     def home(request: Request) -> Response:

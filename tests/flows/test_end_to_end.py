@@ -781,13 +781,13 @@ def test_a_creator_opts_out_on_the_site_and_sees_it_applied_in_the_patch(
     from curation.config import AccessConfig, SiteConfig
     from flows.opt_out import opt_out
     from flows.web.app import create_app
-    from tests.flows.web.conftest import Mailbox, _free_port
+    from synth.local_smtp import Mailbox, free_port
     from tests.flows.web.test_access_form import csrf
 
     folder, store_dir, requests = workdir / "optout_w", workdir / "store_w", workdir / "web.csv"
     release(release_config(workdir, "store_w", opt_out_dir=folder))
     (link,) = released_links(workdir, store_dir, 1)
-    box = Mailbox(_free_port())
+    box = Mailbox(free_port())
     smtp = Controller(box, hostname="127.0.0.1", port=box.port)
     smtp.start()
     try:

@@ -182,6 +182,53 @@ def test_verify_while_writers_append_sees_a_consistent_log(log: AccessLog) -> No
     assert all(r == [] for r in results), [r for r in results if r][:1]
 
 
+def test_a_reader_racing_group_appends_sees_every_entry_once_and_rarely_takes_the_lock(
+    log: AccessLog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """read_since reads without the log's lock (head and pending record before the lines);
+    a read caught between a writer's steps must neither raise nor lose an entry."""
+    import fcntl
+
+    reader = AccessLog(log.path, log.signing_key)
+    locked_reads = 0
+    plain = AccessLog._locked
+
+    def counting(self: AccessLog, mode: int = fcntl.LOCK_EX) -> object:
+        nonlocal locked_reads
+        if mode == fcntl.LOCK_SH and threading.current_thread() is threading.main_thread():
+            locked_reads += 1
+        return plain(self, mode)
+
+    monkeypatch.setattr(AccessLog, "_locked", counting)
+    stop = threading.Event()
+
+    def writer() -> None:
+        for n in range(300):
+            log.append_many([("media_access", "w", {"n": n, "k": k}) for k in range(5)])
+        stop.set()
+
+    seen, reads = reader.read_since()
+    position = reads
+    thread = threading.Thread(target=writer)
+    thread.start()
+    calls = 0
+    try:
+        while not stop.is_set():
+            entries, position = reader.read_since(position)
+            seen += entries
+            calls += bool(entries)
+    finally:
+        thread.join()
+    entries, position = reader.read_since(position)
+    seen += entries
+    assert [e["seq"] for e in seen] == list(range(1, len(seen) + 1))
+    got = [(e["details"]["n"], e["details"]["k"]) for e in seen if e["event"] == "media_access"]
+    assert got == [(n, k) for n in range(300) for k in range(5)]
+    assert seen == log.entries()
+    # Reads that found new entries mostly took no lock: only those that raced a writer did.
+    assert calls > 50 and locked_reads < calls / 4
+
+
 def test_the_next_append_refuses_a_log_changed_since_its_last_signature(log: AccessLog) -> None:
     # Cutting entries, then letting an ordinary append re-sign the cut log: refused.
     rewrite(log, lines(log)[:-3])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from datetime import UTC, datetime, timedelta
@@ -18,7 +17,7 @@ from curation.release.verify import blocked_count, verify_release
 from privacy.blocklist import Blocklist, add_entries, mac
 from privacy.keys import PseudonymKey
 from storage.local import LocalStore
-from synth.release_rows import AGREEMENT, KEY, release_header, rows
+from synth.release_rows import AGREEMENT, KEY, media_index, release_header, rows
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -43,16 +42,6 @@ def publish(store: LocalStore, version: str, blocklist: Blocklist, shard_rows: i
         media=media_index(labeled, unlabeled),
     )
     return path
-
-
-def media_index(*tables: pl.DataFrame) -> pl.DataFrame:
-    """A made-up platform media object (sha256 of the video ID) for each released video."""
-    ids = pl.concat([t.select("video_id") for t in tables])
-    return ids.with_columns(
-        media_sha256=pl.col("video_id").map_elements(
-            lambda v: hashlib.sha256(v.encode()).hexdigest(), return_dtype=pl.String
-        )
-    )
 
 
 def block(blocklist: Blocklist, videos: list[int] = [], creators: list[int] = []) -> Blocklist:  # noqa: B006

@@ -2,16 +2,10 @@
 
 from __future__ import annotations
 
-import re
-import socket
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email import message_from_bytes
-from email.message import EmailMessage
-from email.policy import default
 from pathlib import Path
 from typing import Any
 
@@ -23,50 +17,17 @@ from flows.web.app import create_app
 from privacy.blocklist import Blocklist
 from privacy.config import AccessConfig
 from storage.local import LocalStore
+from synth.local_smtp import Mailbox, free_port, smtp_server
+from synth.site import site_config as synth_site
 from tests.curation.release.test_build import publish
 
 WITHDRAWAL = "holds opted-out content; superseded by 1.0.1 <script>alert('x')</script>"
 
 
-@dataclass
-class Mailbox:
-    """What a real SMTP server (aiosmtpd on 127.0.0.1) received."""
-
-    port: int
-    messages: list[EmailMessage] = field(default_factory=list)
-
-    async def handle_DATA(self, server: object, session: object, envelope: Any) -> str:
-        self.messages.append(message_from_bytes(envelope.content, policy=default))
-        return "250 OK"
-
-    def link(self, to: str, kind: str = "confirm") -> str:
-        """The newest link of `kind` mailed to `to`, as a path."""
-        for message in reversed(self.messages):
-            if message["To"] == to:
-                body = message.get_body().get_content()
-                found = re.search(
-                    rf"http://[^/\s]+(/(?:access|opt-out|researcher)/{kind}/\S+)", body
-                )
-                if found:
-                    return found.group(1)
-        raise AssertionError(f"no {kind} link mailed to {to}")
-
-
 @pytest.fixture(scope="module")
 def mailbox() -> Iterator[Mailbox]:
-    from aiosmtpd.controller import Controller
-
-    box = Mailbox(_free_port())
-    controller = Controller(box, hostname="127.0.0.1", port=box.port)
-    controller.start()
-    yield box
-    controller.stop()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    with smtp_server() as box:
+        yield box
 
 
 @pytest.fixture(scope="module")
@@ -81,21 +42,7 @@ def site(tmp_path_factory: pytest.TempPathFactory, mailbox: Mailbox) -> SiteConf
 
 def site_config(root: Path, mailbox: Mailbox, **settings: Any) -> SiteConfig:
     """A site on the store at `root / "store"`, its keys and state under `root`."""
-    access = AccessConfig(
-        access_dir=root / "access",
-        store=root / "store",
-        dataset="d",
-        signing_key=root / "keys" / "log.key",
-        token_secret=root / "keys" / "token.key",
-    )
-    return SiteConfig(
-        access=access,
-        smtp_port=mailbox.port,
-        state=root / "site.sqlite3",
-        secret_file=root / "keys" / "site.key",
-        curator_password_file=root / "keys" / "curator.argon2",
-        **settings,
-    )
+    return synth_site(root, mailbox.port, **settings)
 
 
 @pytest.fixture(scope="module")
@@ -106,7 +53,7 @@ def access(site: SiteConfig) -> AccessConfig:
 @pytest.fixture(scope="module")
 def server(site: SiteConfig) -> Iterator[str]:
     """uvicorn on 127.0.0.1 in a thread, as `massiv serve` runs it."""
-    port = _free_port()
+    port = free_port()
     live = uvicorn.Server(
         uvicorn.Config(create_app(site), host="127.0.0.1", port=port, log_level="warning")
     )
