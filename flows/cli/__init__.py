@@ -8,7 +8,19 @@ from __future__ import annotations
 
 import typer
 
-from flows.cli import access, access_log, curate, demo, opt_out, release, serve, site, store, synth
+from flows.cli import (
+    access,
+    access_log,
+    curate,
+    demo,
+    fetch,
+    opt_out,
+    release,
+    serve,
+    site,
+    store,
+    synth,
+)
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -32,6 +44,7 @@ app.command()(store.verify)
 app.command("opt-out")(opt_out.opt_out_command)
 app.command()(demo.demo)
 app.command()(serve.serve)
+app.command()(fetch.fetch)
 app.add_typer(synth.synth_app, name="synth")
 app.add_typer(release.release_app, name="release")
 app.add_typer(store.store_app, name="store")

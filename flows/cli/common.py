@@ -24,6 +24,7 @@ from privacy.opt_out import RequestFileError
 from privacy.pseudonyms import PseudonymCollisionError
 from storage.exclusions import FunnelError, StageCount
 from storage.local import VersionExistsError
+from storage.remote_release import FetchError
 from storage.s3 import S3StoreError
 
 console = Console(stderr=True)
@@ -43,6 +44,7 @@ USER_ERRORS = (
     AccessRequestError,
     S3StoreError,
     LogTamperedError,
+    FetchError,
 )
 T = TypeVar("T")
 

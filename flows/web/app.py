@@ -25,6 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from curation.config import SiteConfig
 from curation.release.site import NotShown, Site
 from flows.web.access_form import access_router
+from flows.web.api import api_router
 from flows.web.curator import curator_router
 from flows.web.forms import FormKit
 from flows.web.media import media_router, presigner
@@ -112,6 +113,7 @@ def create_app(config: SiteConfig) -> FastAPI:
     app.state.gateway = gateway  # its group commit's counters, for the load bench
     app.include_router(researcher_router(kit, desk, gateway))
     app.include_router(media_router(kit, gateway))
+    app.include_router(api_router(kit, desk))
 
     @app.exception_handler(Exception)
     async def server_error(request: Request, exc: Exception) -> Response:

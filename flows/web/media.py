@@ -13,6 +13,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.responses import FileResponse, RedirectResponse
 
+from flows.web.api import bearer_grant
 from flows.web.curator import SESSION_COOKIE
 from flows.web.forms import FormKit
 from flows.web.researcher import PREFIX
@@ -56,11 +57,8 @@ def media_router(kit: FormKit, gateway: MediaGateway) -> APIRouter:
 
     def caller(request: Request) -> str:
         """The grant of an API token (Authorization: Bearer) or of a researcher's session."""
-        auth = request.headers.get("authorization", "")
-        if auth.lower().startswith("bearer "):
-            grant = state.api_grant(auth[7:].strip())
-            if grant is None:
-                raise HTTPException(401, "this API token is not valid")
+        grant = bearer_grant(state, request)
+        if grant is not None:
             return grant
         who = state.session(request.cookies.get(SESSION_COOKIE), config.session_idle_s)
         if who is None or not who.startswith(PREFIX):

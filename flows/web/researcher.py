@@ -7,8 +7,9 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Form, HTTPException, Request, Response
-from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 
+from flows.web.api import send_download
 from flows.web.curator import SESSION_COOKIE
 from flows.web.forms import FormKit
 from privacy.access import AccessDenied, AccessDesk, AccessRequestError
@@ -117,14 +118,7 @@ def researcher_router(kit: FormKit, desk: AccessDesk, gateway: MediaGateway) -> 
 
     @router.get("/researcher/download")
     def download(request: Request, token: str) -> Response:
-        grant_id = grant_of(request)
-        if desk.token_grant(token) != grant_id:  # another holder's token: not yours to use
-            raise HTTPException(404, "no such download")
-        try:
-            source = desk.admit(token)
-        except AccessDenied as exc:
-            raise HTTPException(403, str(exc)) from None
-        return FileResponse(source, filename=source.name)
+        return send_download(desk, grant_of(request), token)
 
     @router.post("/researcher/deletion/{version}")
     def deletion(request: Request, version: str, csrf_token: str = Form("")) -> Response:

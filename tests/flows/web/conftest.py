@@ -14,6 +14,7 @@ import uvicorn
 
 from curation.config import SiteConfig
 from flows.web.app import create_app
+from privacy.audit import open_desk
 from privacy.blocklist import Blocklist
 from privacy.config import AccessConfig
 from storage.local import LocalStore
@@ -43,6 +44,14 @@ def site(tmp_path_factory: pytest.TempPathFactory, mailbox: Mailbox) -> SiteConf
 def site_config(root: Path, mailbox: Mailbox, **settings: Any) -> SiteConfig:
     """A site on the store at `root / "store"`, its keys and state under `root`."""
     return synth_site(root, mailbox.port, **settings)
+
+
+def approved(site: SiteConfig, name: str) -> str:
+    """A grant the curator approved for `name`, as its ID."""
+    desk = open_desk(site.access)
+    grant = desk.request(name, "Uni", f"{name.lower()}@uni.example", "research", True)
+    desk.approve(grant.id, "curator")
+    return grant.id
 
 
 @pytest.fixture(scope="module")

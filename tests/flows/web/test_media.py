@@ -23,7 +23,7 @@ from storage.site_state import SiteState
 from synth.release_rows import KEY
 from synth.video.codec import make_person_clip
 from tests.curation.release.test_build import block, publish
-from tests.flows.web.conftest import Mailbox, site_config
+from tests.flows.web.conftest import Mailbox, approved, site_config
 
 
 def video(i: int) -> str:
@@ -53,10 +53,7 @@ def site(tmp_path_factory: pytest.TempPathFactory, mailbox: Mailbox) -> SiteConf
 
 @pytest.fixture(scope="module")
 def grant(site: SiteConfig, server: str) -> str:
-    desk = open_desk(site.access)
-    g = desk.request("Ada", "Uni", "ada@uni.example", "research", True)
-    desk.approve(g.id, "curator")
-    return g.id
+    return approved(site, "Ada")
 
 
 def token_for(site: SiteConfig, grant_id: str) -> str:
