@@ -233,6 +233,15 @@ class SiteConfig(Strict):
     media_root: str = "data/export/media"
     takedowns: Path | None = Path("data/export/takedowns.csv")  # the platform's takedown list
     media_url_s: int = Field(60, ge=1, le=3600)  # lifetime of the URL the gateway gives
+    # "Am I in it?": a link's video is found in the export, an upload is fingerprinted in a
+    # confined child process; both are matched as curation matched (its latest run's store).
+    export_dir: Path = Path("data/export")
+    curation_dir: Path = Path("data/curation")
+    lookups_per_hour: int = Field(5, ge=1)  # per client address
+    upload_max_mb: int = Field(100, ge=1, le=2048)
+    upload_max_s: float = Field(180, gt=0, le=3600)  # the clip's duration
+    upload_timeout_s: float = Field(30, gt=0, le=600)  # to decode and fingerprint it
+    upload_decodes: int = Field(2, ge=1, le=64)  # at once; more are asked to come back later
 
 
 class BundleConfig(Strict):

@@ -169,6 +169,14 @@ def _received(text: pl.Expr) -> pl.Expr:
     )
 
 
+def post_of_link(link: str, platform_url: str) -> int | None:
+    """The post ID of a link to a video on the platform, read as `parse_requests` reads one."""
+    one = {"request_id": "link", "received_at": "2026-01-01T00:00:00Z", "scope": "video"}
+    frame = pl.DataFrame([one | {"requester_email": "link@example.org", "target": link}])
+    parsed = parse_requests(frame, platform_url)
+    return None if parsed["reason"][0] is not None else int(parsed["post_id"][0])
+
+
 def parse_requests(raw: pl.DataFrame, platform_url: str) -> pl.DataFrame:
     """Add handle (lower case), post_id and `reason` (null when well-formed) to each request.
 

@@ -16,6 +16,7 @@ import polars as pl
 
 from curation.config import CurateConfig, OptOutConfig
 from curation.release.versions import patch_base
+from curation.video.fingerprint import FingerprintSettings
 from curation.video.fingerprint_store import scan_store, store_version
 from curation.video.neardup import NearDupSettings, match_references
 from curation.video.screen import explode_frames
@@ -33,19 +34,22 @@ class FingerprintSource:
     store: Path
     version: str
     settings: NearDupSettings
+    fingerprint: FingerprintSettings  # to fingerprint a new video the same way
 
 
-def fingerprint_source(config: OptOutConfig) -> FingerprintSource | None:
+def fingerprint_source(curation_dir: Path) -> FingerprintSource | None:
     """The fingerprint store and matcher of the latest curation run, if it used video."""
-    run = CurationRun(config.curation_dir)
+    run = CurationRun(curation_dir)
     if not run.complete:
         return None
     curate = CurateConfig.model_validate(json.loads(run.marker.read_text())["config"])
     if not curate.video.enabled:
         return None
-    store = curate.video.store or CurationRun.fingerprint_store(config.curation_dir)
-    video = curate.video
-    return FingerprintSource(store, store_version(settings_of(video)), neardup_settings(video))
+    store = curate.video.store or CurationRun.fingerprint_store(curation_dir)
+    fingerprint = settings_of(curate.video)
+    return FingerprintSource(
+        store, store_version(fingerprint), neardup_settings(curate.video), fingerprint
+    )
 
 
 def stored_frames(posts: pl.DataFrame, store: Path, version: str) -> pl.DataFrame:
@@ -174,7 +178,7 @@ def near_duplicates_of(
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(blocked frames: mac, frames) of the matched videos, and their near-duplicates among
     the candidate runs' shortlist and companion posts: (request_id, post_id)."""
-    source = fingerprint_source(config)
+    source = fingerprint_source(config.curation_dir)
     videos = matched.drop_nulls("post_id").unique("post_id")
     if source is None or videos.is_empty():
         return pl.DataFrame(schema={"mac": pl.String}), NO_COPIES

@@ -27,7 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import BinaryIO, Literal
+from typing import Any, BinaryIO, Literal
 
 import av
 import numpy as np
@@ -49,7 +49,7 @@ class VideoError(ValueError):
 
     def __init__(self, reason: str, detail: str = "") -> None:
         super().__init__(f"{reason}: {detail}" if detail else reason)
-        self.reason = reason
+        self.reason, self.detail = reason, detail
 
 
 @dataclass(frozen=True)
@@ -431,3 +431,11 @@ def fingerprint_video(
         tuple(insets),
         tuple(_evenly(colour, settings.colour_frames)),
     )
+
+
+def frame_rows(fp: Fingerprint) -> list[dict[str, Any]]:
+    """A fingerprint's frames as the fingerprint store keeps them: (t, h, hm, p)."""
+    return [
+        {"t": float(t), "h": int(h), "hm": int(m), "p": p.tolist()}
+        for t, h, m, p in zip(fp.times, fp.hashes, fp.mirrored, fp.probes, strict=True)
+    ]

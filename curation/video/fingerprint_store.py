@@ -26,6 +26,7 @@ from curation.video.fingerprint import (
     FingerprintSettings,
     VideoError,
     fingerprint_video,
+    frame_rows,
 )
 from curation.video.nudity import nudity_score
 from storage.media import MediaOpener
@@ -124,10 +125,7 @@ def fingerprint_batch(
                 "width": fp.width,
                 "height": fp.height,
                 "sampled": fp.sampled,
-                "frames": [
-                    {"t": float(t), "h": int(h), "hm": int(m), "p": p.tolist()}
-                    for t, h, m, p in zip(fp.times, fp.hashes, fp.mirrored, fp.probes, strict=True)
-                ],
+                "frames": frame_rows(fp),
             }
         rows.append(row)
     return pl.DataFrame(rows, schema=STORE_SCHEMA)

@@ -28,6 +28,7 @@ from flows.web.access_form import access_router
 from flows.web.api import api_router
 from flows.web.curator import curator_router
 from flows.web.forms import FormKit
+from flows.web.lookup import lookup_router
 from flows.web.media import media_router, presigner
 from flows.web.opt_out_form import opt_out_router
 from flows.web.researcher import researcher_router
@@ -114,6 +115,7 @@ def create_app(config: SiteConfig) -> FastAPI:
     app.include_router(researcher_router(kit, desk, gateway))
     app.include_router(media_router(kit, gateway))
     app.include_router(api_router(kit, desk))
+    app.include_router(lookup_router(kit, gateway))
 
     @app.exception_handler(Exception)
     async def server_error(request: Request, exc: Exception) -> Response:

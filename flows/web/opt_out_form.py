@@ -80,8 +80,9 @@ def opt_out_router(kit: FormKit) -> APIRouter:
         return None
 
     @router.get("/opt-out", response_class=HTMLResponse)
-    def form(request: Request) -> Response:
-        return kit.page(request, "opt_out_form.html", form={}, platform=platform)
+    def form(request: Request, links: str = "") -> Response:
+        prefill = {"links": links[:2000]}  # from "Am I in it?"; the template escapes it
+        return kit.page(request, "opt_out_form.html", form=prefill, platform=platform)
 
     @router.post("/opt-out", response_class=HTMLResponse)
     def post(
