@@ -509,6 +509,12 @@ class AccessDesk:
             raise AccessRequestError(f"{self.dataset} {version} is not withdrawn")
         self.log.append("deletion_confirmed", grant_id, {"version": version}, _now(now))
 
+    def record_notice(self, grant_id: str, version: str, now: datetime | None = None) -> None:
+        """That the holder of a withdrawn version was sent its withdrawal notice."""
+        if version not in self.store.withdrawn(self.dataset):
+            raise AccessRequestError(f"{self.dataset} {version} is not withdrawn")
+        self.log.append("withdrawal_notice_sent", grant_id, {"version": version}, _now(now))
+
     def notices(self, grant_id: str) -> list[dict[str, Any]]:
         """Withdrawn versions this grant was issued, with the reason and whether the holder
         confirmed deleting them."""
@@ -535,14 +541,18 @@ class AccessDesk:
     def report(self, deletions: bool = False) -> list[dict[str, Any]]:
         """Who was issued which version's files (for opt-out notices): one row per grant and
         version, with the grant's contact and the last issuance; with `deletions`, whether the
-        holder of a withdrawn version confirmed deleting it (this reads the store)."""
+        holder of a withdrawn version confirmed deleting it and when its notice was last sent
+        (this reads the store)."""
         grants = self.grants()
         withdrawn = self.store.withdrawn(self.dataset) if deletions else {}
         rows: dict[tuple[str, str], dict[str, Any]] = {}
         deleted: set[tuple[str, str]] = set()
+        notified: dict[tuple[str, str], str] = {}
         for entry in self.log.entries():
             if entry["event"] == "deletion_confirmed":
                 deleted.add((entry["actor"], entry["details"]["version"]))
+            if entry["event"] == "withdrawal_notice_sent":
+                notified[(entry["actor"], entry["details"]["version"])] = entry["at"]
             if entry["event"] != "urls_issued":
                 continue
             grant = grants.get(entry["actor"])
@@ -562,6 +572,8 @@ class AccessDesk:
         for (grant_id, version), row in rows.items() if deletions else ():
             # A withdrawn version's holder owes a deletion confirmation: None while not owed.
             row["deleted"] = (grant_id, version) in deleted if version in withdrawn else None
+            row["notified"] = notified.get((grant_id, version))
+            row["reason"] = withdrawn.get(version, {}).get("reason")
         return sorted(rows.values(), key=lambda r: (r["version"], r["grant"]))
 
 

@@ -36,6 +36,11 @@ CREATE TABLE IF NOT EXISTS api_tokens (
     grant_id TEXT NOT NULL,
     created_at REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS passwords (
+    email TEXT PRIMARY KEY,          -- a researcher's, as their grant has it
+    hash TEXT NOT NULL,              -- argon2
+    set_at REAL NOT NULL
+);
 """
 CONFIRM_WITHIN_S = 48 * 3600
 
@@ -202,3 +207,14 @@ class SiteState:
     def drop_api_tokens(self, grant_id: str) -> None:
         with self._lock:
             self._db.execute("DELETE FROM api_tokens WHERE grant_id = ?", (grant_id,))
+
+    def set_password(self, email: str, password_hash: str) -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO passwords VALUES (?, ?, ?)",
+                (email, password_hash, time.time()),
+            )
+
+    def password_hash(self, email: str) -> str | None:
+        row = self._db.execute("SELECT hash FROM passwords WHERE email = ?", (email,)).fetchone()
+        return None if row is None else str(row[0])

@@ -60,17 +60,22 @@ def user_errors() -> Iterator[None]:
     except RuntimeError as exc:
         if "ephemeral" not in str(exc).lower():
             raise
-        wait = os.environ.get("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
-        console.print(
-            f"[bold red]error:[/] Prefect's temporary server did not start within {wait} s; the "
-            "machine may be busy: run again, raise PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"
-            ", or point PREFECT_API_URL at a running server",
-            highlight=False,
-        )
+        console.print(f"[bold red]error:[/] {_server_failure()}", highlight=False)
         raise typer.Exit(2) from None
     except (BotoCoreError, ClientError) as exc:  # S3 said no, or could not be reached
         console.print(f"[bold red]S3 error:[/] {exc}", highlight=False)
         raise typer.Exit(2) from None
+
+
+def _server_failure() -> str:
+    # A server that dies while starting looks the same: uvicorn exits 3, Prefect takes that for a
+    # taken port and starts another until the wait runs out.
+    wait = os.environ.get("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "300")
+    return (
+        f"Prefect's temporary server did not start within {wait} s; the machine may be busy: "
+        "run again, raise PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS, or point "
+        "PREFECT_API_URL at a running server"
+    )
 
 
 def _run(fn: Callable[[], T]) -> T:

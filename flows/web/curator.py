@@ -1,6 +1,7 @@
 """The curator's dashboard: signed in with a password (argon2), a server-side session, CSRF on
 every form. The queue of access requests (approve, reject with a reason, revoke), whole-account
-opt-outs waiting for confirmation, who holds which version, and the access log's state.
+opt-outs waiting for confirmation, who holds which version, the access log's state, and
+withdrawal notices mailed to the holders of a withdrawn version (each one in the signed log).
 
 Sessions are new at every sign-in (an ID the browser brought is never adopted), expire when
 idle, and live in the site's SQLite; sign-ins per address are limited. Every decision goes
@@ -9,25 +10,32 @@ through the same desk as `massiv access`, so it lands in the signed log.
 
 from __future__ import annotations
 
+import smtplib
 from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Form, HTTPException, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from flows.web.forms import FormKit
+from flows.web.forms import SESSION_COOKIE, FormKit
 from flows.web.opt_out_form import file_requests
-from privacy.access import AccessDesk, AccessRequestError
+from privacy.access import AccessDenied, AccessDesk, AccessRequestError
 from privacy.access_log import load_public_key
 from privacy.web_auth import password_ok
 
-SESSION_COOKIE = "massiv_session"
 CURATOR = "curator"
+NOTICE_MAIL = """Version {version} of {dataset}, which you downloaded, was withdrawn: {reason}
+
+Please delete every copy of it you hold, and use version {current} instead.
+Then confirm the deletion on your page (it is recorded in the dataset's access log):
+{page}
+"""
 
 
 def curator_router(kit: FormKit, desk: AccessDesk) -> APIRouter:
     router = APIRouter()
     config, state = kit.config, kit.state
+    access = config.access
 
     def signed_in(request: Request) -> str:
         who = state.session(request.cookies.get(SESSION_COOKIE), config.session_idle_s)
@@ -41,7 +49,7 @@ def curator_router(kit: FormKit, desk: AccessDesk) -> APIRouter:
         kit.csrf.check(request, csrf_token)
         try:
             decide(who)
-        except AccessRequestError as exc:
+        except (AccessRequestError, AccessDenied) as exc:
             raise HTTPException(400, str(exc)) from None
         return RedirectResponse("/curator", status_code=303)
 
@@ -52,24 +60,12 @@ def curator_router(kit: FormKit, desk: AccessDesk) -> APIRouter:
     @router.post("/curator/login", response_class=HTMLResponse)
     def login(request: Request, csrf_token: str = Form(""), password: str = Form("")) -> Response:
         kit.csrf.check(request, csrf_token)
-        client = request.client.host if request.client else "?"
-        if not state.allow_post(f"login:{client}", config.logins_per_hour):
-            raise HTTPException(429, "too many sign-ins from this address; try again in an hour")
+        kit.limit_logins(request)
         path = config.curator_password_file
         stored = path.read_text().strip() if path.is_file() else ""
         if not stored or not password_ok(stored, password):
             return kit.page(request, "curator_login.html", 401, error="wrong password")
-        state.close_session(request.cookies.get(SESSION_COOKIE))
-        response = RedirectResponse("/curator", status_code=303)
-        response.set_cookie(
-            SESSION_COOKIE,
-            state.open_session(CURATOR),
-            httponly=True,
-            samesite="strict",
-            secure=kit.secure,
-            max_age=config.session_idle_s,
-        )
-        return response
+        return kit.start_session(request, CURATOR, "/curator")
 
     @router.post("/curator/logout")
     def logout(request: Request, csrf_token: str = Form("")) -> Response:
@@ -86,7 +82,7 @@ def curator_router(kit: FormKit, desk: AccessDesk) -> APIRouter:
         except HTTPException:
             return RedirectResponse("/curator/login", status_code=303)
         grants = sorted(desk.grants().values(), key=lambda g: g.requested_at, reverse=True)
-        access = config.access
+        holders = desk.report(deletions=True)
         public = access.public_key or access.signing_key.with_suffix(".pub")
         problems = desk.log.verify(load_public_key(public)) + desk.disagreements()
         return kit.page(
@@ -95,7 +91,8 @@ def curator_router(kit: FormKit, desk: AccessDesk) -> APIRouter:
             requested=[g for g in grants if g.status == "requested"],
             approved=[g for g in grants if g.status == "approved"],
             waiting=state.waiting("opt_out"),
-            holders=desk.report(deletions=True),
+            holders=holders,
+            owed=len(owed_notices(holders)),
             problems=problems,
             entries=len(desk.log.entries()),
         )
@@ -124,6 +121,27 @@ def curator_router(kit: FormKit, desk: AccessDesk) -> APIRouter:
             raise HTTPException(400, f"to {decision} needs a reason (the requester sees it)")
         return act(request, csrf_token, lambda who: decide(grant_id, who, reason.strip()))
 
+    @router.post("/curator/notices")
+    def send_notices(request: Request, csrf_token: str = Form("")) -> Response:
+        def notify(_: str) -> None:
+            current = desk.current_version()
+            for row in owed_notices(desk.report(deletions=True)):
+                body = NOTICE_MAIL.format(
+                    version=row["version"],
+                    dataset=access.dataset,
+                    reason=row["reason"],
+                    current=current,
+                    page=f"{config.base_url}/researcher",
+                )
+                subject = f"{access.dataset} {row['version']} was withdrawn: please delete it"
+                try:
+                    kit.mail(row["email"], subject, body)
+                except (OSError, smtplib.SMTPException) as exc:  # those sent are recorded
+                    raise HTTPException(502, f"mail to {row['email']} failed: {exc}") from None
+                desk.record_notice(row["grant"], row["version"])  # after it left: one per send
+
+        return act(request, csrf_token, notify)
+
     @router.post("/curator/opt-out/{status_id}/confirm")
     def confirm_account(request: Request, status_id: str, csrf_token: str = Form("")) -> Response:
         def file(_: str) -> None:
@@ -135,3 +153,8 @@ def curator_router(kit: FormKit, desk: AccessDesk) -> APIRouter:
         return act(request, csrf_token, file)
 
     return router
+
+
+def owed_notices(holders: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Holders of a withdrawn version who neither confirmed deleting it nor were told yet."""
+    return [h for h in holders if h["deleted"] is False and not h["notified"] and h["email"]]

@@ -20,6 +20,7 @@ from privacy.web_auth import csrf_ok, csrf_token, site_secret
 from storage.site_state import Pending, SiteState
 
 CSRF_COOKIE = "massiv_csrf"
+SESSION_COOKIE = "massiv_session"
 
 
 class Csrf:
@@ -69,6 +70,29 @@ class FormKit:
         if not self.state.allow_post(client, self.config.form_posts_per_hour):
             raise HTTPException(429, "too many forms from this address; try again in an hour")
 
+    def mail(self, to: str, subject: str, body: str) -> None:
+        c = self.config
+        mail.send(c.smtp_host, c.smtp_port, c.mail_from, to, subject, body)
+
+    def limit_logins(self, request: Request) -> None:
+        client = request.client.host if request.client else "?"
+        if not self.state.allow_post(f"login:{client}", self.config.logins_per_hour):
+            raise HTTPException(429, "too many sign-ins from this address; try again in an hour")
+
+    def start_session(self, request: Request, who: str, to: str) -> Response:
+        """A new session for `who` (the browser's old one, if any, is closed, never adopted)."""
+        self.state.close_session(request.cookies.get(SESSION_COOKIE))
+        response = RedirectResponse(to, status_code=303)
+        response.set_cookie(
+            SESSION_COOKIE,
+            self.state.open_session(who),
+            httponly=True,
+            samesite="strict",
+            secure=self.secure,
+            max_age=self.config.session_idle_s,
+        )
+        return response
+
     def pending(self, token: str, kind: str) -> Pending:
         pending = self.state.by_token(token)
         if pending is None or pending.kind != kind:
@@ -87,7 +111,7 @@ class FormKit:
             confirm=f"{c.base_url}/{prefix}/confirm/{token}",
             status=f"{c.base_url}/{prefix}/status/{status_id}",
         )
-        mail.send(c.smtp_host, c.smtp_port, c.mail_from, to, subject, text)
+        self.mail(to, subject, text)
         return RedirectResponse(f"/{prefix}/status/{status_id}", status_code=303)
 
     def confirmation_routes(

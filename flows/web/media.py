@@ -14,8 +14,7 @@ from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.responses import FileResponse, RedirectResponse
 
 from flows.web.api import bearer_grant
-from flows.web.curator import SESSION_COOKIE
-from flows.web.forms import FormKit
+from flows.web.forms import SESSION_COOKIE, FormKit
 from flows.web.researcher import PREFIX
 from privacy.access import AccessDenied
 from privacy.media_gateway import MediaGateway, UnknownVideo, VideoGone

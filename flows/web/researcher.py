@@ -1,4 +1,5 @@
-"""The researcher's page: signed in by an e-mailed one-time link, the current version's files as
+"""The researcher's page: signed in by an e-mailed one-time link or a password (argon2, set on the
+page once signed in), the current version's files as
 downloads (each one logged by the desk), and notices of withdrawn versions with a button that
 records the holder's deletion confirmation in the signed log."""
 
@@ -10,10 +11,10 @@ from fastapi import APIRouter, Form, HTTPException, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from flows.web.api import send_download
-from flows.web.curator import SESSION_COOKIE
-from flows.web.forms import FormKit
+from flows.web.forms import SESSION_COOKIE, FormKit
 from privacy.access import AccessDenied, AccessDesk, AccessRequestError
 from privacy.media_gateway import MediaGateway
+from privacy.web_auth import hash_password, password_ok
 from storage.site_state import Pending
 
 SIGNIN_MAIL = """A sign-in to {dataset} was asked for this address.
@@ -25,6 +26,9 @@ If it was not you, ignore this message.
 """
 PREFIX = "researcher:"
 SAMPLE_VIDEOS = 5  # links shown on the page; the release's media_url column has them all
+MIN_PASSWORD = 12
+# Checked when an address has no password, so a wrong address costs as long as a wrong password.
+_NO_PASSWORD = hash_password("no password is set for this address")
 
 
 def researcher_router(kit: FormKit, desk: AccessDesk, gateway: MediaGateway) -> APIRouter:
@@ -42,10 +46,25 @@ def researcher_router(kit: FormKit, desk: AccessDesk, gateway: MediaGateway) -> 
         return kit.page(request, "researcher_login.html", sent=False)
 
     @router.post("/researcher/login", response_class=HTMLResponse)
-    def login(request: Request, csrf_token: str = Form(""), email: str = Form("")) -> Response:
+    def login(
+        request: Request,
+        csrf_token: str = Form(""),
+        email: str = Form("", max_length=254),
+        password: str = Form("", max_length=1024),
+    ) -> Response:
+        email = email.strip()
+        approved = [
+            g for g in desk.grants().values() if g.email == email and g.status == "approved"
+        ]
+        if password:
+            kit.csrf.check(request, csrf_token)
+            kit.limit_logins(request)
+            stored = state.password_hash(email)
+            if password_ok(stored or _NO_PASSWORD, password) and stored and approved:
+                return kit.start_session(request, PREFIX + approved[-1].id, "/researcher")
+            error = "wrong address or password"
+            return kit.page(request, "researcher_login.html", 401, sent=False, error=error)
         kit.admit(request, csrf_token)
-        holders = [g for g in desk.grants().values() if g.email == email.strip()]
-        approved = [g for g in holders if g.status == "approved"]
         if approved:  # the same answer either way: the page says nothing of who holds access
             kit.ask_confirmation(
                 "signin",
@@ -57,13 +76,28 @@ def researcher_router(kit: FormKit, desk: AccessDesk, gateway: MediaGateway) -> 
             )
         return kit.page(request, "researcher_login.html", sent=True)
 
+    @router.post("/researcher/password", response_class=HTMLResponse)
+    def set_password(
+        request: Request,
+        csrf_token: str = Form(""),
+        password: str = Form("", max_length=1024),
+        again: str = Form("", max_length=1024),
+    ) -> Response:
+        grant_id = grant_of(request)
+        kit.csrf.check(request, csrf_token)
+        if len(password) < MIN_PASSWORD or password != again:
+            problem = f"a password needs {MIN_PASSWORD} characters or more, typed the same twice"
+            return show(request, password_problem=problem, status=400)
+        state.set_password(desk.grants()[grant_id].email, hash_password(password))
+        return show(request, password_set=True)
+
     def sign_in(claimed: Pending) -> None:
         state.attach(claimed.status_id, claimed.payload["grant"])
 
     kit.confirmation_routes(router, "signin", "researcher", "sign in", sign_in)
 
     @router.get("/researcher/status/{status_id}")
-    def signed_in_via(status_id: str) -> Response:
+    def signed_in_via(request: Request, status_id: str) -> Response:
         """Where a used sign-in link lands: a new session for its grant, once."""
         pending = state.by_status(status_id)
         if pending is None or pending.kind != "signin" or not pending.ref:
@@ -71,16 +105,7 @@ def researcher_router(kit: FormKit, desk: AccessDesk, gateway: MediaGateway) -> 
         state.attach(status_id, "used")  # a link signs in once
         if pending.ref == "used":
             raise HTTPException(404, "this sign-in link was used already")
-        response = RedirectResponse("/researcher", status_code=303)
-        response.set_cookie(
-            SESSION_COOKIE,
-            state.open_session(PREFIX + pending.ref),
-            httponly=True,
-            samesite="strict",
-            secure=kit.secure,
-            max_age=config.session_idle_s,
-        )
-        return response
+        return kit.start_session(request, PREFIX + pending.ref, "/researcher")
 
     @router.get("/researcher", response_class=HTMLResponse)
     def page(request: Request) -> Response:
@@ -92,7 +117,9 @@ def researcher_router(kit: FormKit, desk: AccessDesk, gateway: MediaGateway) -> 
         kit.csrf.check(request, csrf_token)
         return show(request, state.new_api_token(grant_id))
 
-    def show(request: Request, new_token: str | None = None) -> Response:
+    def show(
+        request: Request, new_token: str | None = None, status: int = 200, **more: Any
+    ) -> Response:
         try:
             grant_id = grant_of(request)
         except HTTPException:
@@ -113,8 +140,10 @@ def researcher_router(kit: FormKit, desk: AccessDesk, gateway: MediaGateway) -> 
             "tokens": len(state.api_tokens(grant_id)),
             "new_token": new_token,
             "base_url": config.base_url,
+            "has_password": state.password_hash(grant.email) is not None,
+            **more,
         }
-        return kit.page(request, "researcher.html", **context)
+        return kit.page(request, "researcher.html", status, **context)
 
     @router.get("/researcher/download")
     def download(request: Request, token: str) -> Response:

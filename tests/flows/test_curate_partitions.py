@@ -4,25 +4,17 @@ Dask LocalCluster), curate writes the same bytes."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from prefect.testing.utilities import prefect_test_harness
 
 from curation.config import CurateConfig, SamplingConfig, ShortlistConfig, VideoConfig
 from flows.curate import curate
 from synth.export import synthesize_export
 
 POSTS = 30_000
-
-
-@pytest.fixture(scope="module")
-def harness() -> Iterator[None]:
-    with prefect_test_harness(server_startup_timeout=120):
-        yield
 
 
 @pytest.fixture(scope="module")

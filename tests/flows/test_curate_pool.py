@@ -5,13 +5,11 @@ stages' own functions), then draws with the sampler directly."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 import pytest
-from prefect.testing.utilities import prefect_test_harness
 
 from curation.annotations.taxonomy import languages
 from curation.config import CurateConfig, SamplingConfig, ShortlistConfig, VideoConfig
@@ -27,12 +25,6 @@ from synth.export import synthesize_export
 
 POSTS = 60_000
 POOL = 6_000
-
-
-@pytest.fixture(scope="module")
-def harness() -> Iterator[None]:
-    with prefect_test_harness(server_startup_timeout=120):
-        yield
 
 
 @pytest.fixture(scope="module")

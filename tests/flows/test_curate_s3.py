@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pytest
 from prefect.settings import PREFECT_API_URL
-from prefect.testing.utilities import prefect_test_harness
 from typer.testing import CliRunner
 
 from curation.config import CurateConfig, SamplingConfig, ShortlistConfig, VideoConfig
@@ -40,12 +39,6 @@ def s3_env(s3_server: S3Server) -> Iterator[str]:
             patch.setenv(name, value)
         s3_server.client(s3_server.admin).create_bucket(Bucket=bucket)
         yield bucket
-
-
-@pytest.fixture(scope="module")
-def harness() -> Iterator[None]:
-    with prefect_test_harness(server_startup_timeout=120):
-        yield
 
 
 def _dask() -> str:

@@ -8,14 +8,11 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import av
 import numpy as np
 import polars as pl
-import pytest
-from prefect.testing.utilities import prefect_test_harness
 
 from curation.config import CurateConfig, SamplingConfig, ShortlistConfig, VideoConfig
 from flows.curate import curate
@@ -23,12 +20,6 @@ from synth.export import synthesize_export
 
 POSTS = 7_000
 POOL, SHORTLIST = 200, 40
-
-
-@pytest.fixture(scope="module")
-def harness() -> Iterator[None]:
-    with prefect_test_harness(server_startup_timeout=120):
-        yield
 
 
 def tiny_clip(seed: int) -> bytes:

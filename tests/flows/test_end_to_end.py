@@ -6,12 +6,10 @@ import json
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import polars as pl
 import pytest
-from prefect.testing.utilities import prefect_test_harness
 from typer.testing import CliRunner
 
 from curation.config import (
@@ -34,12 +32,6 @@ from synth.local_s3 import S3Server
 
 pytestmark = pytest.mark.slow
 DATA = ("labeled", "unlabeled")
-
-
-@pytest.fixture(scope="module")
-def harness() -> Iterator[None]:
-    with prefect_test_harness(server_startup_timeout=120):
-        yield
 
 
 @pytest.fixture(scope="module")

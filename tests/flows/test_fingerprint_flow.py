@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import polars as pl
 import pytest
 from prefect.settings import PREFECT_API_URL
-from prefect.testing.utilities import prefect_test_harness
 from prefect_dask import DaskTaskRunner
 
 from curation.config import VideoConfig
@@ -20,12 +18,6 @@ from flows.fingerprint import fingerprint_videos, task_runner
 from tests.curation.video.test_fingerprint import write_clip
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def harness() -> Iterator[None]:
-    with prefect_test_harness(server_startup_timeout=120):
-        yield
 
 
 def test_fingerprints_on_dask_then_incrementally(harness: None, tmp_path: Path) -> None:

@@ -3,12 +3,10 @@ the release's candidates, and excluded by every later curation run's video stage
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import polars as pl
 import pytest
-from prefect.testing.utilities import prefect_test_harness
 
 from curation.config import CurateConfig, OptOutConfig, SamplingConfig, ShortlistConfig, VideoConfig
 from curation.video.neardup import match_references
@@ -21,12 +19,6 @@ from storage.runs import CurationRun
 from synth.export import synthesize_export
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def harness() -> Iterator[None]:
-    with prefect_test_harness(server_startup_timeout=120):
-        yield
 
 
 def curate_config(export: Path, out: Path, opt_out_folder: Path, key: Path) -> CurateConfig:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,12 @@ from fastapi.testclient import TestClient
 from curation.config import SiteConfig
 from flows.web.app import create_app
 from privacy.audit import open_desk
+from privacy.blocklist import Blocklist
+from storage.local import LocalStore
+from synth.local_smtp import Mailbox, free_port
+from tests.curation.release.test_build import publish
 from tests.flows.web.test_access_form import csrf
+from tests.flows.web.test_researcher import own_store
 
 PASSWORD = "correct horse battery staple"
 
@@ -107,3 +113,51 @@ def test_sign_ins_per_address_are_limited(site: SiteConfig, tmp_path: Path) -> N
     assert sign_in(client).status_code == 429  # even the right password, for the rest of the hour
     stored = config.curator_password_file.read_text()
     assert PASSWORD not in stored and re.match(r"^\$argon2id\$", stored)
+
+
+def test_withdrawal_notices_are_mailed_once_to_those_who_owe_a_deletion(
+    site: SiteConfig, mailbox: Mailbox, tmp_path: Path
+) -> None:
+    config = curator_site(own_store(site, tmp_path), tmp_path)
+    client = TestClient(create_app(config))
+    desk = open_desk(config.access)
+    ana, bo, cy = (desk.request(n, "Uni", f"{n}@uni.example", "research", True) for n in "abc")
+    for grant in (ana, bo, cy):
+        desk.approve(grant.id, "curator")
+    for grant in (ana, bo):  # cy never downloaded 1.0.0
+        desk.issue(grant.id)
+    store = LocalStore(config.access.store)
+    publish(store, "1.0.1", Blocklist.empty())
+    store.withdraw("d", "1.0.0", "holds opted-out content", 30, datetime.now(UTC))
+    desk.confirm_deletion(bo.id, "1.0.0")  # bo deleted it already
+    assert sign_in(client).status_code == 303
+    assert "Send withdrawal notices to 1 holder" in client.get("/curator").text
+
+    count = len(mailbox.messages)
+    forged = client.post("/curator/notices", data={"csrf_token": "x"})
+    assert forged.status_code == 403 and len(mailbox.messages) == count
+    broken = config.model_copy(update={"smtp_port": free_port()})  # nothing listens there
+    down = TestClient(create_app(broken))
+    sign_in(down)
+    failed = down.post("/curator/notices", data={"csrf_token": csrf(down, "/curator")})
+    assert failed.status_code == 502 and "a@uni.example" in failed.text
+    assert not [e for e in desk.log.entries() if e["event"] == "withdrawal_notice_sent"]
+
+    def send() -> int:
+        token = csrf(client, "/curator")
+        return client.post("/curator/notices", data={"csrf_token": token}).status_code
+
+    assert send() == 200  # the dashboard again, after the redirect
+    new = mailbox.messages[count:]
+    assert [m["To"] for m in new] == ["a@uni.example"]
+    body = new[0].get_content()
+    assert "Version 1.0.0" in body and "holds opted-out content" in body
+    assert "use version 1.0.1" in body and f"{config.base_url}/researcher" in body
+    sent = [
+        e for e in open_desk(config.access).log.entries() if e["event"] == "withdrawal_notice_sent"
+    ]
+    assert [(e["actor"], e["details"]) for e in sent] == [(ana.id, {"version": "1.0.0"})]
+    page = client.get("/curator").text
+    assert "No withdrawal notice is owed" in page and "notice sent" in page
+    assert "chain, signatures and grants intact" in page
+    assert send() == 200 and len(mailbox.messages) == count + 1  # once

@@ -94,3 +94,47 @@ def test_a_researcher_signs_in_downloads_and_confirms_a_deletion(
     owed = {(r["grant"], r["version"]): r["deleted"] for r in open_desk(config.access).report(True)}
     assert owed[(mine.id, "1.0.0")] is True  # the curator's dashboard shows it confirmed
     assert client.post("/researcher/deletion/1.0.1", data={"csrf_token": "x"}).status_code == 403
+
+
+def test_a_researcher_sets_a_password_and_signs_in_with_it_while_the_grant_lives(
+    site: SiteConfig, mailbox: Mailbox, tmp_path: Path
+) -> None:
+    config = own_store(site, tmp_path)
+    TestClient(create_app(config))
+    desk = open_desk(config.access)
+    grant = desk.request("Dee", "UoD", "dee@uod.example", "research", True)
+    desk.approve(grant.id, "curator")
+    client = signed_in(config, mailbox, "dee@uod.example")
+
+    def set_password(password: str, again: str) -> str:
+        token = csrf(client, "/researcher")
+        data = {"password": password, "again": again, "csrf_token": token}
+        return client.post("/researcher/password", data=data).text
+
+    assert "12 characters or more" in set_password("short", "short")
+    assert "12 characters or more" in set_password("long enough pass", "long enough typo")
+    assert "Your password is set" in set_password("long enough pass", "long enough pass")
+
+    def password_login(email: str, password: str) -> tuple[int, str]:
+        fresh = TestClient(create_app(config))
+        data = {
+            "email": email,
+            "password": password,
+            "csrf_token": csrf(fresh, "/researcher/login"),
+        }
+        done = fresh.post("/researcher/login", data=data, follow_redirects=False)
+        landed = fresh.get("/researcher", follow_redirects=False)
+        return done.status_code, landed.text if landed.status_code == 200 else ""
+
+    count = len(mailbox.messages)
+    assert password_login("dee@uod.example", "long enough pass")[0] == 303
+    assert "Dee: your access" in password_login("dee@uod.example", "long enough pass")[1]
+    wrong, nobody = password_login("dee@uod.example", "wrong"), password_login("x@y.z", "wrong")
+    assert wrong == nobody == (401, "")  # the same answer: nothing tells who holds access
+    assert len(mailbox.messages) == count  # a password sign-in mails nothing
+    forged = TestClient(create_app(config)).post(
+        "/researcher/login", data={"email": "dee@uod.example", "password": "long enough pass"}
+    )
+    assert forged.status_code == 403
+    desk.revoke(grant.id, "curator", "left the project")
+    assert password_login("dee@uod.example", "long enough pass")[0] == 401
