@@ -178,10 +178,11 @@ def test_a_creator_checks_a_clip_and_opts_out_in_chromium(
 ) -> None:
     page, shots = new_page(browser, tmp_path)
     page.goto(f"{server}/am-i-in-it")
+    page.screenshot(path=str(shots / "am-i-in-it-form.png"), full_page=True)
     page.set_input_files("input[name=clip]", str(clips["logo"]))
     page.click("button[type=submit]")
     assert page.inner_text("#answer").startswith("Yes")
-    page.screenshot(path=str(shots / "am-i-in-it.png"), full_page=True)
+    page.screenshot(path=str(shots / "am-i-in-it-answer.png"), full_page=True)
     page.goto(f"{server}/am-i-in-it")
     page.fill("input[name=link]", link(RELEASED))
     page.click("button[type=submit]")
