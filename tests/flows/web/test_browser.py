@@ -84,16 +84,25 @@ def test_a_creator_opts_out_in_chromium(
     page.close()
 
 
-def test_the_curator_approves_a_request_in_chromium(
-    server: str, browser: Any, site: Any, tmp_path: Path
+def test_the_curator_works_both_queues_in_chromium(
+    server: str, browser: Any, site: Any, mailbox: Any, tmp_path: Path
 ) -> None:
     from privacy.audit import open_desk
+    from privacy.opt_out import read_requests
     from privacy.web_auth import hash_password
 
     site.curator_password_file.write_text(hash_password("a long enough password") + "\n")
     grant = open_desk(site.access).request("Lena Roy", "IIIT Hyderabad", "lena@iiit.example",
                                            "short-video affect", True)  # fmt: skip
     page, shots = new_page(browser, tmp_path)
+    page.goto(server + "/opt-out")  # a creator asks to take out a whole account
+    page.fill("input[name=handle]", "@ravi.films")
+    page.fill("input[name=email]", "ravi@mail.example")
+    page.click("button[type=submit]")
+    page.goto(server + mailbox.link("ravi@mail.example"))
+    page.click("button[type=submit]")
+    assert "waits for the curator" in page.inner_text("main")
+
     page.goto(server + "/curator")
     assert "/curator/login" in page.url
     page.fill("input[name=password]", "a long enough password")
@@ -104,4 +113,11 @@ def test_the_curator_approves_a_request_in_chromium(
     row.locator("button", has_text="Approve").click()
     assert open_desk(site.access).grants()[grant.id].status == "approved"
     assert grant.id in page.locator("section", has_text="Approved").inner_text()
+    waiting = page.locator("section", has_text="Whole-account opt-outs").locator(
+        "tr", has_text="@ravi.films"
+    )
+    waiting.locator("button", has_text="Confirm").click()
+    assert "None waiting" in page.locator("section", has_text="Whole-account opt-outs").inner_text()
+    filed = read_requests(site.opt_out_requests).select("scope", "target").rows()
+    assert filed.count(("creator", "https://sharevideo.example/@ravi.films")) == 1
     page.close()
