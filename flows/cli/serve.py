@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -23,12 +25,15 @@ def serve(
     workers: Annotated[
         int, typer.Option(min=1, help="Server processes (one per core; they share the state).")
     ] = 1,
+    access_log: Annotated[
+        bool, typer.Option(help="One line per request on stderr, tokens and capabilities cut.")
+    ] = False,
 ) -> None:
     """Serve the dataset's homepage: its card, versions, changelog, figures and Croissant file."""
     import uvicorn
 
     from curation.config import AccessConfig, SiteConfig, load_config
-    from flows.web.app import CONFIG_ENV, create_app
+    from flows.web.app import ACCESS_LOG_ENV, CONFIG_ENV, create_app
 
     if demo:  # the demo's desk, store and opt-out folder; mail goes to 127.0.0.1:25
         demo_dir = Path("data/demo")
@@ -47,10 +52,14 @@ def serve(
         )
     else:
         cfg = _run(lambda: load_config(SiteConfig, config))
+    if access_log:  # ours, not uvicorn's: its access log prints query strings, i.e. tokens
+        logging.basicConfig(format="%(asctime)s %(message)s", stream=sys.stderr)
+        logging.getLogger("massiv.site").setLevel(logging.INFO)
+        os.environ[ACCESS_LOG_ENV] = "1"
     app = _run(lambda: create_app(cfg))  # checks the config and makes its keys, once
     console.print(f"{cfg.access.dataset}: http://{host}:{port}/  (Ctrl-C stops it)")
     if workers == 1:
-        uvicorn.run(app, host=host, port=port, log_level="warning")
+        uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
         return
     # Each worker process builds its own app from the same config; the signed log, the grants
     # and the site's SQLite state are shared through their files and locks.
@@ -62,4 +71,5 @@ def serve(
         host=host,
         port=port,
         log_level="warning",
+        access_log=False,
     )

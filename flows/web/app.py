@@ -9,6 +9,7 @@ that allows nothing from elsewhere and no framing.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import time
@@ -41,6 +42,7 @@ from storage.site_state import SiteState
 
 HERE = Path(__file__).parent
 CONFIG_ENV = "MASSIV_SITE_CONFIG"  # the SiteConfig as JSON, for `massiv serve --workers N`
+ACCESS_LOG_ENV = "MASSIV_SITE_ACCESS_LOG"  # so each of those processes logs its lines too
 FIGURE = re.compile(r"^[a-z0-9_]+\.png$")
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -51,16 +53,20 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "X-Frame-Options": "DENY",
 }
+ACCESS_LOG = logging.getLogger("massiv.site")  # `massiv serve --access-log` shows it
+# Path segments after these are capabilities (confirmation tokens, status-page IDs, signed media
+# names); query values are tokens or signatures. Neither reaches a log line.
+CAPABILITY = re.compile(r"/(confirm|status|platform-media)/[^?]*")
 PLAYER_CSP = (
     "default-src 'none'; media-src 'self'; style-src 'unsafe-inline'; frame-ancestors 'none'"
 )
 
 
 class SecurityHeaders:
-    """The security headers on every answer, and `Server-Timing: app;dur=` (ms from the
-    request reaching the app to its answer, the wait for a worker thread included;
-    bench/serve.py reads it). Plain ASGI: Starlette's BaseHTTPMiddleware cost a task and a
-    stream per request."""
+    """The security headers on every answer, `Server-Timing: app;dur=` (ms from the request
+    reaching the app to its answer, the wait for a worker thread included; bench/serve.py reads
+    it), and one access line with every secret cut out. Plain ASGI: Starlette's
+    BaseHTTPMiddleware cost a task and a stream per request."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -77,16 +83,31 @@ class SecurityHeaders:
                 headers.update(SECURITY_HEADERS)
                 if player:
                     headers["Content-Security-Policy"] = PLAYER_CSP
-                app_ms = f"app;dur={(time.perf_counter() - start) * 1e3:.2f}"
+                ms = (time.perf_counter() - start) * 1e3
+                app_ms = f"app;dur={ms:.2f}"
                 inner = headers.get("server-timing")  # a route's own, e.g. the gateway's
                 headers["Server-Timing"] = f"{inner}, {app_ms}" if inner else app_ms
+                if ACCESS_LOG.isEnabledFor(logging.INFO):
+                    ACCESS_LOG.info("%s %s %d %.1f ms", scope["method"], _loggable(scope),
+                                    message["status"], ms)  # fmt: skip
             await send(message)
 
         await self.app(scope, receive, send_headers)
 
 
+def _loggable(scope: Scope) -> str:
+    """The request's path as a log may keep it: capabilities and query values cut out."""
+    path = CAPABILITY.sub(lambda m: f"/{m[1]}/…", scope["path"])
+    query = scope.get("query_string", b"").decode("latin-1")
+    keys = [part.split("=", 1)[0] for part in query.split("&") if part]
+    return path + ("?" + "&".join(f"{k}=…" for k in keys) if keys else "")
+
+
 def app_from_env() -> FastAPI:
     """The app of one of `massiv serve --workers N`'s processes."""
+    if os.environ.get(ACCESS_LOG_ENV):
+        logging.basicConfig(format="%(asctime)s %(message)s")
+        ACCESS_LOG.setLevel(logging.INFO)
     return create_app(SiteConfig.model_validate_json(os.environ[CONFIG_ENV]))
 
 

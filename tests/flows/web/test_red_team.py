@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
 from curation.config import SiteConfig
 from flows.web.app import create_app
 from privacy.audit import open_desk
+from synth.local_smtp import free_port
 from tests.flows.web.conftest import Mailbox
 from tests.flows.web.test_access_form import FORM, csrf
 from tests.flows.web.test_curator import PASSWORD, curator_site, sign_in
@@ -86,3 +89,39 @@ def test_a_new_password_signs_every_session_out(site: SiteConfig, tmp_path: Path
         input=PASSWORD + " new\n", text=True, check=True, capture_output=True,
     )  # fmt: skip
     assert client.get("/curator", follow_redirects=False).status_code == 303  # to the sign-in
+
+
+def test_no_token_or_capability_reaches_the_servers_log(site: SiteConfig, tmp_path: Path) -> None:
+    config = site.model_copy(update={"state": tmp_path / "site.sqlite3"})
+    (tmp_path / "site.yaml").write_text(config.model_dump_json())
+    port = free_port()
+    command = [sys.executable, "-m", "flows.cli", "serve", "--config", str(tmp_path / "site.yaml"),
+               "--port", str(port), "--access-log"]  # fmt: skip
+    server = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    secrets = ["confirmtoken" * 3, "statusid" * 3, "mv_bearersecret", "downloadtoken", "sig0123"]
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                httpx.get(base + "/", timeout=5)
+                break
+            except httpx.ConnectError:
+                assert time.monotonic() < deadline and server.poll() is None, "no server"
+                time.sleep(0.2)
+        asked = [
+            f"/access/confirm/{secrets[0]}",
+            f"/opt-out/status/{secrets[1]}",
+            f"/researcher/download?token={secrets[3]}",
+            f"/platform-media/abc.mp4?exp=1&sig={secrets[4]}",
+            f"/api/release?token={secrets[3]}",
+        ]
+        for path in asked:
+            httpx.get(base + path, headers={"Authorization": f"Bearer {secrets[2]}"})
+    finally:
+        server.terminate()
+        log = server.communicate(timeout=30)[1]
+    lines = [line for line in log.splitlines() if " GET " in line]
+    assert len(lines) == len(asked) + 1, log  # one line per request, the homepage first
+    assert "GET /access/confirm/… 404" in log and "GET /researcher/download?token=… " in log
+    assert not [s for s in secrets if s in log], log
