@@ -4,7 +4,7 @@ UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 RUN := $(UV) run --frozen
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 
-.PHONY: install browser demo test check fmt bench bench-flows bench-prefect bench-neardup bench-neardup-accuracy bench-dask bench-scale bench-annotations bench-patch bench-access bench-serve clean
+.PHONY: install browser postgres demo test check fmt bench bench-flows bench-prefect bench-neardup bench-neardup-accuracy bench-dask bench-scale bench-annotations bench-patch bench-access bench-serve clean
 
 install: .venv/.installed
 
@@ -19,7 +19,7 @@ install: .venv/.installed
 demo: install  ## the main job end to end on the embedded default (small synthetic export)
 	$(RUN) massiv demo
 
-test: install browser  ## the whole suite (with the optional NudeNet extra, so its screening is tested)
+test: install browser postgres  ## the whole suite (with the optional NudeNet extra, so its screening is tested)
 	$(RUN) --extra nudity pytest -n 2 --dist loadfile -q
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -28,6 +28,12 @@ browser:  ## Debian's Chromium for the browser tests (Playwright drives it; noth
 	  echo "installing Debian's chromium for the browser tests"; \
 	  $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }
+
+postgres:  ## Debian's Postgres for the site-state tests (each starts its own server in a temp dir)
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+	  echo "installing Debian's postgresql for the site-state tests"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq postgresql >/dev/null; }
 
 check: install  ## lint, format check, types, the import layers (pyproject.toml)
 	$(RUN) ruff check .

@@ -20,6 +20,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PlainValidator,
     ValidationError,
     model_validator,
 )
@@ -53,6 +54,19 @@ def _folder_or_s3(value: Any) -> Any:
 
 
 FolderOrS3 = Annotated[Path | str, BeforeValidator(_folder_or_s3)]
+
+
+def _file_or_postgres(value: Any) -> Path | str:
+    """A SQLite file as a Path; a postgresql:// (or postgres://) URL kept a string. The whole
+    validation (a plain validator): a union would make the URL a Path when read from JSON."""
+    if isinstance(value, str) and value.startswith(("postgresql://", "postgres://")):
+        return value
+    if isinstance(value, Path) or (isinstance(value, str) and value and "://" not in value):
+        return Path(value)
+    raise ValueError("a SQLite file's path, or postgresql://user:password@host:port/database")
+
+
+FileOrPostgres = Annotated[Path | str, PlainValidator(_file_or_postgres)]
 
 
 class WindowConfig(Strict):
@@ -214,8 +228,9 @@ class SiteConfig(Strict):
     smtp_host: str = "127.0.0.1"
     smtp_port: int = Field(25, ge=1, le=65535)
     mail_from: str = Field("massiv@localhost", pattern=r"^[^@\s]+@[^@\s]+$")
-    # Web-only state (pending confirmations, rate limits): SQLite in WAL mode.
-    state: Path = Path("data/site/site.sqlite3")
+    # Web-only state (pending confirmations, rate limits, sessions): SQLite in WAL mode, or a
+    # postgresql:// URL when several machines serve the site.
+    state: FileOrPostgres = Path("data/site/site.sqlite3")
     # Signs the forms' CSRF tokens; made on first use (a file only the site's account reads).
     secret_file: Path = Path.home() / ".config" / "massiv" / "site.key"
     form_posts_per_hour: int = Field(20, ge=1)  # per client address, every form together

@@ -18,11 +18,16 @@ def site_config(root: Path, smtp_port: int, **settings: Any) -> SiteConfig:
         signing_key=root / "keys" / "log.key",
         token_secret=root / "keys" / "token.key",
     )
-    return SiteConfig(
-        access=access,
-        smtp_port=smtp_port,
-        state=root / "site.sqlite3",
-        secret_file=root / "keys" / "site.key",
-        curator_password_file=root / "keys" / "curator.argon2",
-        **settings,
-    )
+    # Every path under `root`: the defaults are relative to the working directory (the repo).
+    paths = {
+        "state": root / "site.sqlite3",
+        "secret_file": root / "keys" / "site.key",
+        "curator_password_file": root / "keys" / "curator.argon2",
+        "opt_out_requests": root / "opt_out_requests.csv",
+        "opt_out_dir": root / "optout",
+        "media_root": str(root / "media"),
+        "takedowns": None,
+        "export_dir": root / "export",
+        "curation_dir": root / "curation",
+    }
+    return SiteConfig(access=access, smtp_port=smtp_port, **{**paths, **settings})

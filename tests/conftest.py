@@ -10,6 +10,7 @@ import polars as pl
 import pytest
 
 from curation.stages.ingest import EXPORT_COLUMNS, TIMESTAMP_FORMAT
+from synth.local_postgres import local_postgres
 from synth.local_s3 import S3Server, seaweedfs
 
 BASE_POST: dict[str, Any] = {
@@ -61,3 +62,11 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
     """A real S3 server (SeaweedFS) on 127.0.0.1 for the whole session, with credentials."""
     with seaweedfs(tmp_path_factory.mktemp("seaweedfs")) as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A real Postgres server on 127.0.0.1 for the whole session: the URL of a database whose
+    user may create more."""
+    with local_postgres() as url:
+        yield url

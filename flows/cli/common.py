@@ -26,6 +26,7 @@ from storage.exclusions import FunnelError, StageCount
 from storage.local import VersionExistsError
 from storage.remote_release import FetchError
 from storage.s3 import S3StoreError
+from storage.site_state import SiteStateError
 
 console = Console(stderr=True)
 USER_ERRORS = (
@@ -45,6 +46,7 @@ USER_ERRORS = (
     S3StoreError,
     LogTamperedError,
     FetchError,
+    SiteStateError,
 )
 T = TypeVar("T")
 
