@@ -4,7 +4,7 @@ UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 RUN := $(UV) run --frozen
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 
-.PHONY: install browser postgres demo test check fmt bench bench-flows bench-prefect bench-neardup bench-neardup-accuracy bench-dask bench-scale bench-annotations bench-patch bench-access bench-serve clean
+.PHONY: install browser postgres system-packages demo test check fmt bench bench-flows bench-prefect bench-neardup bench-neardup-accuracy bench-dask bench-scale bench-annotations bench-patch bench-access bench-serve clean
 
 install: .venv/.installed
 
@@ -23,17 +23,18 @@ test: install browser postgres  ## the whole suite (with the optional NudeNet ex
 	$(RUN) --extra nudity pytest -n 2 --dist loadfile -q
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-browser:  ## Debian's Chromium for the browser tests (Playwright drives it; nothing downloads a browser)
-	@test -x /usr/bin/chromium || { \
-	  echo "installing Debian's chromium for the browser tests"; \
-	  $(SUDO) apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }
-
-postgres:  ## Debian's Postgres for the site-state tests (each starts its own server in a temp dir)
-	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
-	  echo "installing Debian's postgresql for the site-state tests"; \
-	  $(SUDO) apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq postgresql >/dev/null; }
+# Debian's Chromium (Playwright drives it; nothing downloads a browser) and Postgres (the
+# site-state tests start their own server in a temp dir): installed when missing, one apt run.
+browser postgres: system-packages
+system-packages:
+	@missing=""; \
+	  test -x /usr/bin/chromium || missing="$$missing chromium"; \
+	  ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	  if [ -n "$$missing" ]; then \
+	    echo "installing Debian's$$missing for the tests"; \
+	    $(SUDO) apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; \
+	  fi
 
 check: install  ## lint, format check, types, the import layers (pyproject.toml)
 	$(RUN) ruff check .
