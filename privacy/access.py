@@ -118,6 +118,7 @@ class AccessDesk:
         self._position = Position()  # how far logged_states has read the log
         self._logged: dict[str, dict[str, Any]] = {}
         self._replay_lock = threading.Lock()
+        self._stored_cache: tuple[tuple[int, int, int], dict[str, dict[str, Any]]] | None = None
 
     # state ---------------------------------------------------------------------------------
 
@@ -156,35 +157,65 @@ class AccessDesk:
 
     def stored_grants(self) -> dict[str, Grant]:
         """grants.json as it is: contacts and purposes, and a copy of each grant's state."""
-        if not self.grants_path.is_file():
+        return {k: Grant(**v) for k, v in self._stored().items()}
+
+    def _stored(self) -> dict[str, dict[str, Any]]:
+        """grants.json parsed, read again only when the file was replaced or changed (the
+        gateway checks a grant per request)."""
+        try:
+            st = os.stat(self.grants_path)
+        except FileNotFoundError:
             return {}
-        return {k: Grant(**v) for k, v in json.loads(self.grants_path.read_text()).items()}
+        stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
+        if self._stored_cache is None or self._stored_cache[0] != stamp:
+            self._stored_cache = (stamp, json.loads(self.grants_path.read_text()))
+        return self._stored_cache[1]
 
     def logged_states(self) -> dict[str, dict[str, Any]]:
         """Each grant's state (LOGGED fields) as the signed log tells it; only what was
         appended since the last call is read. Raises LogTamperedError if the log was altered."""
         with self._replay_lock:
-            entries, self._position = self.log.read_since(self._position)
-            for entry in entries:
-                event, details = entry["event"], entry["details"]
-                if event == "access_requested":
-                    self._logged[details["grant"]] = {
-                        "status": "requested",
-                        "requested_at": entry["at"],
-                        "decided_at": None,
-                        "decided_by": None,
-                        "expires_at": None,
-                        "note": None,
-                    }
-                elif event in DECISIONS and details.get("grant") in self._logged:
-                    self._logged[details["grant"]].update(
-                        status=DECISIONS[event],
-                        decided_at=entry["at"],
-                        decided_by=entry["actor"],
-                        expires_at=details.get("expires_at"),
-                        note=details.get("note"),
-                    )
+            self._replay()
             return {k: dict(v) for k, v in self._logged.items()}
+
+    def _replay(self) -> None:
+        """Bring `_logged` up to the log's end (under `_replay_lock`)."""
+        entries, self._position = self.log.read_since(self._position)
+        for entry in entries:
+            event, details = entry["event"], entry["details"]
+            if event == "access_requested":
+                self._logged[details["grant"]] = {
+                    "status": "requested",
+                    "requested_at": entry["at"],
+                    "decided_at": None,
+                    "decided_by": None,
+                    "expires_at": None,
+                    "note": None,
+                }
+            elif event in DECISIONS and details.get("grant") in self._logged:
+                self._logged[details["grant"]].update(
+                    status=DECISIONS[event],
+                    decided_at=entry["at"],
+                    decided_by=entry["actor"],
+                    expires_at=details.get("expires_at"),
+                    note=details.get("note"),
+                )
+
+    def grant(self, grant_id: str) -> Grant | None:
+        """One grant, as `grants()` has it, without building the others."""
+        with self._replay_lock:
+            self._replay()
+            state = self._logged.get(grant_id)
+            state = None if state is None else dict(state)
+        if state is None:
+            return None
+        stored = self._stored().get(grant_id)
+        base = (
+            Grant(**stored)
+            if stored
+            else Grant(grant_id, "?", "?", "?", "?", state["requested_at"])
+        )
+        return replace(base, **state)
 
     def grants(self) -> dict[str, Grant]:
         """Every grant the log records, its state from the log (editing grants.json changes
@@ -308,7 +339,7 @@ class AccessDesk:
         return current
 
     def _check(self, grant_id: str, now: datetime) -> Grant:
-        grant = self.grants().get(grant_id)
+        grant = self.grant(grant_id)
         reason = None
         if grant is None:
             reason = f"no access grant {grant_id}"
