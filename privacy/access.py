@@ -11,6 +11,7 @@ the version withdrawn.
 
 from __future__ import annotations
 
+import asyncio
 import fcntl
 import hashlib
 import hmac
@@ -20,8 +21,8 @@ import re
 import secrets
 import threading
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -130,11 +131,26 @@ class AccessDesk:
     def _grants_lock(self, shared: bool = False) -> Iterator[None]:
         """Exclusive for decisions and issuances; shared for the media gateway's many
         concurrent checks, each held until its access is logged (a revocation waits for them,
-        so it lands wholly before or after each one)."""
-        self.folder.mkdir(parents=True, exist_ok=True)
-        with (self.folder / ".grants.lock").open("a") as lock:
-            fcntl.flock(lock.fileno(), fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
+        so it lands wholly before or after each one). A decision first closes the gate, so new
+        checks wait behind it: viewers who never pause cannot starve a revocation."""
+        with self._lock_files() as (gate, lock):
+            if shared:
+                fcntl.flock(gate, fcntl.LOCK_SH)
+                fcntl.flock(lock, fcntl.LOCK_SH)
+                fcntl.flock(gate, fcntl.LOCK_UN)
+            else:
+                fcntl.flock(gate, fcntl.LOCK_EX)
+                fcntl.flock(lock, fcntl.LOCK_EX)
             yield
+
+    @contextmanager
+    def _lock_files(self) -> Iterator[tuple[int, int]]:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        with (
+            (self.folder / ".grants.gate").open("a") as gate,
+            (self.folder / ".grants.lock").open("a") as lock,
+        ):
+            yield gate.fileno(), lock.fileno()  # closing them releases the locks
 
     @contextmanager
     def live_grant(self, grant_id: str, now: datetime | None = None) -> Iterator[Grant]:
@@ -142,6 +158,16 @@ class AccessDesk:
         no decision lands before the caller has logged what it did with it."""
         with self._grants_lock(shared=True):
             yield self._check(grant_id, _now(now))
+
+    @asynccontextmanager
+    async def live_grant_async(self, grant_id: str) -> AsyncIterator[Grant]:
+        """`live_grant` on an event loop, which it never blocks: a decision waits for the holds
+        of the loop's own requests, so a loop blocked on the gate would never release them."""
+        with self._lock_files() as (gate, lock):
+            await _flock_politely(gate, fcntl.LOCK_SH)
+            await _flock_politely(lock, fcntl.LOCK_SH)
+            fcntl.flock(gate, fcntl.LOCK_UN)
+            yield self._check(grant_id, _now(None))
 
     @contextmanager
     def _grants(self) -> Iterator[dict[str, Grant]]:
@@ -606,6 +632,15 @@ class AccessDesk:
             row["notified"] = notified.get((grant_id, version))
             row["reason"] = withdrawn.get(version, {}).get("reason")
         return sorted(rows.values(), key=lambda r: (r["version"], r["grant"]))
+
+
+async def _flock_politely(fd: int, mode: int) -> None:
+    while True:
+        try:
+            fcntl.flock(fd, mode | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            await asyncio.sleep(0.002)
 
 
 def create_token_secret(path: Path) -> bytes:

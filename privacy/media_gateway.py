@@ -93,7 +93,7 @@ class MediaGateway:
     async def open_async(self, grant_id: str, video_id: str) -> str:
         """`open` for the site's event loop: the check runs inline (well under a millisecond),
         and the wait for the log's commit holds no thread."""
-        with self.desk.live_grant(grant_id):
+        async with self.desk.live_grant_async(grant_id):
             url, event, details, refusal = self._decide(video_id)
             await asyncio.wrap_future(self.commit.submit(event, grant_id, details))
         if refusal is not None:

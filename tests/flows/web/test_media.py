@@ -4,6 +4,8 @@ redirect to a short-lived link of the platform's store; an opted-out or taken-do
 
 from __future__ import annotations
 
+import asyncio
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -126,6 +128,49 @@ def test_no_token_a_wrong_token_and_a_revoked_grant_are_refused(
     desk.revoke(g.id, "curator", "left the project")
     r = get(server, f"/media/{video(PLAYS)}", token)
     assert r.status_code == 403 and "revoked" in r.text
+
+
+def test_a_revocation_lands_while_viewers_keep_coming(site: SiteConfig, server: str) -> None:
+    """60 clients open videos without pause; the curator's revocation still lands at once (the
+    gateway's shared holds must not starve it) and nothing after it is let through."""
+    grant = approved(site, "Cy")
+    token = token_for(site, grant)
+    answers: list[tuple[float, int]] = []
+    revoked_at: list[float] = []
+    stop = time.monotonic() + 8
+
+    async def viewer() -> None:
+        async with httpx.AsyncClient(base_url=server, timeout=30) as client:
+            while time.monotonic() < stop:
+                r = await client.get(
+                    f"/media/{video(PLAYS)}", headers={"Authorization": f"Bearer {token}"}
+                )
+                answers.append((time.monotonic(), r.status_code))
+
+    def revoke() -> float:
+        while len(answers) < 200 and time.monotonic() < stop:  # the viewers are at it
+            time.sleep(0.05)
+        started = time.monotonic()
+        open_desk(site.access).revoke(grant, "curator", "left the project")
+        done = time.monotonic()
+        revoked_at.append(done)
+        return done - started
+
+    async def load() -> float:
+        waited = asyncio.get_running_loop().run_in_executor(None, revoke)
+        await asyncio.gather(*(viewer() for _ in range(60)))
+        return await waited
+
+    took = asyncio.run(load())
+    assert took < 3.0, f"the revocation waited {took:.1f} s behind the viewers"
+    before = [code for at, code in answers if at < revoked_at[0] - took]
+    after = [code for at, code in answers if at > revoked_at[0] + 1.0]  # in flight: the log
+    assert before and set(before) == {302} and after and set(after) == {403}
+    log = entries(site, "media_access")
+    revoke_seq = next(e["seq"] for e in AccessLog(site.access.access_dir / "access-log.jsonl")
+                      .entries() if e["event"] == "access_revoked" and e["actor"] == "curator"
+                      and e["details"].get("grant") == grant)  # fmt: skip
+    assert all(e["seq"] < revoke_seq for e in log if e["actor"] == grant)
 
 
 def test_an_altered_or_expired_platform_link_is_refused(
