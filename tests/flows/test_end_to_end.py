@@ -67,13 +67,14 @@ def opt_out_config(workdir: Path, requests: Path, folder: Path, store: Path) -> 
 
 
 def release_config(workdir: Path, store: str, **changes: object) -> ReleaseConfig:
-    return ReleaseConfig(
-        curation_dir=workdir / "curation",
-        annotations_dir=workdir / "export" / "annotations",
-        store=workdir / store,
-        key_file=workdir / "key",
-        **changes,
-    )
+    settings: dict[str, object] = {
+        "curation_dir": workdir / "curation",
+        "annotations_dir": workdir / "export" / "annotations",
+        "store": workdir / store,
+        "key_file": workdir / "key",
+        "opt_out_dir": workdir / f"optout-{store}",  # not the default under the repo's data/
+    }
+    return ReleaseConfig(**{**settings, **changes})
 
 
 def test_curate_funnel_adds_up_and_writes_every_table(
