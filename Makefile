@@ -4,7 +4,7 @@ UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 RUN := $(UV) run --frozen
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 
-.PHONY: install browser postgres system-packages demo test check fmt bench bench-flows bench-prefect bench-neardup bench-neardup-accuracy bench-dask bench-scale bench-annotations bench-patch bench-access bench-serve clean
+.PHONY: install browser postgres system-packages demo test check fmt bench bench-flows bench-prefect bench-neardup bench-neardup-accuracy bench-dask bench-scale bench-annotations bench-patch bench-access bench-serve bench-lookup clean
 
 install: .venv/.installed
 
@@ -46,7 +46,7 @@ fmt: install
 	$(RUN) ruff format .
 	$(RUN) ruff check --fix .
 
-bench: bench-scale bench-flows bench-prefect bench-neardup bench-neardup-accuracy bench-dask bench-annotations bench-patch bench-access bench-serve  ## all benchmarks; results in bench/results/
+bench: bench-scale bench-flows bench-prefect bench-neardup bench-neardup-accuracy bench-dask bench-annotations bench-patch bench-access bench-serve bench-lookup  ## all benchmarks; results in bench/results/
 
 bench-flows: install  ## curate + release on a 1.5M pool
 	$(RUN) python -m bench.flows
@@ -80,3 +80,6 @@ bench-access: install  ## access desk: 200 concurrent URL issuances + downloads 
 
 bench-serve: install  ## the site: 500 concurrent media redirects + 50 concurrent forms on uvicorn
 	$(RUN) python -m bench.serve
+
+bench-lookup: install  ## "Am I in it?": one upload's confined fingerprint + match at 155K videos
+	$(RUN) python -m bench.lookup

@@ -145,22 +145,27 @@ def band_candidates(
     strict_bits: int,
     max_bucket: int,
     plain_pairs: bool = True,
+    focus: int | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Video pairs (video_a < video_b) with a plain hash within `strict_bits` of the other
     video's plain (if `plain_pairs`), mirrored or region hash, among those agreeing on
     `mask`'s bits; and the band keys skipped as too common. Only keys that occur on both sides
-    are joined."""
+    are joined. With `focus`, only the pairs with a video ≥ focus: the same pairs as without
+    it, found among the rows that share a key with a focus video (the skipped keys are then
+    only those)."""
     m = pl.lit(mask, dtype=pl.UInt64)
     left = plain.lazy().with_columns((pl.col("h") & m).alias("key"))
-    counts = left.group_by("key").agg(pl.len().alias("n")).collect()
+    others_keyed = others.lazy().with_columns((pl.col("h") & m).alias("key"))
+    if focus is not None:  # a pair with a focus video shares one of its keys: keep only those
+        mine = pl.col("video") >= focus
+        keys = pl.concat([left.filter(mine), others_keyed.filter(mine)]).select("key").unique()
+        keys = keys.collect().lazy()
+        left = left.join(keys, on="key", how="semi")
+        others_keyed = others_keyed.join(keys, on="key", how="semi")
+    counts = left.group_by("key").agg(pl.len().alias("n")).collect()  # whole, for those keys
     too_common = counts.filter(pl.col("n") > max_bucket)
     usable = counts.filter(pl.col("n") <= max_bucket)
-    right_others = (
-        others.lazy()
-        .with_columns((pl.col("h") & m).alias("key"))
-        .join(usable.lazy().select("key"), on="key", how="semi")
-        .collect()
-    )
+    right_others = others_keyed.join(usable.lazy().select("key"), on="key", how="semi").collect()
     busy = right_others.group_by("key").agg(pl.len().alias("n")).filter(pl.col("n") > max_bucket)
     right_others = right_others.join(busy, on="key", how="anti")
     shared = [right_others.select("key").unique()]
@@ -168,9 +173,18 @@ def band_candidates(
         shared.append(usable.filter(pl.col("n") > 1).select("key"))
     left_rows = left.join(pl.concat(shared).unique().lazy(), on="key", how="semi").collect()
     right = pl.concat([left_rows, right_others]) if plain_pairs else right_others
+    if focus is None:
+        joined = left_rows.join(right, on="key", suffix="_b")
+    else:
+        mine = pl.col("video") >= focus
+        joined = pl.concat(
+            [
+                left_rows.filter(mine).join(right, on="key", suffix="_b"),
+                left_rows.filter(~mine).join(right.filter(mine), on="key", suffix="_b"),
+            ]
+        )
     pairs = (
-        left_rows.join(right, on="key", suffix="_b")
-        .filter(
+        joined.filter(
             (pl.col("video") != pl.col("video_b"))
             & ((pl.col("h") ^ pl.col("h_b")).bitwise_count_ones() <= strict_bits)
         )
@@ -184,9 +198,10 @@ def band_candidates(
 
 
 def find_near_duplicates(
-    frames: pl.DataFrame | pl.LazyFrame, settings: NearDupSettings
+    frames: pl.DataFrame | pl.LazyFrame, settings: NearDupSettings, focus: int | None = None
 ) -> NearDupResult:
-    """Candidate search (polars, band by band) and bag verification (DuckDB SQL)."""
+    """Candidate search (polars, band by band) and bag verification (DuckDB SQL); with
+    `focus`, only the pairs with a video ≥ focus (see band_candidates)."""
     frames = with_regions(frames.lazy()).select(
         pl.col("video").cast(pl.Int32),
         pl.col("frame").cast(pl.Int16),
@@ -199,7 +214,12 @@ def find_near_duplicates(
     found, skipped = [], []
     for mask in band_masks(settings.blocks, settings.strict_bits)["mask"]:
         pairs, too_common = band_candidates(
-            sides.plain, sides.others, int(mask), settings.strict_bits, settings.max_bucket
+            sides.plain,
+            sides.others,
+            int(mask),
+            settings.strict_bits,
+            settings.max_bucket,
+            focus=focus,
         )
         found.append(pairs)
         skipped.append(too_common)
@@ -212,6 +232,7 @@ def find_near_duplicates(
                 settings.inset_strict_bits,
                 settings.max_bucket,
                 plain_pairs=False,
+                focus=focus,
             )
             found.append(pairs)
             skipped.append(too_common)
@@ -334,5 +355,6 @@ def match_references(
     if frames.is_empty() or references.is_empty():
         return pl.DataFrame(schema={"video": pl.Int32, "reference": pl.Int32})
     n = int(frames["video"].max()) + 1  # type: ignore[arg-type]
-    result = find_near_duplicates(with_references(frames, references, n), settings)
+    # Only pairs with a reference are asked for: the others are never joined or verified.
+    result = find_near_duplicates(with_references(frames, references, n), settings, focus=n)
     return split_reference_pairs(result.pairs, n)[1]

@@ -95,6 +95,30 @@ def test_the_band_join_finds_every_frame_pair_within_its_guarantee(
     assert found == brute_force(h, hm, p, strict_bits, settings.inset_strict_bits, 2)
 
 
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 10_000), focus=st.integers(1, 59), common=st.booleans())
+def test_a_focused_search_finds_exactly_the_focus_pairs_of_the_whole_search(
+    seed: int, focus: int, common: bool
+) -> None:
+    """What "Am I in it?" and the opt-out copy check ask: only pairs with a video ≥ focus,
+    found without joining the others; the rows equal the whole search's, verification too."""
+    rng = np.random.default_rng(seed)
+    h = rng.integers(0, 2**64 - 1, (60, 6), dtype=np.uint64, endpoint=True)
+    hm = rng.integers(0, 2**64 - 1, (60, 6), dtype=np.uint64, endpoint=True)
+    p = rng.integers(0, 2**64 - 1, (60, 6, 3), dtype=np.uint64, endpoint=True)
+    for i in range(25):  # copies (of a plain, mirrored or region hash) across the focus line
+        j, kind = int(rng.integers(0, 60)), i % 3  # and on either side of it
+        sources = (h[i], hm[i], p[i, :, i % 3])[kind]
+        h[j] = [flip(x, rng.choice(64, int(rng.integers(0, 3)), replace=False)) for x in sources]
+    if common:  # a key too common to join, which a focus video holds too
+        h[:30, 0] = np.uint64(7)
+    settings = NearDupSettings(blocks=4, strict_bits=2, crop_windows=2, max_bucket=20)
+    frames = frames_of(h, hm, p)
+    whole = find_near_duplicates(frames, settings).pairs.filter(pl.col("video_b") >= focus)
+    focused = find_near_duplicates(frames, settings, focus=focus).pairs
+    assert focused.equals(whole)
+
+
 def test_verification_shares_and_decision() -> None:
     rng = np.random.default_rng(1)
     h = rng.integers(0, 2**64 - 1, (3, 10), dtype=np.uint64, endpoint=True)
