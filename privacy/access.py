@@ -243,6 +243,13 @@ class AccessDesk:
         )
         return replace(base, **state)
 
+    def approved_grant_of(self, email: str) -> Grant | None:
+        """The newest approved grant of this address, if any (a researcher's sign-in)."""
+        approved = [
+            g for g in self.grants().values() if g.email == email and g.status == "approved"
+        ]
+        return approved[-1] if approved else None
+
     def grants(self) -> dict[str, Grant]:
         """Every grant the log records, its state from the log (editing grants.json changes
         no decision); the contact fields from grants.json."""
@@ -632,6 +639,12 @@ class AccessDesk:
             row["notified"] = notified.get((grant_id, version))
             row["reason"] = withdrawn.get(version, {}).get("reason")
         return sorted(rows.values(), key=lambda r: (r["version"], r["grant"]))
+
+
+def owed_notices(holders: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Of `report(deletions=True)`: holders of a withdrawn version who neither confirmed
+    deleting it nor were sent its notice yet."""
+    return [h for h in holders if h["deleted"] is False and not h["notified"] and h["email"]]
 
 
 async def _flock_politely(fd: int, mode: int) -> None:

@@ -3,8 +3,10 @@ browser holds: a signed double submit) and the curator's argon2 password hash.""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
+import re
 import secrets
 from pathlib import Path
 
@@ -36,11 +38,28 @@ def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
-def password_ok(stored_hash: str, password: str) -> bool:
+MIN_PASSWORD = 12
+
+
+def password_problem(password: str, again: str) -> str | None:
+    """Why a new password will not do (None: it will)."""
+    if len(password) < MIN_PASSWORD or password != again:
+        return f"a password needs {MIN_PASSWORD} characters or more, typed the same twice"
+    return None
+
+
+def password_ok(stored_hash: str | None, password: str) -> bool:
+    """Whether `password` matches; with no hash stored, False after checking a dummy one, so
+    an address without a password answers as slowly as a wrong password."""
     try:
-        return _hasher.verify(stored_hash, password)
+        return _hasher.verify(stored_hash or _no_password(), password) and stored_hash is not None
     except (VerificationError, InvalidHashError):
         return False
+
+
+@functools.cache
+def _no_password() -> str:
+    return _hasher.hash("no password is set for this address")
 
 
 def media_signature(secret: bytes, name: str, expires: int) -> str:
@@ -51,3 +70,15 @@ def media_signature(secret: bytes, name: str, expires: int) -> str:
 
 def media_signature_ok(secret: bytes, name: str, expires: int, signature: str) -> bool:
     return hmac.compare_digest(media_signature(secret, name, expires), signature)
+
+
+# Path segments after these are capabilities (confirmation tokens, status-page IDs, signed media
+# names); query values are tokens or signatures. Neither reaches a log line.
+CAPABILITY = re.compile(r"/(confirm|status|platform-media)/[^?]*")
+
+
+def loggable_path(path: str, query: bytes) -> str:
+    """A request's path as a log may keep it: capabilities and query values cut out."""
+    kept = CAPABILITY.sub(lambda m: f"/{m[1]}/…", path)
+    keys = [part.split("=", 1)[0] for part in query.decode("latin-1").split("&") if part]
+    return kept + ("?" + "&".join(f"{k}=…" for k in keys) if keys else "")

@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import os
 import re
-import time
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +19,6 @@ from fastapi import FastAPI, HTTPException, Request, Response
 from fastapi.responses import FileResponse, HTMLResponse, PlainTextResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
-from starlette.datastructures import MutableHeaders
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from curation.config import SiteConfig
 from curation.release.site import NotShown, Site
@@ -31,6 +28,7 @@ from flows.web.curator import curator_router
 from flows.web.forms import FormKit
 from flows.web.lookup import lookup_router
 from flows.web.media import media_router, presigner
+from flows.web.middleware import ACCESS_LOG, SECURITY_HEADERS, SecurityHeaders
 from flows.web.opt_out_form import opt_out_router
 from flows.web.researcher import researcher_router
 from privacy.access_log import create_signing_key
@@ -44,63 +42,6 @@ HERE = Path(__file__).parent
 CONFIG_ENV = "MASSIV_SITE_CONFIG"  # the SiteConfig as JSON, for `massiv serve --workers N`
 ACCESS_LOG_ENV = "MASSIV_SITE_ACCESS_LOG"  # so each of those processes logs its lines too
 FIGURE = re.compile(r"^[a-z0-9_]+\.png$")
-SECURITY_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'none'; img-src 'self'; style-src 'self'; form-action 'self'; "
-        "base-uri 'none'; frame-ancestors 'none'"
-    ),
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    "X-Frame-Options": "DENY",
-}
-ACCESS_LOG = logging.getLogger("massiv.site")  # `massiv serve --access-log` shows it
-# Path segments after these are capabilities (confirmation tokens, status-page IDs, signed media
-# names); query values are tokens or signatures. Neither reaches a log line.
-CAPABILITY = re.compile(r"/(confirm|status|platform-media)/[^?]*")
-PLAYER_CSP = (
-    "default-src 'none'; media-src 'self'; style-src 'unsafe-inline'; frame-ancestors 'none'"
-)
-
-
-class SecurityHeaders:
-    """The security headers on every answer, `Server-Timing: app;dur=` (ms from the request
-    reaching the app to its answer, the wait for a worker thread included; bench/serve.py reads
-    it), and one access line with every secret cut out. Plain ASGI: Starlette's
-    BaseHTTPMiddleware cost a task and a stream per request."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
-        start = time.perf_counter()
-        player = scope["path"].startswith("/platform-media/")  # the browser's own player
-
-        async def send_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                headers.update(SECURITY_HEADERS)
-                if player:
-                    headers["Content-Security-Policy"] = PLAYER_CSP
-                ms = (time.perf_counter() - start) * 1e3
-                app_ms = f"app;dur={ms:.2f}"
-                inner = headers.get("server-timing")  # a route's own, e.g. the gateway's
-                headers["Server-Timing"] = f"{inner}, {app_ms}" if inner else app_ms
-                if ACCESS_LOG.isEnabledFor(logging.INFO):
-                    ACCESS_LOG.info("%s %s %d %.1f ms", scope["method"], _loggable(scope),
-                                    message["status"], ms)  # fmt: skip
-            await send(message)
-
-        await self.app(scope, receive, send_headers)
-
-
-def _loggable(scope: Scope) -> str:
-    """The request's path as a log may keep it: capabilities and query values cut out."""
-    path = CAPABILITY.sub(lambda m: f"/{m[1]}/…", scope["path"])
-    query = scope.get("query_string", b"").decode("latin-1")
-    keys = [part.split("=", 1)[0] for part in query.split("&") if part]
-    return path + ("?" + "&".join(f"{k}=…" for k in keys) if keys else "")
 
 
 def app_from_env() -> FastAPI:

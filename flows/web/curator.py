@@ -19,7 +19,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from flows.web.forms import SESSION_COOKIE, FormKit
 from flows.web.opt_out_form import file_requests
-from privacy.access import AccessDenied, AccessDesk, AccessRequestError
+from privacy.access import AccessDenied, AccessDesk, AccessRequestError, owed_notices
 from privacy.access_log import load_public_key
 from privacy.web_auth import password_ok
 
@@ -60,10 +60,10 @@ def curator_router(kit: FormKit, desk: AccessDesk) -> APIRouter:
     @router.post("/curator/login", response_class=HTMLResponse)
     def login(request: Request, csrf_token: str = Form(""), password: str = Form("")) -> Response:
         kit.csrf.check(request, csrf_token)
-        kit.limit_logins(request)
+        kit.limit(request, "login")
         path = config.curator_password_file
         stored = path.read_text().strip() if path.is_file() else ""
-        if not stored or not password_ok(stored, password):
+        if not password_ok(stored or None, password):
             return kit.page(request, "curator_login.html", 401, error="wrong password")
         return kit.start_session(request, CURATOR, "/curator")
 
@@ -153,8 +153,3 @@ def curator_router(kit: FormKit, desk: AccessDesk) -> APIRouter:
         return act(request, csrf_token, file)
 
     return router
-
-
-def owed_notices(holders: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Holders of a withdrawn version who neither confirmed deleting it nor were told yet."""
-    return [h for h in holders if h["deleted"] is False and not h["notified"] and h["email"]]

@@ -21,6 +21,12 @@ from storage.site_state import Pending, SiteState
 
 CSRF_COOKIE = "massiv_csrf"
 SESSION_COOKIE = "massiv_session"
+# kind → (counter prefix, SiteConfig field of its allowance, what the 429 calls it)
+LIMITS = {
+    "form": ("", "form_posts_per_hour", "forms"),
+    "login": ("login:", "logins_per_hour", "sign-ins"),
+    "lookup": ("lookup:", "lookups_per_hour", "checks"),
+}
 
 
 class Csrf:
@@ -65,19 +71,16 @@ class FormKit:
         self.csrf.check(request, csrf_token)
         self.limit(request)
 
-    def limit(self, request: Request) -> None:
+    def limit(self, request: Request, kind: str = "form") -> None:
+        """Count one `kind` of post against its address's hourly allowance (429 beyond it)."""
+        prefix, setting, what = LIMITS[kind]
         client = request.client.host if request.client else "?"
-        if not self.state.allow_post(client, self.config.form_posts_per_hour):
-            raise HTTPException(429, "too many forms from this address; try again in an hour")
+        if not self.state.allow_post(prefix + client, getattr(self.config, setting)):
+            raise HTTPException(429, f"too many {what} from this address; try again in an hour")
 
     def mail(self, to: str, subject: str, body: str) -> None:
         c = self.config
         mail.send(c.smtp_host, c.smtp_port, c.mail_from, to, subject, body)
-
-    def limit_logins(self, request: Request) -> None:
-        client = request.client.host if request.client else "?"
-        if not self.state.allow_post(f"login:{client}", self.config.logins_per_hour):
-            raise HTTPException(429, "too many sign-ins from this address; try again in an hour")
 
     def start_session(self, request: Request, who: str, to: str) -> Response:
         """A new session for `who` (the browser's old one, if any, is closed, never adopted)."""

@@ -14,7 +14,7 @@ from flows.web.api import send_download
 from flows.web.forms import SESSION_COOKIE, FormKit
 from privacy.access import AccessDenied, AccessDesk, AccessRequestError
 from privacy.media_gateway import MediaGateway
-from privacy.web_auth import hash_password, password_ok
+from privacy.web_auth import hash_password, password_ok, password_problem
 from storage.site_state import Pending
 
 SIGNIN_MAIL = """A sign-in to {dataset} was asked for this address.
@@ -26,9 +26,6 @@ If it was not you, ignore this message.
 """
 PREFIX = "researcher:"
 SAMPLE_VIDEOS = 5  # links shown on the page; the release's media_url column has them all
-MIN_PASSWORD = 12
-# Checked when an address has no password, so a wrong address costs as long as a wrong password.
-_NO_PASSWORD = hash_password("no password is set for this address")
 
 
 def researcher_router(kit: FormKit, desk: AccessDesk, gateway: MediaGateway) -> APIRouter:
@@ -53,15 +50,12 @@ def researcher_router(kit: FormKit, desk: AccessDesk, gateway: MediaGateway) -> 
         password: str = Form("", max_length=1024),
     ) -> Response:
         email = email.strip()
-        approved = [
-            g for g in desk.grants().values() if g.email == email and g.status == "approved"
-        ]
+        approved = desk.approved_grant_of(email)
         if password:
             kit.csrf.check(request, csrf_token)
-            kit.limit_logins(request)
-            stored = state.password_hash(email)
-            if password_ok(stored or _NO_PASSWORD, password) and stored and approved:
-                return kit.start_session(request, PREFIX + approved[-1].id, "/researcher")
+            kit.limit(request, "login")
+            if password_ok(state.password_hash(email), password) and approved:
+                return kit.start_session(request, PREFIX + approved.id, "/researcher")
             error = "wrong address or password"
             return kit.page(request, "researcher_login.html", 401, sent=False, error=error)
         kit.admit(request, csrf_token)
@@ -69,8 +63,8 @@ def researcher_router(kit: FormKit, desk: AccessDesk, gateway: MediaGateway) -> 
             kit.ask_confirmation(
                 "signin",
                 "researcher",
-                {"grant": approved[-1].id},
-                approved[-1].email,
+                {"grant": approved.id},
+                approved.email,
                 f"Sign in to {config.access.dataset}",
                 SIGNIN_MAIL,
             )
@@ -85,10 +79,12 @@ def researcher_router(kit: FormKit, desk: AccessDesk, gateway: MediaGateway) -> 
     ) -> Response:
         grant_id = grant_of(request)
         kit.csrf.check(request, csrf_token)
-        if len(password) < MIN_PASSWORD or password != again:
-            problem = f"a password needs {MIN_PASSWORD} characters or more, typed the same twice"
+        problem = password_problem(password, again)
+        if problem:
             return show(request, password_problem=problem, status=400)
-        state.set_password(desk.grants()[grant_id].email, hash_password(password))
+        grant = desk.grant(grant_id)
+        assert grant is not None  # a session's grant is one the log records
+        state.set_password(grant.email, hash_password(password))
         return show(request, password_set=True)
 
     def sign_in(claimed: Pending) -> None:
